@@ -1,0 +1,102 @@
+"""The cost-model contract: how long the device takes for each kind of work.
+
+The simulator asks a `CostModel` for the time of every step it models; the
+profiler fits one to measurements, and an analytic roofline stands in where
+nothing was measured. Implementations register by name with
+`@register_cost_model("name")`; the CLI's `--cost-model` choices come from
+`COST_MODELS`, and a path to a profile file is accepted too.
+
+Every time is in seconds. `label` says where the numbers come from
+("analytic roofline: H100-SXM", "measured: <cpu name>, 2 threads") and is
+printed with every result, so a what-if is never mistaken for a measurement.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Callable
+
+from skipsim.errors import UserError
+
+
+@dataclass(frozen=True)
+class BatchShape:
+    """What one block execution processes.
+
+    prefill_chunks: (new_tokens, cached_tokens) per prefilling request: the
+        chunk's tokens attend to the cached prefix and causally to themselves.
+    decode_context_lens: context length (tokens already in the KV cache,
+        the new one included) of each decoding token, one per request.
+    """
+
+    prefill_chunks: tuple[tuple[int, int], ...] = ()
+    decode_context_lens: tuple[int, ...] = ()
+
+    @property
+    def prefill_tokens(self) -> int:
+        return sum(n for n, _ in self.prefill_chunks)
+
+    @property
+    def decode_tokens(self) -> int:
+        return len(self.decode_context_lens)
+
+    @property
+    def tokens(self) -> int:
+        return self.prefill_tokens + self.decode_tokens
+
+    @property
+    def decode_context_sum(self) -> int:
+        return sum(self.decode_context_lens)
+
+    @property
+    def prefill_attention_pairs(self) -> int:
+        """Query-key pairs of causal prefill attention: Σ n·c + n(n+1)/2."""
+        return sum(n * c + n * (n + 1) // 2 for n, c in self.prefill_chunks)
+
+
+class CostModel(ABC):
+    """Times of the served system's steps on one device (seconds)."""
+
+    name: str = "abstract"
+    label: str = "abstract"
+
+    @abstractmethod
+    def block_time_s(self, num_layers: int, batch: BatchShape) -> float:
+        """Run `num_layers` consecutive decoder layers over `batch`."""
+
+    @abstractmethod
+    def lm_head_time_s(self, num_tokens: int) -> float:
+        """Final norm + LM head (+ sampling) for tokens that produce logits;
+        embedding lookups of the batch are folded in here too."""
+
+    @abstractmethod
+    def lookup_time_s(self, bank_entries: int, num_queries: int) -> float:
+        """One batched bank lookup (search + host/device copies where the
+        bank is not beside the model)."""
+
+    @abstractmethod
+    def kv_projection_time_s(self, num_tokens: int, num_layers: int) -> float:
+        """K/V projections alone of `num_tokens` carried hidden states in
+        `num_layers` skipped layers (the `project` KV-hole policy)."""
+
+    @property
+    @abstractmethod
+    def step_overhead_s(self) -> float:
+        """Fixed cost of one scheduler step (launches, bookkeeping)."""
+
+
+COST_MODELS: dict[str, Callable[..., CostModel]] = {}
+
+
+def register_cost_model(name: str):
+    """Class or factory decorator: `COST_MODELS[name](**kwargs) -> CostModel`."""
+    def wrap(factory):
+        COST_MODELS[name] = factory
+        return factory
+    return wrap
+
+
+def unknown_cost_model(name: str) -> UserError:
+    return UserError(f"unknown cost model {name!r}: use one of "
+                     f"{', '.join(sorted(COST_MODELS))}, or the path of a profile file")

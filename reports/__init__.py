@@ -1,0 +1,4 @@
+"""Sweeps over configurations and self-contained HTML reports.
+
+Empty until the reports issue lands.
+"""

@@ -1,0 +1,4 @@
+"""The SimPy discrete-event model of a layer-skipping LLM server.
+
+Empty until the simulator issue lands.
+"""

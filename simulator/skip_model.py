@@ -1,0 +1,74 @@
+"""The skip-model contract: what the routers at the checkpoints decide.
+
+At an inner checkpoint `at` of a `CheckpointPlan`, each token's router either
+lets it run the next block, skips it to a later checkpoint, or exits it to
+the LM head. A `SkipModel` draws these outcomes for a batch of tokens, with
+the probability that each decision changes the full model's greedy token
+(so the simulator reports expected agreement next to every speedup).
+
+Implementations register by name with `@register_skip_model("name")`
+(parametric hit rates, replay of recorded decisions, a measured SkipProfile);
+`no-skip` below is the trivial baseline. Skip models are pure: randomness
+comes only from the `rng` passed in.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from policies.checkpoint_plan import CheckpointPlan
+
+
+@dataclass(frozen=True)
+class SkipOutcome:
+    """Per token of the batch (arrays of equal length).
+
+    landing: checkpoint index the token continues from. `landing == at` runs
+        the next block; `at < landing < num_blocks` skips blocks at..landing-1;
+        `landing == num_blocks` exits to the LM head.
+    p_change: probability that this decision changes the greedy token
+        (0 where the token runs on).
+    """
+
+    landing: np.ndarray
+    p_change: np.ndarray
+
+
+class SkipModel(ABC):
+    name: str = "abstract"
+    label: str = "abstract"
+
+    @abstractmethod
+    def decide(self, plan: CheckpointPlan, at: int, request_ids: np.ndarray,
+               token_indices: np.ndarray, rng: np.random.Generator) -> SkipOutcome:
+        """Router outcomes for the decode tokens reaching inner checkpoint `at`.
+
+        token_indices: position of each token among its request's outputs
+        (0 = first generated token), for models that replay recorded traces.
+        """
+
+
+SKIP_MODELS: dict[str, Callable[..., SkipModel]] = {}
+
+
+def register_skip_model(name: str):
+    def wrap(factory):
+        SKIP_MODELS[name] = factory
+        return factory
+    return wrap
+
+
+@register_skip_model("no-skip")
+class NoSkip(SkipModel):
+    """Every token runs every block: the full model."""
+
+    name = "no-skip"
+    label = "no skipping"
+
+    def decide(self, plan, at, request_ids, token_indices, rng):
+        n = len(request_ids)
+        return SkipOutcome(np.full(n, at, dtype=np.int64), np.zeros(n))

@@ -1,0 +1,61 @@
+"""Arrival times: Poisson, Gamma with a burstiness factor, all at once, replay.
+
+As vLLM's serving benchmark (get_request): inter-arrival gaps are drawn from
+Gamma(shape = burstiness, scale = 1 / (rate * burstiness)), so the mean gap
+is 1/rate [s] and the coefficient of variation is 1/sqrt(burstiness);
+burstiness = 1 is a Poisson process. The first request arrives at t = 0 and
+rate = inf sends every request at t = 0.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from skipsim.errors import UserError
+
+
+def check_rate(request_rate_per_s: float, burstiness: float) -> None:
+    if not (request_rate_per_s > 0):
+        raise UserError(f"--request-rate must be positive (or inf), got {request_rate_per_s}")
+    if not (burstiness > 0) or math.isinf(burstiness):
+        raise UserError(f"--burstiness must be a positive number, got {burstiness}")
+
+
+def gamma_arrivals(n: int, request_rate_per_s: float, burstiness: float,
+                   rng: np.random.Generator) -> np.ndarray:
+    """n arrival times [s] with Gamma gaps (Poisson when burstiness = 1)."""
+    check_rate(request_rate_per_s, burstiness)
+    if math.isinf(request_rate_per_s) or n == 0:
+        return np.zeros(n)
+    theta = 1.0 / (request_rate_per_s * burstiness)
+    gaps = rng.gamma(shape=burstiness, scale=theta, size=n - 1)
+    return np.concatenate([[0.0], np.cumsum(gaps)])
+
+
+def replay_arrivals(path: str | Path, n: int) -> np.ndarray:
+    """The first n timestamps [s] of a file (one number per line, or a CSV/
+    JSONL column named arrival_time_s), shifted so the first is 0."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"arrival-times file not found: {path}")
+    import pandas as pd
+
+    try:
+        if path.suffix == ".jsonl":
+            times = pd.read_json(path, lines=True)["arrival_time_s"].to_numpy(float)
+        elif path.suffix == ".csv":
+            times = pd.read_csv(path)["arrival_time_s"].to_numpy(float)
+        else:
+            times = np.loadtxt(path, dtype=float, ndmin=1)
+    except (KeyError, ValueError) as err:
+        raise UserError(f"{path}: expected one timestamp per line or an arrival_time_s "
+                        f"column ({err})") from None
+    if len(times) < n:
+        raise UserError(f"{path}: holds {len(times)} timestamps, {n} are needed")
+    times = np.sort(times[:n])
+    if not np.all(np.isfinite(times)):
+        raise UserError(f"{path}: timestamps must be finite numbers")
+    return times - times[0]
