@@ -99,12 +99,12 @@ def load_pairs_with_lengths(tokenizer_name: str = "smollm2", path: Path | None =
     else:
         recovered = recover_records(path.read_text(encoding="utf-8"))
         pairs = conversation_pairs(recovered.records)
-        if verbose:
-            print(f"tokenizing {len(pairs):,} ShareGPT conversations once "
-                  f"(cached in {cached.parent}) ...", file=sys.stderr)
         from skipsim.model_loader import load_tokenizer
 
         tok = load_tokenizer(tokenizer_name)
+        if verbose:
+            print(f"tokenizing {len(pairs):,} ShareGPT conversations once "
+                  f"(cached in {cached.parent}) ...", file=sys.stderr)
         df = pd.DataFrame({
             "prompt": [p for p, _ in pairs],
             "completion": [c for _, c in pairs],
