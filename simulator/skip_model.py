@@ -51,6 +51,19 @@ class SkipModel(ABC):
         (0 = first generated token), for models that replay recorded traces.
         """
 
+    def kv_hole_p_change_scale(self, kv_policy: str) -> float:
+        """Factor on p_change for a skip whose K/V holes `kv_policy` fills
+        (see policies/kv_hole.py); models that measured it override this."""
+        from policies.kv_hole import DEFAULT_P_CHANGE_SCALE
+
+        return DEFAULT_P_CHANGE_SCALE.get(kv_policy, 1.0)
+
+    @classmethod
+    def from_options(cls, plan: CheckpointPlan, options: dict) -> "SkipModel":
+        """Build from the CLI's skip options (`skip_rates`, `skip_config`, ...);
+        models without options ignore them."""
+        return cls()
+
 
 SKIP_MODELS: dict[str, Callable[..., SkipModel]] = {}
 
