@@ -311,6 +311,8 @@ class Engine:
             first = np.isnan(t.first_token_s[ids])
             t.first_token_s[ids[first]] = now
             t.agree_sum[ids] += 1.0  # prefill runs full depth
+            # a recompute after preemption yields a later token at full depth
+            t.layers_executed[ids[t.generated[ids] > 1]] += self.plan.num_layers
         else:
             t.agree_sum[ids] += np.exp(t.pass_log_agree[ids])
             t.layers_executed[ids] += t.pass_layers[ids]
