@@ -59,6 +59,8 @@ class Engine:
         self.busy_s = [0.0] * cfg.num_gpus
         self.pending_gpu_s = [0.0] * cfg.num_gpus  # K/V projections owed after CPU lookups
         self.repair_debt: list = []  # (ids, admit_seq at the skip, layers)
+        self.lookup_log: list = []  # (request indices, seconds) per lookup batch
+        self.hit_log: list = []  # request indices per batch of hits
         self.lookup_busy_s = 0.0
         self.steps = self.token_block_executions = self.wasted_layers = 0
         self.running = self.finished = self.admitted = 0
@@ -114,6 +116,7 @@ class Engine:
         for g in range(self.cfg.num_gpus):
             self.env.process(self.gpu(g))
         self.env.run(until=self.all_done)
+        self.flush_logs()
 
     # ------------------------------------------------------------ decisions
     def _notify(self, g: int) -> None:
@@ -277,13 +280,11 @@ class Engine:
     def _apply_route(self, r: Routed, lm_head_done: bool) -> None:
         t, k = self.t, self.k
         ids = r.ids
-        for _, pos, seconds in r.rounds:
-            chosen = ids[pos]
-            t.lookups[chosen] += 1
-            t.lookup_time_s[chosen] += seconds
+        for _, pos, seconds in r.rounds:  # per-request lookup counts: applied at the end
+            self.lookup_log.append((ids if pos is None else ids[pos], seconds))
         for pos, layers, log_agree in r.hits:
             chosen = ids[pos]  # a token hits at most once per checkpoint, so no repeats
-            t.hits[chosen] += 1
+            self.hit_log.append(chosen)
             t.pass_skipped[chosen] += layers
             t.pass_log_agree[chosen] += log_agree
         for span_ids, layers in r.repair:
@@ -301,6 +302,18 @@ class Engine:
                 self._emit(ids[exited], from_prefill=False)
             else:
                 queues[k].update(dict.fromkeys(ids[exited].tolist(), 1))
+
+    def flush_logs(self) -> None:
+        """Fold the logged lookups and hits into the per-request totals."""
+        t = self.t
+        if self.lookup_log:
+            chosen = np.concatenate([c for c, _ in self.lookup_log])
+            seconds = np.repeat([s for _, s in self.lookup_log], [len(c) for c, _ in self.lookup_log])
+            np.add.at(t.lookups, chosen, 1)
+            np.add.at(t.lookup_time_s, chosen, seconds)
+        if self.hit_log:
+            np.add.at(t.hits, np.concatenate(self.hit_log), 1)
+        self.lookup_log, self.hit_log = [], []
 
     def _emit(self, ids: np.ndarray, from_prefill: bool) -> None:
         """Each request of `ids` produced one output token now."""

@@ -27,8 +27,8 @@ class Routed:
     """What happened to a batch of tokens at the routers (positions index `ids`)."""
 
     ids: np.ndarray  # table indices of the routed tokens
-    final_at: np.ndarray  # checkpoint each token runs next from; == k: exited
-    rounds: list = field(default_factory=list)  # (checkpoint, positions looked up, seconds)
+    final_at: np.ndarray | None  # checkpoint each token runs next from; == k: exited
+    rounds: list = field(default_factory=list)  # (checkpoint, positions or None = all, seconds)
     hits: list = field(default_factory=list)  # (positions, skipped layers, log(1 - p))
     total_lookup_s: float = 0.0  # serial time of all lookup batches
     kv_time_s: float = 0.0  # `project` time
@@ -48,34 +48,41 @@ class Router:
 
     def route(self, start: int, ids: np.ndarray, request_ids: np.ndarray,
               token_indices: np.ndarray) -> Routed:
-        k = self.plan.num_blocks
-        r = Routed(ids, np.full(len(ids), start, np.int64))
-        # frontier: {checkpoint: batch positions of the tokens to look up there}
-        frontier = {start: np.arange(len(ids))}
+        k, n = self.plan.num_blocks, len(ids)
+        r = Routed(ids, None)
+        # frontier: {checkpoint: batch positions of the tokens to look up there};
+        # None = the whole batch (the common first round, without copies)
+        frontier = {start: None}
         while frontier:
             c = min(frontier)
             here = frontier.pop(c)
-            t = self.lookup_time_s(self.bank_entries, len(here))
+            queries = n if here is None else len(here)
+            t = self.lookup_time_s(self.bank_entries, queries)
             r.total_lookup_s += t
             r.rounds.append((c, here, t))
-            out = self.skip_model.decide(self.plan, c, request_ids[here], token_indices[here],
-                                         self.rng)
-            landing = np.asarray(out.landing)
+            out = self.skip_model.decide(
+                self.plan, c, request_ids if here is None else request_ids[here],
+                token_indices if here is None else token_indices[here], self.rng)
+            landing = out.landing
             hit = landing > c
             if not hit.any():
                 continue
-            if landing.min() < c or landing.max() > k:
+            if landing.max() > k or landing.min() < c:
                 raise ValueError(f"skip model {self.skip_model.name} landed outside [{c}, {k}]")
-            hit_pos, hit_landing = here[hit], landing[hit]
+            hit_pos = np.flatnonzero(hit) if here is None else here[hit]
+            hit_landing = landing[hit]
+            if r.final_at is None:
+                r.final_at = np.full(n, start, np.int64)
             r.final_at[hit_pos] = hit_landing
-            p = np.minimum(1.0, np.asarray(out.p_change, float)[hit] * self.p_scale)
+            keep = np.maximum(1.0 - out.p_change[hit] * self.p_scale, 1e-300)  # p = 1: ~0
             layers = self._bounds[hit_landing] - self._bounds[c]  # an exit skips the rest
-            with np.errstate(divide="ignore"):  # p = 1: agreement 0, log -inf
-                r.hits.append((hit_pos, layers, np.log1p(-p)))
+            r.hits.append((hit_pos, layers, np.log(keep)))
             self._fill_holes(r, hit_pos, layers)
             for land in set(hit_landing.tolist()) - {k}:
                 more = hit_pos[hit_landing == land]
                 frontier[land] = np.concatenate([frontier[land], more]) if land in frontier else more
+        if r.final_at is None:
+            r.final_at = np.full(n, start, np.int64)
         return r
 
     def _fill_holes(self, r: Routed, hit_pos: np.ndarray, layers: np.ndarray) -> None:
