@@ -34,21 +34,30 @@ class RooflineCostModel(CostModel):
         self.label = f"analytic roofline: {self.device.name}"
         self._peak = self.device.peak_for(spec.dtype_bytes)
         self._bw = self.device.memory_bandwidth_bytes_per_s
+        self._layer_params = spec.layer_params
+        self._layer_weight_bytes = spec.layer_params * spec.dtype_bytes
+        self._act_bytes_per_token = (4 * spec.hidden_size + 2 * spec.num_heads * spec.head_dim
+                                     + 2 * spec.num_kv_heads * spec.head_dim
+                                     + 4 * spec.intermediate_size) * spec.dtype_bytes
+        self._attn_flops_per_pair = 4.0 * spec.num_heads * spec.head_dim
 
     def _op(self, flops: float, bytes_moved: float) -> float:
         return max(flops / self._peak, bytes_moved / self._bw)
 
     def block_time_s(self, num_layers: int, batch: BatchShape) -> float:
-        s, t = self.spec, batch.tokens
+        s = self.spec
+        chunks, ctx = batch.prefill_chunks, batch.decode_context_lens
+        prefill = sum(n for n, _ in chunks) if chunks else 0
+        t = prefill + len(ctx)
         if num_layers <= 0 or t == 0:
             return 0.0
-        act = t * (4 * s.hidden_size + 2 * s.num_heads * s.head_dim
-                   + 2 * s.num_kv_heads * s.head_dim + 4 * s.intermediate_size) * s.dtype_bytes
-        linear = self._op(2.0 * s.layer_params * t, s.layer_params * s.dtype_bytes + act)
-        pairs = batch.prefill_attention_pairs + batch.decode_context_sum
-        kv_read_tokens = batch.decode_context_sum + sum(n + c for n, c in batch.prefill_chunks)
+        act = t * self._act_bytes_per_token
+        linear = self._op(2.0 * self._layer_params * t, self._layer_weight_bytes + act)
+        ctx_sum = sum(ctx)
+        pairs = ctx_sum + (batch.prefill_attention_pairs if chunks else 0)
+        kv_read_tokens = ctx_sum + (sum(n + c for n, c in chunks) if chunks else 0)
         kv_bytes = (kv_read_tokens + t) * s.kv_bytes_per_token_per_layer
-        attention = self._op(4.0 * s.num_heads * s.head_dim * pairs, kv_bytes)
+        attention = self._op(self._attn_flops_per_pair * pairs, kv_bytes)
         return num_layers * (linear + attention)
 
     def lm_head_time_s(self, num_tokens: int) -> float:

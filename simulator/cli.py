@@ -11,6 +11,7 @@ printed. Every run writes its records, JSON summary and resolved config to
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from dataclasses import fields
 from datetime import datetime, timezone
@@ -160,6 +161,12 @@ def run(args) -> int:
     summary = summarize(result.records, result.engine, cfg, setup.spec.num_layers)
     meta["memory"] = vars(result.memory)
     print(format_summary(summary, result.labels, meta))
+    if (math.isfinite(rate) and not args.arrival_times and summary["gpu_busy_fraction"] > 0.98
+            and summary["request_throughput_per_s"] < 0.97 * rate):
+        print(f"warning: overloaded: {summary['request_throughput_per_s']:.3f} req/s served of "
+              f"{rate:.3f} offered, GPU busy {summary['gpu_busy_fraction']:.1%} (skipping splits "
+              "batches, so capacity at partial load is below the saturation probe's); "
+              "latencies grow with the run length: pass a lower --request-rate", file=sys.stderr)
     out = _out_dir(args.out)
     paths = write_outputs(out, result.records, summary, result.labels, meta, cfg.to_dict(),
                           args.records_format)

@@ -100,8 +100,7 @@ class Engine:
         with self.cpu.request() as req:
             yield req
             start = self.env.now
-            routed = self.cpu_router.route(at, ids, self.t.request_id[ids],
-                                           self.t.generated[ids] - 1)
+            routed = self.cpu_router.route(at, ids, *self._token_keys(ids))
             yield self.env.timeout(routed.total_lookup_s)
         self.lookup_busy_s += routed.total_lookup_s
         if self.timeline:
@@ -171,6 +170,12 @@ class Engine:
             del members[i]
         return self._block_step(g, sel.block, sel.request_ids)
 
+    def _token_keys(self, ids: np.ndarray):
+        """(request ids, decode-pass indices) of tokens, as skip models read them."""
+        if not self.router.skip_model.uses_request_ids:
+            return ids, ids
+        return self.t.request_id[ids], self.t.generated[ids] - 1
+
     def _block_step(self, g: int, j: int, members: tuple[int, ...]) -> Step:
         t, cost, k = self.t, self.cost, self.k
         ids = np.fromiter(members, np.int64, len(members))
@@ -194,7 +199,7 @@ class Engine:
             if j + 1 == k:
                 logits += len(dec)
             elif len(dec) and self.routing and self.cpu_router is None:
-                step.routed = self.router.route(j + 1, dec, t.request_id[dec], t.generated[dec] - 1)
+                step.routed = self.router.route(j + 1, dec, *self._token_keys(dec))
                 parts["lookup"] = step.routed.total_lookup_s
                 parts["kv_hole"] = step.routed.kv_time_s
                 if step.routed.hits:
@@ -291,7 +296,7 @@ class Engine:
             self.repair_debt.append((span_ids, t.admit_seq[span_ids], layers))
         queues = t.queues
         if not r.hits:  # nobody skipped: everyone runs the next block
-            queues[int(r.final_at[0])].update(dict.fromkeys(ids.tolist(), 1))
+            queues[r.start].update(dict.fromkeys(ids.tolist(), 1))
             return
         exited = r.final_at == k
         for i, at in zip(ids[~exited].tolist(), r.final_at[~exited].tolist()):

@@ -22,8 +22,9 @@ RECORD_COLUMNS = {
     "tpot_s": "time per output token after the first (vLLM): "
               "(finish - first token) / (output_tokens - 1); NaN for 1-token outputs",
     "e2e_s": "end-to-end latency: finish_time_s - arrival_time_s",
-    "layers_executed": "decoder layers run by its decode passes (sum over passes)",
-    "layers_skipped": "decoder layers skipped or exited past by its decode passes",
+    "layers_executed": "decoder layers run by the passes that produced its output tokens after "
+                       "the first (a token recomputed after preemption counts full depth)",
+    "layers_skipped": "decoder layers skipped or exited past by those passes",
     "lookups": "bank lookups made for its decode tokens",
     "lookup_time_s": "time of the batched lookups its tokens took part in",
     "hits": "router decisions that skipped or exited",

@@ -27,7 +27,9 @@ class Routed:
     """What happened to a batch of tokens at the routers (positions index `ids`)."""
 
     ids: np.ndarray  # table indices of the routed tokens
-    final_at: np.ndarray | None  # checkpoint each token runs next from; == k: exited
+    start: int  # the checkpoint the batch reached
+    final_at: np.ndarray | None  # checkpoint each token runs next from (== k: exited);
+    # None when nobody hit: every token runs block `start`
     rounds: list = field(default_factory=list)  # (checkpoint, positions or None = all, seconds)
     hits: list = field(default_factory=list)  # (positions, skipped layers, log(1 - p))
     total_lookup_s: float = 0.0  # serial time of all lookup batches
@@ -49,7 +51,7 @@ class Router:
     def route(self, start: int, ids: np.ndarray, request_ids: np.ndarray,
               token_indices: np.ndarray) -> Routed:
         k, n = self.plan.num_blocks, len(ids)
-        r = Routed(ids, None)
+        r = Routed(ids, start, None)
         # frontier: {checkpoint: batch positions of the tokens to look up there};
         # None = the whole batch (the common first round, without copies)
         frontier = {start: None}
@@ -81,8 +83,6 @@ class Router:
             for land in set(hit_landing.tolist()) - {k}:
                 more = hit_pos[hit_landing == land]
                 frontier[land] = np.concatenate([frontier[land], more]) if land in frontier else more
-        if r.final_at is None:
-            r.final_at = np.full(n, start, np.int64)
         return r
 
     def _fill_holes(self, r: Routed, hit_pos: np.ndarray, layers: np.ndarray) -> None:

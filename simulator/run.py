@@ -125,7 +125,7 @@ def collect_records(t: RequestTable) -> dict:
     return cols
 
 
-def estimate_capacity(trace: Trace, cfg: SimConfig, max_requests: int = 400) -> float:
+def estimate_capacity(trace: Trace, cfg: SimConfig, max_requests: int = 300) -> float:
     """Requests/s this configuration sustains at saturation: the first
     `max_requests` requests all arrive at t = 0 and capacity = completed /
     makespan, as vLLM's offline throughput benchmark measures it (the drain

@@ -41,6 +41,9 @@ class SkipOutcome:
 class SkipModel(ABC):
     name: str = "abstract"
     label: str = "abstract"
+    # False: decide() ignores request_ids and token_indices, so the simulator
+    # need not gather them (it passes placeholders of the right length)
+    uses_request_ids: bool = True
 
     @abstractmethod
     def decide(self, plan: CheckpointPlan, at: int, request_ids: np.ndarray,

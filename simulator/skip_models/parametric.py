@@ -86,6 +86,7 @@ def read_config_file(path: str) -> dict:
 @register_skip_model("parametric")
 class ParametricSkipModel(SkipModel):
     name = "parametric"
+    uses_request_ids = False
 
     def __init__(self, plan: CheckpointPlan, config: ParametricConfig):
         self.plan, self.config = plan, config

@@ -5,7 +5,9 @@ or decision: request_id, token_index, at, landing, p_change. Mapping onto a
 simulated run (documented, deterministic): the recorded requests are sorted
 by request_id; simulated request r replays recorded request number
 r mod R (R recorded requests), and its token t replays that request's token
-t mod n, where n = 1 + the largest token_index recorded for it. A (request,
+t mod n, where n = 1 + the largest token_index recorded for it. A token's
+index is that of its decode pass: 0 = the pass that reads the first
+generated token (prefill never routes). A (request,
 token, checkpoint) with no row runs on (landing = at, p_change = 0). The
 replay ignores `rng`.
 """
