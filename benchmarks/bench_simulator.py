@@ -27,13 +27,13 @@ def main() -> None:
     trace = load_trace("sharegpt", TraceConfig(num_prompts=args.num_prompts,
                                                request_rate_per_s=math.inf))
     cfg = SimConfig(policy=args.policy, checkpoints=args.checkpoints)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     result = simulate(trace, cfg)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     e = result.engine
     print(f"requests {len(trace):,}  blocks {cfg.checkpoints}  policy {cfg.policy}  "
           f"cost model: {result.labels['cost_model']}")
-    print(f"wall {wall:.2f} s   steps {e.steps:,}   token-block executions "
+    print(f"wall {wall:.2f} s   cpu {cpu:.2f} s   steps {e.steps:,}   token-block executions "
           f"{e.token_block_executions:,}")
     print(f"simulated requests/s (wall) {len(trace) / wall:,.0f}   steps/s {e.steps / wall:,.0f}"
           f"   token-block steps/s {e.token_block_executions / wall:,.0f}")

@@ -149,9 +149,8 @@ class Engine:
         views, queues, arrival = [], self.t.queues, self.arrival
         for q in self.gpu_queues[g]:
             members = queues[q]
-            if members:
-                ids = tuple(members)
-                views.append(QueueView(q, ids, tuple(members.values()), arrival[min(ids)]))
+            if members:  # live read-only views: no copy of the queue per step
+                views.append(QueueView(q, members.keys(), members.values(), arrival[min(members)]))
         return views
 
     def _next_step(self, g: int) -> Step | None:
@@ -166,8 +165,11 @@ class Engine:
             return None
         self.last_block[g] = sel.block
         members = self.t.queues[sel.block]
-        for i in sel.request_ids:
-            del members[i]
+        if len(sel.request_ids) == len(members):
+            members.clear()
+        else:
+            for i in sel.request_ids:
+                del members[i]
         return self._block_step(g, sel.block, sel.request_ids)
 
     def _token_keys(self, ids: np.ndarray):
@@ -287,11 +289,11 @@ class Engine:
         ids = r.ids
         for _, pos, seconds in r.rounds:  # per-request lookup counts: applied at the end
             self.lookup_log.append((ids if pos is None else ids[pos], seconds))
-        for pos, layers, log_agree in r.hits:
+        for pos, layers, keep in r.hits:
             chosen = ids[pos]  # a token hits at most once per checkpoint, so no repeats
             self.hit_log.append(chosen)
             t.pass_skipped[chosen] += layers
-            t.pass_log_agree[chosen] += log_agree
+            t.pass_agree[chosen] *= keep
         for span_ids, layers in r.repair:
             self.repair_debt.append((span_ids, t.admit_seq[span_ids], layers))
         queues = t.queues
@@ -332,7 +334,7 @@ class Engine:
             # a recompute after preemption yields a later token at full depth
             t.layers_executed[ids[t.generated[ids] > 1]] += self.plan.num_layers
         else:
-            t.agree_sum[ids] += np.exp(t.pass_log_agree[ids])
+            t.agree_sum[ids] += t.pass_agree[ids]
             t.layers_executed[ids] += t.pass_layers[ids]
             t.layers_skipped[ids] += t.pass_skipped[ids]
         complete = t.generated[ids] >= t.output[ids]
@@ -384,7 +386,7 @@ class Engine:
         self.kv.free(v, self.env.now)
         self.wasted_layers += int(t.pass_layers[v])
         t.pass_layers[v] = t.pass_skipped[v] = 0
-        t.pass_log_agree[v] = 0.0
+        t.pass_agree[v] = 1.0
         t.running[v] = False
         t.preemptions[v] += 1
         t.prefill_target[v] = t.prompt[v] + t.generated[v]  # recompute what it had

@@ -5,7 +5,8 @@ bank (timed by the cost model) lets the skip model decide per token: run
 block c (landing = c), skip to a later checkpoint, or exit (landing = k).
 A token landing on an inner checkpoint is looked up there again, so skips
 chain. Every hit multiplies the token's chance of keeping the full model's
-token by (1 - p_change · s), s the KV-hole policy's accuracy factor; the
+token by (1 - p_change · s), s the KV-hole policy's accuracy factor
+(capped at 1); the
 policy's time (K/V projections, or a deferred repair) is charged here too.
 Pure apart from the skip model's random stream: callers apply the result.
 """
@@ -31,7 +32,7 @@ class Routed:
     final_at: np.ndarray | None  # checkpoint each token runs next from (== k: exited);
     # None when nobody hit: every token runs block `start`
     rounds: list = field(default_factory=list)  # (checkpoint, positions or None = all, seconds)
-    hits: list = field(default_factory=list)  # (positions, skipped layers, log(1 - p))
+    hits: list = field(default_factory=list)  # (positions, skipped layers, 1 - p)
     total_lookup_s: float = 0.0  # serial time of all lookup batches
     kv_time_s: float = 0.0  # `project` time
     repair: list = field(default_factory=list)  # (ids, layers) owed by `repair`
@@ -69,27 +70,30 @@ class Router:
             hit = landing > c
             if not hit.any():
                 continue
-            if landing.max() > k or landing.min() < c:
-                raise ValueError(f"skip model {self.skip_model.name} landed outside [{c}, {k}]")
             hit_pos = np.flatnonzero(hit) if here is None else here[hit]
             hit_landing = landing[hit]
+            if hit_landing.max() > k:
+                raise ValueError(f"skip model {self.skip_model.name} landed past {k}")
             if r.final_at is None:
                 r.final_at = np.full(n, start, np.int64)
             r.final_at[hit_pos] = hit_landing
-            keep = np.maximum(1.0 - out.p_change[hit] * self.p_scale, 1e-300)  # p = 1: ~0
+            p = out.p_change[hit]
+            keep = 1.0 - (p if self.p_scale == 1.0 else np.minimum(1.0, p * self.p_scale))
             layers = self._bounds[hit_landing] - self._bounds[c]  # an exit skips the rest
-            r.hits.append((hit_pos, layers, np.log(keep)))
+            r.hits.append((hit_pos, layers, keep))
             self._fill_holes(r, hit_pos, layers)
-            for land in set(hit_landing.tolist()) - {k}:
-                more = hit_pos[hit_landing == land]
+            lands = set(hit_landing.tolist())
+            for land in lands - {k}:
+                more = hit_pos if len(lands) == 1 else hit_pos[hit_landing == land]
                 frontier[land] = np.concatenate([frontier[land], more]) if land in frontier else more
         return r
 
     def _fill_holes(self, r: Routed, hit_pos: np.ndarray, layers: np.ndarray) -> None:
         if not (self.kv_policy.in_step_projection or self.kv_policy.deferred_repair):
             return
-        for span in set(layers.tolist()):
-            chosen = hit_pos[layers == span]
+        spans = set(layers.tolist())
+        for span in spans:
+            chosen = hit_pos if len(spans) == 1 else hit_pos[layers == span]
             if self.kv_policy.in_step_projection:
                 r.kv_time_s += self.kv_projection_time_s(len(chosen), span)
             else:

@@ -39,7 +39,7 @@ class RequestTable:
         # per-pass accumulators, folded into the totals when the pass emits a token
         self.pass_layers = np.zeros(n, np.int64)
         self.pass_skipped = np.zeros(n, np.int64)
-        self.pass_log_agree = np.zeros(n)
+        self.pass_agree = np.ones(n)  # product of (1 - p_change) over this pass's hits
         self.layers_executed = np.zeros(n, np.int64)
         self.layers_skipped = np.zeros(n, np.int64)
         self.lookups = np.zeros(n, np.int64)
@@ -64,11 +64,9 @@ class RequestTable:
         """Put the next decode token of each request of `ids` in queue 0."""
         self.pass_layers[ids] = 0
         self.pass_skipped[ids] = 0
-        self.pass_log_agree[ids] = 0.0
-        ids = ids.tolist()
-        for i in ids:
-            self.chunk[i] = 1
-        self.queues[0].update(dict.fromkeys(ids, 1))
+        self.pass_agree[ids] = 1.0
+        # chunk[i] is read for prefill passes only; a decode pass's size is its queue value
+        self.queues[0].update(dict.fromkeys(ids.tolist(), 1))
 
     def dequeue(self, i: int) -> None:
         for q in self.queues:

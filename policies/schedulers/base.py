@@ -11,15 +11,19 @@ queue in the order they entered it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, NamedTuple
+from typing import Callable, Collection, NamedTuple
 
 from skipsim.errors import UserError
 
 
 class QueueView(NamedTuple):
+    """One queue, read-only. request_ids and tokens are sized iterables in
+    queue-entry order (a tuple, or a live read-only view of the simulator's
+    queue, valid during `select`: iterate them, do not index them)."""
+
     block: int  # queue index; == num_blocks for the LM-head queue
-    request_ids: tuple[int, ...]  # in queue-entry order
-    tokens: tuple[int, ...]  # tokens each request adds to a batch (prefill chunk or 1)
+    request_ids: Collection[int]
+    tokens: Collection[int]  # tokens each request adds to a batch (prefill chunk or 1)
     oldest_arrival_s: float  # earliest request arrival among the members
 
     @property
@@ -66,7 +70,7 @@ def fill_batch(queue: QueueView, step: StepState) -> tuple[int, ...]:
     member is always taken, so every step makes progress)."""
     ids, toks = queue.request_ids, queue.tokens
     if len(ids) <= step.max_num_seqs and sum(toks) <= step.max_batched_tokens:
-        return ids  # everyone fits
+        return tuple(ids)  # everyone fits
     chosen, tokens = [], 0
     for rid, n in zip(ids, toks):
         if len(chosen) == step.max_num_seqs:
