@@ -43,7 +43,8 @@ def add_arguments(parser) -> None:
     for action in parser._actions:
         if action.dest == "request_rate":
             action.help = (f"mean arrivals per second; inf sends all at t=0 (default: "
-                           f"{RATE_FRACTION:.0%} of the simulated capacity, from a saturation probe)")
+                           f"{100 * RATE_FRACTION:.0f}%% of the simulated capacity, from a "
+                           "saturation probe)")
     g = parser.add_argument_group("served system")
     g.add_argument("--model", default=d.model, help=f"model spec name or HF folder (default: {d.model})")
     g.add_argument("--checkpoints", default=d.checkpoints,

@@ -53,6 +53,13 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path, monke
     assert len(err) == 1 and err[0].startswith("simulate: error:") and message in err[0], err
 
 
+def test_help_lists_the_flags(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0 and "--skip-rates" in out and "80% of the simulated" in out
+
+
 def test_request_too_long_for_the_kv_cache(capsys, tmp_path):
     spec = model_spec("smollm2")
     gib = (spec.weight_bytes + 100 * spec.kv_bytes_per_token_per_layer * 30) / 2**30
