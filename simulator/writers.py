@@ -63,7 +63,9 @@ def format_summary(summary: dict, labels: dict, meta: dict) -> str:
         f"lookups on {labels['lookup_placement']}",
         f"  cost model: {labels['cost_model']}",
         f"  skip model: {labels['skip_model']}",
-        f"  requests {s['completed']:,} at {meta.get('request_rate_per_s', float('nan')):.3f} req/s"
+        f"  requests {s['completed']:,} " + (
+            f"at {meta['request_rate_per_s']:.3f} req/s" if meta.get("request_rate_per_s")
+            is not None else "at replayed arrival times")
         + (f" ({meta['rate_note']})" if meta.get("rate_note") else ""),
         "",
         f"{'metric':<32}{'mean':>10}{'p50':>10}{'p90':>10}{'p99':>10}",

@@ -127,3 +127,11 @@ def regenerate():  # pragma: no cover - a maintenance helper
         summary = json.loads((Path(tmp) / "summary.json").read_text())["skipsim"]
     FIXTURE.parent.mkdir(exist_ok=True)
     FIXTURE.write_text(json.dumps({k: summary[k] for k in COMPARED}, indent=2) + "\n")
+
+
+def test_replayed_arrival_times(tmp_path, capsys):
+    times = tmp_path / "arrivals.txt"
+    times.write_text("0\n0.5\n1.0\n")
+    code = main(["--trace", "fixed", "--num-prompts", "3", "--arrival-times", str(times),
+                 "--no-progress", "--out", str(tmp_path / "out")])
+    assert code == 0 and "replayed arrival times" in capsys.readouterr().out
