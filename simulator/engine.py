@@ -63,7 +63,7 @@ class Engine(RequestLifecycle):
         self.lookup_log: list = []  # (request indices, seconds) per lookup batch
         self.hit_log: list = []  # request indices per batch of hits
         self.lookup_busy_s = 0.0
-        self.steps = self.token_block_executions = self.wasted_layers = 0
+        self.steps = self.token_block_executions = 0
         self.running = self.finished = self.admitted = 0
         self.all_done = self.env.event()
         self.arrival = table.arrival_s.tolist()

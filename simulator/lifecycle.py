@@ -72,7 +72,6 @@ class RequestLifecycle:
         t = self.t
         t.dequeue(v)
         self.kv.free(v, self.env.now)
-        self.wasted_layers += int(t.pass_layers[v])
         t.pass_layers[v] = t.pass_skipped[v] = 0
         t.pass_agree[v] = 1.0
         t.running[v] = False
