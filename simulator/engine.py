@@ -281,7 +281,7 @@ class Engine(RequestLifecycle):
         done = t.prefilled[pre] >= t.prefill_target[pre]
         for i in pre[~done].tolist():
             t.start_prefill_pass(i, self.chunk_limit)
-        if done.any():
+        if np.count_nonzero(done):
             t.prefilling.difference_update(pre[done].tolist())
             self._emit(pre[done], from_prefill=True)
 
@@ -304,7 +304,7 @@ class Engine(RequestLifecycle):
         exited = r.final_at == k
         for i, at in zip(ids[~exited].tolist(), r.final_at[~exited].tolist()):
             queues[at][i] = 1
-        if exited.any():
+        if np.count_nonzero(exited):
             t.exits[ids[exited]] += 1
             if lm_head_done:
                 self._emit(ids[exited], from_prefill=False)

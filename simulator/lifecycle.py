@@ -26,7 +26,7 @@ class RequestLifecycle:
             t.layers_executed[ids] += t.pass_layers[ids]
             t.layers_skipped[ids] += t.pass_skipped[ids]
         complete = t.generated[ids] >= t.output[ids]
-        if complete.any():
+        if np.count_nonzero(complete):
             for i in ids[complete].tolist():
                 self._complete(i)
             ids = ids[~complete]

@@ -68,7 +68,7 @@ class Router:
                 token_indices if here is None else token_indices[here], self.rng)
             landing = out.landing
             hit = landing > c
-            if not hit.any():
+            if not np.count_nonzero(hit):
                 continue
             hit_pos = np.flatnonzero(hit) if here is None else here[hit]
             hit_landing = landing[hit]

@@ -15,17 +15,16 @@ comes only from the `rng` passed in.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from policies.checkpoint_plan import CheckpointPlan
 
 
-@dataclass(frozen=True)
-class SkipOutcome:
-    """Per token of the batch (arrays of equal length).
+class SkipOutcome(NamedTuple):
+    """Per token of the batch (arrays of equal length); a named tuple, as
+    it is built once per router batch.
 
     landing: checkpoint index the token continues from. `landing == at` runs
         the next block; `at < landing < num_blocks` skips blocks at..landing-1;
