@@ -1,5 +1,4 @@
 """Pure decision objects shared by the simulator and the real executor:
-schedulers, routers, checkpoint placement, KV-hole and memory policies.
-
-Empty until the simulator issue lands.
+schedulers (`schedulers/`, one file per policy), checkpoint placement
+(`checkpoint_plan.py`), KV-hole policies (`kv_hole.py`).
 """

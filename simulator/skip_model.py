@@ -15,17 +15,16 @@ comes only from the `rng` passed in.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from policies.checkpoint_plan import CheckpointPlan
 
 
-@dataclass(frozen=True)
-class SkipOutcome:
-    """Per token of the batch (arrays of equal length).
+class SkipOutcome(NamedTuple):
+    """Per token of the batch (arrays of equal length); a named tuple, as
+    it is built once per router batch.
 
     landing: checkpoint index the token continues from. `landing == at` runs
         the next block; `at < landing < num_blocks` skips blocks at..landing-1;
@@ -41,6 +40,9 @@ class SkipOutcome:
 class SkipModel(ABC):
     name: str = "abstract"
     label: str = "abstract"
+    # False: decide() ignores request_ids and token_indices, so the simulator
+    # need not gather them (it passes placeholders of the right length)
+    uses_request_ids: bool = True
 
     @abstractmethod
     def decide(self, plan: CheckpointPlan, at: int, request_ids: np.ndarray,
@@ -50,6 +52,19 @@ class SkipModel(ABC):
         token_indices: position of each token among its request's outputs
         (0 = first generated token), for models that replay recorded traces.
         """
+
+    def kv_hole_p_change_scale(self, kv_policy: str) -> float:
+        """Factor on p_change for a skip whose K/V holes `kv_policy` fills
+        (see policies/kv_hole.py); models that measured it override this."""
+        from policies.kv_hole import DEFAULT_P_CHANGE_SCALE
+
+        return DEFAULT_P_CHANGE_SCALE.get(kv_policy, 1.0)
+
+    @classmethod
+    def from_options(cls, plan: CheckpointPlan, options: dict) -> "SkipModel":
+        """Build from the CLI's skip options (`skip_rates`, `skip_config`, ...);
+        models without options ignore them."""
+        return cls()
 
 
 SKIP_MODELS: dict[str, Callable[..., SkipModel]] = {}

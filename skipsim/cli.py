@@ -16,6 +16,7 @@ from skipsim.errors import UserError
 
 # module paths of the subcommands, in the order `--help` lists them
 SUBCOMMANDS = [
+    "simulator.cli",
     "traces.cli",
 ]
 DEFAULT_SUBCOMMAND = "run"

@@ -1,0 +1,99 @@
+"""The scheduling contract: at each step, which queue to serve and whom to batch.
+
+A scheduler sees plain data only (`QueueView`s and a `StepState`), never the
+simulator's SimPy objects, so the real executor can call the same object.
+Queue i (0 <= i < num_blocks) holds the requests whose current token must run
+block i next; queue num_blocks holds tokens that exited early and wait only
+for the LM head (used when lookups run off the GPU). Requests appear in each
+queue in the order they entered it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Callable, Collection, NamedTuple
+
+from skipsim.errors import UserError
+
+
+class QueueView(NamedTuple):
+    """One queue, read-only. request_ids and tokens are sized iterables in
+    queue-entry order (a tuple, or a live read-only view of the simulator's
+    queue, valid during `select`: iterate them, do not index them)."""
+
+    block: int  # queue index; == num_blocks for the LM-head queue
+    request_ids: Collection[int]
+    tokens: Collection[int]  # tokens each request adds to a batch (prefill chunk or 1)
+    oldest_arrival_s: float  # earliest request arrival among the members
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(self.tokens)
+
+
+class StepState(NamedTuple):
+    now_s: float
+    num_blocks: int
+    last_block: int | None  # queue served by the previous step of this GPU
+    max_num_seqs: int  # most requests in one batch
+    max_batched_tokens: int  # most tokens in one batch
+
+
+class Selection(NamedTuple):
+    block: int
+    request_ids: tuple[int, ...]
+
+
+class Scheduler(ABC):
+    """Picks a non-empty queue and a batch from it. `uses_router = False`
+    turns the routers off (every token runs every layer)."""
+
+    name = "abstract"
+    uses_router = True
+
+    @abstractmethod
+    def choose_queue(self, queues: list[QueueView], step: StepState) -> QueueView:
+        """One of `queues` (all non-empty)."""
+
+    def select(self, queues: list[QueueView], step: StepState) -> Selection | None:
+        """The next step's queue and batch, or None when every queue is empty."""
+        busy = [q for q in queues if q.request_ids]
+        if not busy:
+            return None
+        queue = self.choose_queue(busy, step)
+        return Selection(queue.block, fill_batch(queue, step))
+
+
+def fill_batch(queue: QueueView, step: StepState) -> tuple[int, ...]:
+    """Members in queue order while the batch stays within max_num_seqs and
+    max_batched_tokens (a prefill chunk that does not fit waits; the first
+    member is always taken, so every step makes progress)."""
+    ids, toks = queue.request_ids, queue.tokens
+    if len(ids) <= step.max_num_seqs and sum(toks) <= step.max_batched_tokens:
+        return tuple(ids)  # everyone fits
+    chosen, tokens = [], 0
+    for rid, n in zip(ids, toks):
+        if len(chosen) == step.max_num_seqs:
+            break
+        if chosen and tokens + n > step.max_batched_tokens:
+            continue
+        chosen.append(rid)
+        tokens += n
+    return tuple(chosen)
+
+
+SCHEDULERS: dict[str, Callable[[], Scheduler]] = {}
+
+
+def register_scheduler(name: str):
+    def wrap(cls):
+        cls.name = name
+        SCHEDULERS[name] = cls
+        return cls
+    return wrap
+
+
+def make_scheduler(name: str) -> Scheduler:
+    if name not in SCHEDULERS:
+        raise UserError(f"unknown policy {name!r}: use one of {', '.join(sorted(SCHEDULERS))}")
+    return SCHEDULERS[name]()

@@ -1,0 +1,39 @@
+"""Names to objects: the cost model, skip model and scheduler a config asks for.
+
+Lookups are generic over the registries: `COST_MODELS[name](spec=, device=)`,
+`SKIP_MODELS[name].from_options(plan, options)`, `SCHEDULERS[name]()`.
+Importing this module imports the packages whose import registers the
+built-in implementations.
+"""
+
+from __future__ import annotations
+
+import profiler.roofline  # noqa: F401  (registers "roofline")
+import simulator.skip_models  # noqa: F401  (registers "parametric", "replay")
+from policies.checkpoint_plan import CheckpointPlan
+from profiler.cost_model import COST_MODELS, CostModel, unknown_cost_model
+from profiler.devices import DEVICES
+from simulator.skip_model import SKIP_MODELS, SkipModel
+from skipsim.errors import UserError
+from skipsim.model_spec import ModelSpec
+
+
+def build_cost_model(name: str, spec: ModelSpec, device: str) -> CostModel:
+    if name not in COST_MODELS:
+        raise unknown_cost_model(name)
+    return COST_MODELS[name](spec=spec, device=device)
+
+
+def host_link_bytes_per_s(device: str) -> float:
+    """Host <-> device bandwidth of a known device (inf when unknown or the CPU)."""
+    spec = DEVICES.get(device.lower())
+    return spec.host_link_bytes_per_s if spec else float("inf")
+
+
+def build_skip_model(name: str, plan: CheckpointPlan, options: dict) -> SkipModel:
+    if name not in SKIP_MODELS:
+        raise UserError(f"unknown skip model {name!r}: use one of {', '.join(sorted(SKIP_MODELS))}")
+    factory = SKIP_MODELS[name]
+    if hasattr(factory, "from_options"):
+        return factory.from_options(plan, options)
+    return factory()

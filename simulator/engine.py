@@ -1,0 +1,324 @@
+"""The served system as SimPy processes: arrivals, one process per GPU, and
+the CPU lookup service when banks live on the host.
+
+A GPU step is one batched block execution (never a per-token event): the
+GPU admits waiting requests (stage 0 only, continuous batching), asks the
+scheduler for a queue and a batch, holds for the cost model's time of that
+block (+ in-line lookups, K/V projections, LM head), then moves every token
+of the batch on: to the next queue, through the router, or out as a token.
+Same-time ordering follows `events.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from policies.schedulers.base import QueueView, Scheduler, StepState
+from profiler.cost_model import BatchShape, CostModel
+from simulator.events import settle
+from simulator.kv_cache import PagedKVCache
+from simulator.lifecycle import RequestLifecycle
+from simulator.router import Routed, Router
+from simulator.state import RequestTable
+
+
+@dataclass
+class Step:
+    gpu: int
+    block: int  # == num_blocks: LM-head-only step; -1: KV repair
+    ids: np.ndarray
+    start_s: float
+    duration_s: float
+    tokens: int = 0
+    prefill: np.ndarray | None = None  # mask over ids
+    routed: Routed | None = None
+    parts: dict = field(default_factory=dict)  # seconds by kind, for the timeline
+
+
+class Engine(RequestLifecycle):
+    def __init__(self, table: RequestTable, plan, cfg, cost: CostModel, scheduler: Scheduler,
+                 router: Router, cpu_router: Router | None, kv: PagedKVCache,
+                 stages: list[int], timeline=None, progress=None):
+        self.env = simpy.Environment()
+        self.t, self.plan, self.cfg, self.cost = table, plan, cfg, cost
+        self.scheduler, self.router, self.cpu_router = scheduler, router, cpu_router
+        self.kv, self.timeline, self.progress = kv, timeline, progress
+        self.k = plan.num_blocks
+        self.block_sizes = plan.block_sizes
+        self.queue_gpu = list(stages) + [stages[-1]]  # the LM-head queue sits with the last block
+        self.gpu_queues = [[q for q, s in enumerate(self.queue_gpu) if s == g]
+                           for g in range(cfg.num_gpus)]
+        self.routing = scheduler.uses_router and self.k > 1
+        self.chunk_limit = cfg.prefill_chunk_tokens if cfg.chunked_prefill else None
+        self.watermark = int(cfg.kv_watermark_fraction * kv.capacity_blocks)
+        self.cpu = simpy.Resource(self.env, capacity=1) if cpu_router else None
+        self.wake: list = [None] * cfg.num_gpus
+        self.last_block: list = [None] * cfg.num_gpus
+        self.busy_s = [0.0] * cfg.num_gpus
+        self.pending_gpu_s = [0.0] * cfg.num_gpus  # K/V projections owed after CPU lookups
+        self.repair_debt: list = []  # (ids, admit_seq at the skip, layers)
+        self.lookup_log: list = []  # (request indices, seconds) per lookup batch
+        self.hit_log: list = []  # request indices per batch of hits
+        self.lookup_busy_s = 0.0
+        self.steps = self.token_block_executions = 0
+        self.running = self.finished = self.admitted = 0
+        self.all_done = self.env.event()
+        self.arrival = table.arrival_s.tolist()
+
+    # ------------------------------------------------------------ processes
+    def arrivals(self):
+        """Requests arrive at their trace times and join the waiting line."""
+        env, t = self.env, self.t
+        for i, at_s in enumerate(t.arrival_s.tolist()):
+            if at_s > env.now:
+                yield env.timeout(at_s - env.now)
+            t.waiting.append(i)
+            self._notify(0)
+
+    def gpu(self, g: int):
+        """One GPU: admit, let the scheduler pick a batch, run it, move its tokens on."""
+        env = self.env
+        while True:
+            if env.peek() == env.now:  # something else is due now: let it run first
+                yield settle(env)
+            if g == 0:
+                self._admit()
+            step = self._next_step(g)
+            if step is None:
+                self.wake[g] = env.event()
+                yield self.wake[g]
+                continue
+            yield env.timeout(step.duration_s)
+            self._finish(step)
+
+    def cpu_lookup(self, ids: np.ndarray, at: int):
+        """Hidden states go to the host, are looked up in the banks there
+        (queueing for the CPU), and the decisions come back; the GPU is free
+        meanwhile."""
+        with self.cpu.request() as req:
+            yield req
+            start = self.env.now
+            routed = self.cpu_router.route(at, ids, *self._token_keys(ids))
+            yield self.env.timeout(routed.total_lookup_s)
+        self.lookup_busy_s += routed.total_lookup_s
+        if self.timeline:
+            self.timeline.slice(self.timeline.cpu_track, f"lookup @{at}", start,
+                                routed.total_lookup_s, queries=len(ids))
+        self.pending_gpu_s[self.queue_gpu[min(at, self.k - 1)]] += routed.kv_time_s
+        self._apply_route(routed, lm_head_done=False)
+        self._notify_all()
+
+    def run(self) -> None:
+        self.env.process(self.arrivals())
+        for g in range(self.cfg.num_gpus):
+            self.env.process(self.gpu(g))
+        self.env.run(until=self.all_done)
+        self.flush_logs()
+
+    # ------------------------------------------------------------ decisions
+    def _notify(self, g: int) -> None:
+        ev = self.wake[g]
+        if ev is not None and not ev.triggered:
+            ev.succeed()
+
+    def _notify_all(self) -> None:
+        for g in range(self.cfg.num_gpus):
+            self._notify(g)
+
+    def _admit(self) -> None:
+        """Continuous batching: admit waiting requests in order while a batch
+        slot and their prefill's KV (above the watermark) are free."""
+        t, kv = self.t, self.kv
+        while t.waiting and self.running < self.cfg.max_num_seqs:
+            i = t.waiting[0]
+            need = kv.blocks_for(t.prefill_target[i])
+            if need > kv.free_blocks - (self.watermark if self.running else 0):
+                break
+            t.waiting.popleft()
+            kv.allocate(i, int(t.prefill_target[i]), self.env.now)
+            t.running[i] = True
+            t.admit_seq[i] = self.admitted
+            t.prefilling.add(i)
+            self.admitted += 1
+            self.running += 1
+            t.start_prefill_pass(i, self.chunk_limit)
+
+    def _views(self, g: int) -> list[QueueView]:
+        views, queues, arrival = [], self.t.queues, self.arrival
+        for q in self.gpu_queues[g]:
+            members = queues[q]
+            if members:  # live read-only views: no copy of the queue per step
+                views.append(QueueView(q, members.keys(), members.values(), arrival[min(members)]))
+        return views
+
+    def _next_step(self, g: int) -> Step | None:
+        views = self._views(g)
+        owed = sum(len(ids) for ids, _, _ in self.repair_debt) if g == 0 else 0
+        if owed and (owed >= self.cfg.repair_batch_tokens or not views):
+            return self._repair_step(g)
+        state = StepState(self.env.now, self.k, self.last_block[g], self.cfg.max_num_seqs,
+                          self.cfg.max_batched_tokens)
+        sel = self.scheduler.select(views, state)
+        if sel is None:
+            return None
+        self.last_block[g] = sel.block
+        members = self.t.queues[sel.block]
+        if len(sel.request_ids) == len(members):
+            members.clear()
+        else:
+            for i in sel.request_ids:
+                del members[i]
+        return self._block_step(g, sel.block, sel.request_ids)
+
+    def _token_keys(self, ids: np.ndarray):
+        """(request ids, decode-pass indices) of tokens, as skip models read them."""
+        if not self.router.skip_model.uses_request_ids:
+            return ids, ids
+        return self.t.request_id[ids], self.t.generated[ids] - 1
+
+    def _block_step(self, g: int, j: int, members: tuple[int, ...]) -> Step:
+        t, cost, k = self.t, self.cost, self.k
+        ids = np.fromiter(members, np.int64, len(members))
+        step = Step(g, j, ids, self.env.now, 0.0)
+        parts = step.parts
+        parts["overhead"] = cost.step_overhead_s
+        if j == k:  # tokens that exited after a CPU lookup: LM head only
+            parts["lm_head"] = cost.lm_head_time_s(len(ids))
+        else:
+            logits, chunks, dec = 0, (), ids
+            if t.prefilling and not t.prefilling.isdisjoint(members):
+                step.prefill = np.fromiter((i in t.prefilling for i in members), bool, len(members))
+                pre = ids[step.prefill].tolist()
+                chunks = tuple((t.chunk[i], int(t.prefilled[i])) for i in pre)
+                dec = ids[~step.prefill]
+                if j + 1 == k:
+                    logits = sum(1 for i, (n, c) in zip(pre, chunks) if n + c >= t.prefill_target[i])
+            batch = BatchShape(chunks, tuple(t.ctx[dec].tolist()))
+            step.tokens = batch.tokens
+            parts["block"] = cost.block_time_s(self.block_sizes[j], batch)
+            if j + 1 == k:
+                logits += len(dec)
+            elif len(dec) and self.routing and self.cpu_router is None:
+                step.routed = self.router.route(j + 1, dec, *self._token_keys(dec))
+                parts["lookup"] = step.routed.total_lookup_s
+                parts["kv_hole"] = step.routed.kv_time_s
+                if step.routed.hits:
+                    logits = int(np.count_nonzero(step.routed.final_at == k))
+            parts["lm_head"] = cost.lm_head_time_s(logits)
+            if self.pending_gpu_s[g]:
+                parts["kv_hole"] = parts.get("kv_hole", 0.0) + self.pending_gpu_s[g]
+                self.pending_gpu_s[g] = 0.0
+        step.duration_s = sum(parts.values())
+        return step
+
+    def _repair_step(self, g: int) -> Step:
+        """`repair`: recompute the skipped layers of the owed tokens, batched
+        by skipped span (tokens of requests preempted or finished since are dropped)."""
+        t, spans = self.t, {}
+        for ids, seq, layers in self.repair_debt:
+            live = ids[t.running[ids] & (t.admit_seq[ids] == seq)]
+            spans.setdefault(layers, []).append(live)
+        self.repair_debt = []
+        step = Step(g, -1, np.zeros(0, np.int64), self.env.now, 0.0)
+        step.parts["overhead"] = self.cost.step_overhead_s
+        step.parts["repair"] = 0.0
+        for layers, parts in spans.items():
+            ids = np.concatenate(parts)
+            ctx = tuple((t.prompt[ids] + t.generated[ids]).tolist())
+            step.parts["repair"] += self.cost.block_time_s(layers, BatchShape((), ctx))
+            step.tokens += len(ids)
+        step.duration_s = sum(step.parts.values())
+        return step
+
+    # ------------------------------------------------------------ outcomes
+    def _finish(self, step: Step) -> None:
+        t, k = self.t, self.k
+        self.busy_s[step.gpu] += step.duration_s
+        self.steps += 1
+        if self.timeline:
+            name = {k: "LM head", -1: "KV repair"}.get(step.block, f"block {step.block}")
+            self.timeline.slice(step.gpu, name, step.start_s, step.duration_s,
+                                requests=len(step.ids), tokens=step.tokens,
+                                **{f"{key}_ms": v * 1e3 for key, v in step.parts.items()})
+        if step.block < 0:
+            return
+        ids, j = step.ids, step.block
+        if j == k:
+            self._emit(ids, from_prefill=False)
+            return
+        self.token_block_executions += step.tokens
+        if step.prefill is not None:
+            self._move_prefill(ids[step.prefill], j)
+            dec = ids[~step.prefill]
+        else:
+            dec = ids
+        if len(dec):
+            t.pass_layers[dec] += self.block_sizes[j]
+            if j + 1 == k:
+                self._emit(dec, from_prefill=False)
+            elif not self.routing:
+                t.queues[j + 1].update(dict.fromkeys(dec.tolist(), 1))
+            elif step.routed is not None:
+                self.lookup_busy_s += step.routed.total_lookup_s
+                self._apply_route(step.routed, lm_head_done=True)
+            else:
+                self.env.process(self.cpu_lookup(dec, j + 1))
+        if self.cfg.num_gpus > 1:
+            self._notify_all()
+
+    def _move_prefill(self, pre: np.ndarray, j: int) -> None:
+        """Prefill chunks run full depth; after the last block a finished
+        prefill yields the first token, an unfinished one sends its next chunk."""
+        t = self.t
+        if j + 1 < self.k:
+            for i in pre.tolist():
+                t.enqueue(i, j + 1)
+            return
+        t.prefilled[pre] += [t.chunk[i] for i in pre.tolist()]
+        done = t.prefilled[pre] >= t.prefill_target[pre]
+        for i in pre[~done].tolist():
+            t.start_prefill_pass(i, self.chunk_limit)
+        if np.count_nonzero(done):
+            t.prefilling.difference_update(pre[done].tolist())
+            self._emit(pre[done], from_prefill=True)
+
+    def _apply_route(self, r: Routed, lm_head_done: bool) -> None:
+        t, k = self.t, self.k
+        ids = r.ids
+        for _, pos, seconds in r.rounds:  # per-request lookup counts: applied at the end
+            self.lookup_log.append((ids if pos is None else ids[pos], seconds))
+        for pos, layers, keep in r.hits:
+            chosen = ids[pos]  # a token hits at most once per checkpoint, so no repeats
+            self.hit_log.append(chosen)
+            t.pass_skipped[chosen] += layers
+            t.pass_agree[chosen] *= keep
+        for span_ids, layers in r.repair:
+            self.repair_debt.append((span_ids, t.admit_seq[span_ids], layers))
+        queues = t.queues
+        if not r.hits:  # nobody skipped: everyone runs the next block
+            queues[r.start].update(dict.fromkeys(ids.tolist(), 1))
+            return
+        exited = r.final_at == k
+        for i, at in zip(ids[~exited].tolist(), r.final_at[~exited].tolist()):
+            queues[at][i] = 1
+        if np.count_nonzero(exited):
+            t.exits[ids[exited]] += 1
+            if lm_head_done:
+                self._emit(ids[exited], from_prefill=False)
+            else:
+                queues[k].update(dict.fromkeys(ids[exited].tolist(), 1))
+
+    def flush_logs(self) -> None:
+        """Fold the logged lookups and hits into the per-request totals."""
+        t = self.t
+        if self.lookup_log:
+            chosen = np.concatenate([c for c, _ in self.lookup_log])
+            seconds = np.repeat([s for _, s in self.lookup_log], [len(c) for c, _ in self.lookup_log])
+            np.add.at(t.lookups, chosen, 1)
+            np.add.at(t.lookup_time_s, chosen, seconds)
+        if self.hit_log:
+            np.add.at(t.hits, np.concatenate(self.hit_log), 1)
+        self.lookup_log, self.hit_log = [], []

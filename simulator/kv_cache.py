@@ -1,0 +1,77 @@
+"""A paged KV cache (vLLM's PagedAttention, Kwon et al., SOSP 2023): every
+request holds ceil(tokens / block_tokens) fixed-size blocks; a request's
+K/V for all layers lives in its blocks (skipped layers keep their slots, the
+KV-hole policy decides what is written there).
+
+Only counts are modelled (no block tables): `allocate` grows a request to a
+token count, `free` returns its blocks. Utilisation is integrated over time
+for the time-weighted mean.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class PagedKVCache:
+    def __init__(self, capacity_blocks: int, block_tokens: int, num_requests: int):
+        self.capacity_blocks = int(capacity_blocks)
+        self.block_tokens = int(block_tokens)
+        self.held = np.zeros(num_requests, np.int64)  # blocks per request
+        self.used = 0
+        self.peak_used = 0
+        self._block_seconds = 0.0
+        self._last_s = 0.0
+
+    def blocks_for(self, tokens: int) -> int:
+        return -(-int(tokens) // self.block_tokens)
+
+    @property
+    def free_blocks(self) -> int:
+        return self.capacity_blocks - self.used
+
+    def _advance(self, now_s: float) -> None:
+        self._block_seconds += self.used * (now_s - self._last_s)
+        self._last_s = now_s
+
+    def can_grow(self, rid: int, tokens: int) -> bool:
+        return self.blocks_for(tokens) - self.held[rid] <= self.free_blocks
+
+    def allocate(self, rid: int, tokens: int, now_s: float) -> bool:
+        """Grow request `rid` to hold `tokens` tokens; False (nothing changes) if full."""
+        extra = self.blocks_for(tokens) - int(self.held[rid])
+        if extra <= 0:
+            return True
+        if extra > self.free_blocks:
+            return False
+        self._advance(now_s)
+        self.held[rid] += extra
+        self.used += extra
+        self.peak_used = max(self.peak_used, self.used)
+        return True
+
+    def grow_many(self, rids: np.ndarray, extra_blocks: np.ndarray, now_s: float) -> None:
+        """Add `extra_blocks[n]` blocks to request rids[n]; the caller checked they are free."""
+        extra_blocks = np.maximum(extra_blocks, 0)
+        total = int(extra_blocks.sum())
+        if total == 0:
+            return
+        assert total <= self.free_blocks, "grow_many past capacity"
+        self._advance(now_s)
+        self.held[rids] += extra_blocks
+        self.used += total
+        self.peak_used = max(self.peak_used, self.used)
+
+    def free(self, rid: int, now_s: float) -> None:
+        self._advance(now_s)
+        self.used -= int(self.held[rid])
+        self.held[rid] = 0
+
+    def mean_utilisation(self, end_s: float) -> float:
+        self._advance(end_s)
+        return self._block_seconds / (end_s * self.capacity_blocks) if end_s > 0 else 0.0
+
+    def check_integrity(self) -> None:
+        assert self.used == int(self.held.sum()), "block count drifted from the per-request sum"
+        assert 0 <= self.used <= self.capacity_blocks, "more blocks in use than exist"
+        assert np.all(self.held >= 0), "a request holds a negative block count"

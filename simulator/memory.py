@@ -1,0 +1,72 @@
+"""The memory split: GPU memory = weights + banks + KV cache.
+
+With pipeline stages each GPU holds its stages' layers (and their K/V) and
+the banks of the checkpoints its blocks end at; the KV capacity in tokens is
+that of the tightest GPU, since a token's K/V spans every stage. Banks on
+the CPU (`--lookup-placement cpu`) take host memory, not GPU memory. A bank
+entry holds a float32 key of `hidden_size` values plus a small payload
+(decision and id), so bytes turn into entries per checkpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from policies.checkpoint_plan import CheckpointPlan
+from skipsim.errors import UserError
+from skipsim.model_spec import ModelSpec
+
+GIB = 2**30
+
+
+@dataclass(frozen=True)
+class MemorySplit:
+    gpu_memory_bytes: int  # per GPU
+    weight_bytes: int  # whole model
+    bank_bytes: int  # all banks, wherever they live
+    bank_entries_per_checkpoint: int
+    kv_capacity_tokens: int
+    kv_capacity_blocks: int
+    kv_bytes_per_token: int  # all layers
+
+
+def stage_of_blocks(plan: CheckpointPlan, num_gpus: int) -> list[int]:
+    """Pipeline stage of each block: contiguous, balanced by layer count."""
+    if num_gpus > plan.num_blocks:
+        raise UserError(f"--num-gpus {num_gpus} exceeds the plan's {plan.num_blocks} blocks")
+    stages = [min(num_gpus - 1, plan.boundaries[j] * num_gpus // plan.num_layers)
+              for j in range(plan.num_blocks)]
+    if len(set(stages)) != num_gpus:
+        raise UserError(f"plan {plan} cannot be split into {num_gpus} non-empty pipeline stages")
+    return stages
+
+
+def memory_split(spec: ModelSpec, plan: CheckpointPlan, gpu_memory_bytes: int,
+                 bank_fraction: float, banks_on_gpu: bool, num_gpus: int,
+                 kv_block_tokens: int, bank_entry_overhead_bytes: int) -> MemorySplit:
+    stages = stage_of_blocks(plan, num_gpus)
+    routers = plan.num_blocks - 1
+    bank_bytes = int(bank_fraction * gpu_memory_bytes * num_gpus) if routers else 0
+    entry_bytes = spec.hidden_size * 4 + bank_entry_overhead_bytes
+    entries = bank_bytes // routers // entry_bytes if routers else 0
+    kv_layer_bytes = spec.kv_bytes_per_token_per_layer
+    embed_bytes = spec.weight_bytes - spec.num_layers * spec.layer_params * spec.dtype_bytes
+    capacity_tokens = None
+    for g in range(num_gpus):
+        blocks = [j for j, s in enumerate(stages) if s == g]
+        layers = sum(plan.block_sizes[j] for j in blocks)
+        weights = layers * spec.layer_params * spec.dtype_bytes + embed_bytes // num_gpus
+        banks = (bank_bytes * sum(1 for j in blocks if j + 1 < plan.num_blocks) // routers
+                 if banks_on_gpu and routers else 0)
+        free = gpu_memory_bytes - weights - banks
+        if free <= 0:
+            raise UserError(
+                f"weights ({weights / GIB:.2f} GiB) + banks ({banks / GIB:.2f} GiB) exceed "
+                f"the {gpu_memory_bytes / GIB:.2f} GiB of GPU {g}: lower --bank-fraction "
+                "or raise --gpu-memory")
+        tokens = free // (kv_layer_bytes * layers)
+        capacity_tokens = tokens if capacity_tokens is None else min(capacity_tokens, tokens)
+    blocks_total = capacity_tokens // kv_block_tokens
+    return MemorySplit(int(gpu_memory_bytes), spec.weight_bytes, bank_bytes, int(entries),
+                       int(blocks_total * kv_block_tokens), int(blocks_total),
+                       kv_layer_bytes * spec.num_layers)

@@ -1,0 +1,73 @@
+"""Run-level metrics from the per-request records (DESIGN.md's list).
+
+Latencies: TTFT, TPOT, E2E (mean, p50, p90, p99, std), throughput in
+requests/s and tokens/s over the makespan (first arrival to last token),
+goodput = requests/s meeting every given SLO (vLLM bench's definition),
+GPU busy fraction, layers executed per decode token and the skipped
+fraction, lookups per decode token and their time, KV utilisation
+(time-weighted mean and peak) and preemptions, and the expected agreement:
+the mean over all output tokens of P(token = full model's token), each
+token's probability being the product of (1 - p_change) over its hits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PERCENTILES = (50, 90, 99)
+
+
+def _stats(values: np.ndarray) -> dict:
+    v = np.asarray(values, float)
+    v = v[~np.isnan(v)]
+    if len(v) == 0:
+        return {"mean": float("nan"), "std": float("nan"),
+                **{f"p{p}": float("nan") for p in PERCENTILES}}
+    return {"mean": float(v.mean()), "std": float(v.std()),
+            **{f"p{p}": float(np.percentile(v, p)) for p in PERCENTILES}}
+
+
+def summarize(records: dict, engine, cfg, num_layers: int) -> dict:
+    r = records
+    duration = float(np.max(r["finish_time_s"]) - np.min(r["arrival_time_s"]))
+    out_tokens = int(r["output_tokens"].sum())
+    in_tokens = int(r["prompt_tokens"].sum())
+    decode_tokens = int((r["output_tokens"] - 1).sum())
+    executed, skipped = int(r["layers_executed"].sum()), int(r["layers_skipped"].sum())
+    lookups = int(r["lookups"].sum())
+    agree_sum = float(np.sum(r["expected_agreement"] * r["output_tokens"]))
+    s = {
+        "completed": int(len(r["request_id"])),
+        "duration_s": duration,
+        "total_input_tokens": in_tokens,
+        "total_output_tokens": out_tokens,
+        "request_throughput_per_s": len(r["request_id"]) / duration,
+        "output_throughput_tok_per_s": out_tokens / duration,
+        "total_token_throughput_tok_per_s": (in_tokens + out_tokens) / duration,
+        "ttft_s": _stats(r["ttft_s"]),
+        "tpot_s": _stats(r["tpot_s"]),
+        "e2e_s": _stats(r["e2e_s"]),
+        "gpu_busy_fraction": float(np.mean(engine.busy_s) / duration),
+        "layers_per_decode_token": executed / decode_tokens if decode_tokens else float("nan"),
+        "skipped_layer_fraction": skipped / (executed + skipped) if executed + skipped else 0.0,
+        "exits_per_decode_token": int(r["exits"].sum()) / decode_tokens if decode_tokens else 0.0,
+        "lookups_per_decode_token": lookups / decode_tokens if decode_tokens else 0.0,
+        "lookup_busy_s": float(engine.lookup_busy_s),
+        "lookup_busy_fraction": float(engine.lookup_busy_s / duration),
+        "kv_utilisation_mean": engine.kv.mean_utilisation(float(engine.env.now)),
+        "kv_utilisation_peak": engine.kv.peak_used / engine.kv.capacity_blocks,
+        "preemptions": int(r["preemptions"].sum()),
+        "expected_agreement": agree_sum / out_tokens,
+        "steps": int(engine.steps),
+        "token_block_executions": int(engine.token_block_executions),
+        "num_layers": num_layers,
+    }
+    slos = {"ttft_s": cfg.slo_ttft_s, "tpot_s": cfg.slo_tpot_s, "e2e_s": cfg.slo_e2el_s}
+    if any(v is not None for v in slos.values()):
+        ok = np.ones(len(r["request_id"]), bool)
+        for key, limit in slos.items():
+            if limit is not None:
+                ok &= ~(np.nan_to_num(r[key], nan=0.0) > limit)
+        s["goodput_per_s"] = float(ok.sum() / duration)
+        s["slo_attainment"] = float(ok.mean())
+    return s

@@ -1,0 +1,44 @@
+"""The per-request record: one schema for the simulator and the real executor.
+
+`validate` joins the two on request_id and subtracts, so both must write
+these columns with these units. Times are seconds from the first arrival.
+Decode passes are the output tokens after the first (the first comes from
+prefill, which always runs full depth); per-token layer counts refer to them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# column -> meaning (units in the name)
+RECORD_COLUMNS = {
+    "request_id": "the trace's request id",
+    "arrival_time_s": "when the request arrived",
+    "first_token_time_s": "when its first output token was produced",
+    "finish_time_s": "when its last output token was produced",
+    "prompt_tokens": "prompt length",
+    "output_tokens": "tokens generated (= requested)",
+    "ttft_s": "time to first token: first_token_time_s - arrival_time_s",
+    "tpot_s": "time per output token after the first (vLLM): "
+              "(finish - first token) / (output_tokens - 1); NaN for 1-token outputs",
+    "e2e_s": "end-to-end latency: finish_time_s - arrival_time_s",
+    "layers_executed": "decoder layers run by the passes that produced its output tokens after "
+                       "the first (a token recomputed after preemption counts full depth)",
+    "layers_skipped": "decoder layers skipped or exited past by those passes",
+    "lookups": "bank lookups made for its decode tokens",
+    "lookup_time_s": "time of the batched lookups its tokens took part in",
+    "hits": "router decisions that skipped or exited",
+    "exits": "decode passes that exited early to the LM head",
+    "preemptions": "times its KV cache was taken back (recomputed later)",
+    "expected_agreement": "mean over its output tokens of P(token = full model's token)",
+}
+
+
+def record_frame(columns: dict[str, np.ndarray]):
+    """A pandas DataFrame with exactly the schema's columns, in order."""
+    import pandas as pd
+
+    missing = [c for c in RECORD_COLUMNS if c not in columns]
+    if missing:
+        raise ValueError(f"records lack {missing}")
+    return pd.DataFrame({c: np.asarray(columns[c]) for c in RECORD_COLUMNS})

@@ -1,0 +1,82 @@
+"""Request and sequence state, column-wise (index = position in the trace).
+
+A request is waiting (arrived, not admitted), running (holds KV, its
+current pass sits in one virtual queue or is in flight), or done. A pass is
+one prefill chunk or one decode token travelling through the blocks;
+the queue it sits in is that of the block it runs next. A queue is a dict
+request index -> tokens of its pass, in entry order. After a preemption the request re-prefills prompt + generated tokens
+(recompute), so `prefill_target` grows past the prompt.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from traces.trace import Trace
+
+
+class RequestTable:
+    def __init__(self, trace: Trace, num_queues: int):
+        n = len(trace)
+        self.n = n
+        self.request_id = trace.request_id.copy()
+        self.arrival_s = trace.arrival_time_s.copy()
+        self.prompt = trace.prompt_tokens.copy()
+        self.output = trace.output_tokens.copy()
+        self.generated = np.zeros(n, np.int64)
+        self.prefill_target = self.prompt.copy()
+        self.prefilled = np.zeros(n, np.int64)
+        self.chunk = [0] * n  # tokens of the current pass (plain list: read per step)
+        self.ctx = self.prompt.copy()  # tokens whose K/V a decode pass needs: prompt + generated
+        self.prefilling: set[int] = set()  # running requests whose prefill is unfinished
+        self.admit_seq = np.full(n, -1, np.int64)  # admission order (latest is preempted first)
+        self.running = np.zeros(n, bool)
+        self.done = np.zeros(n, bool)
+        self.first_token_s = np.full(n, np.nan)
+        self.finish_s = np.full(n, np.nan)
+        # per-pass accumulators, folded into the totals when the pass emits a token
+        self.pass_layers = np.zeros(n, np.int64)
+        self.pass_skipped = np.zeros(n, np.int64)
+        self.pass_agree = np.ones(n)  # product of (1 - p_change) over this pass's hits
+        self.layers_executed = np.zeros(n, np.int64)
+        self.layers_skipped = np.zeros(n, np.int64)
+        self.lookups = np.zeros(n, np.int64)
+        self.lookup_time_s = np.zeros(n)
+        self.hits = np.zeros(n, np.int64)
+        self.exits = np.zeros(n, np.int64)
+        self.preemptions = np.zeros(n, np.int64)
+        self.agree_sum = np.zeros(n)
+        self.waiting: deque[int] = deque()
+        self.queues: list[dict[int, int]] = [dict() for _ in range(num_queues)]
+
+    def enqueue(self, i: int, queue: int) -> None:
+        self.queues[queue][i] = self.chunk[i]
+
+    def start_prefill_pass(self, i: int, chunk_limit: int | None) -> None:
+        """Put request i's next prefill chunk in queue 0."""
+        left = int(self.prefill_target[i] - self.prefilled[i])
+        self.chunk[i] = min(left, chunk_limit) if chunk_limit else left
+        self.queues[0][i] = self.chunk[i]
+
+    def start_decode_passes(self, ids: np.ndarray) -> None:
+        """Put the next decode token of each request of `ids` in queue 0."""
+        self.pass_layers[ids] = 0
+        self.pass_skipped[ids] = 0
+        self.pass_agree[ids] = 1.0
+        # chunk[i] is read for prefill passes only; a decode pass's size is its queue value
+        self.queues[0].update(dict.fromkeys(ids.tolist(), 1))
+
+    def dequeue(self, i: int) -> None:
+        for q in self.queues:
+            q.pop(i, None)
+
+    def check_integrity(self) -> None:
+        queued = [i for q in self.queues for i in q]
+        assert len(queued) == len(set(queued)), "a request sits in two queues"
+        assert not np.any(self.running & self.done), "a finished request still runs"
+        assert np.all(self.generated <= self.output), "more tokens generated than requested"
+        assert np.array_equal(self.ctx, self.prompt + self.generated), "context drifted"
+        assert all(self.running[i] for i in queued), "a queued request is not running"
+        assert all(self.prefilled[i] < self.prefill_target[i] for i in self.prefilling)
