@@ -51,6 +51,7 @@ def record_profile(model_name: str, device: str, grid: ProfileGrid, threads: int
         "index_settings": dataclasses.asdict(settings),
         "bank_vectors": "random unit Gaussian directions (see profiler/lookup_profile.py)",
         "layer_timed": grid.layer_index,
+        "block_layers": grid.block_layers,
         "clock": clock_name(device, threads),
         "command": command,
         "wall_s": round(time.perf_counter() - started, 1),

@@ -16,6 +16,8 @@ from tests.test_profiler_fitted import synthetic_profile
     (["profile"], "needs --out FILE"),
     (["profile", "--show", "missing.csv"], "does not exist"),
     (["profile", "--quick", "--grid", "full", "--out", "x.csv"], "different grids"),
+    (["profile", "--model", "llama-3-8b", "--out", "x.csv"], "neither 'smollm2'"),
+    (["profile", "--threads", "0", "--out", "x.csv"], "--threads must be >= 1"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
