@@ -1,7 +1,7 @@
 """`simulate profile`: measure a profile on this device, or show a fitted one.
 
     simulate profile --model smollm2 --device cpu --out prof.csv [--quick]
-    simulate profile --show prof.csv
+    simulate profile --show prof.csv [--compare other.csv]
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-lookups", action="store_true", help="skip the faiss bank lookups")
     parser.add_argument("--show", default=None, metavar="FILE",
                         help="print the cost model fitted to this profile and its held-out error")
+    parser.add_argument("--compare", default=None, metavar="FILE",
+                        help="with --show: how far a second profile of the same points is "
+                             "(test-retest noise)")
 
 
 def run(args) -> int:
@@ -40,7 +43,13 @@ def run(args) -> int:
         from profiler.show import show_profile
 
         print(show_profile(args.show))
+        if args.compare:
+            from profiler.show import repeatability
+
+            print(repeatability(args.show, args.compare))
         return 0
+    if args.compare:
+        raise UserError("--compare goes with --show FILE")
     if not args.out:
         raise UserError("simulate profile needs --out FILE (or --show FILE)")
     if args.quick and args.grid not in (None, "quick"):

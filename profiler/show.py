@@ -99,6 +99,28 @@ def roofline_gap(fitted: FittedProfile, table_rows=None) -> str:
     return "\n".join(out)
 
 
+KEYS = ["component", "phase", "index", "tokens", "batch", "context", "bank_entries",
+        "num_queries"]
+
+
+def repeatability(path, other) -> str:
+    """Median APE between two profiles at the points both measured: the
+    measurement's own test-retest noise, the floor under any fit's error."""
+    from profiler.profile_table import ProfileTable
+
+    a, b = ProfileTable.load(path).rows, ProfileTable.load(other).rows
+    both = a.merge(b, on=KEYS, suffixes=("", "_other"))
+    both = both[both["component"] != "step_overhead"]
+    if both.empty:
+        return f"repeatability vs {other}: no points in common"
+    err = 100 * (both["median_s_other"] - both["median_s"]).abs() / both["median_s"]
+    group = both["component"].where(both["component"] != "lookup", "lookup/" + both["index"])
+    lines = [f"repeatability vs {other} (median APE of the same points measured twice):"]
+    for name, e in err.groupby(group):
+        lines.append(f"  {name:<14} {e.median():5.1f}% over {len(e)} points")
+    return "\n".join(lines)
+
+
 def show_profile(path) -> str:
     from pathlib import Path
 

@@ -18,6 +18,7 @@ from tests.test_profiler_fitted import synthetic_profile
     (["profile", "--quick", "--grid", "full", "--out", "x.csv"], "different grids"),
     (["profile", "--model", "llama-3-8b", "--out", "x.csv"], "neither 'smollm2'"),
     (["profile", "--threads", "0", "--out", "x.csv"], "--threads must be >= 1"),
+    (["profile", "--compare", "a.csv", "--out", "x.csv"], "--compare goes with --show"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -40,6 +41,14 @@ def test_show_prints_the_fit_and_its_held_out_error(tmp_path, capsys):
     assert "layer: block time, per decoder layer" in out
     assert "held-out median APE" in out
     assert "roofline" in out
+
+
+def test_compare_reports_zero_for_a_profile_against_itself(tmp_path, capsys):
+    path = str(synthetic_profile(tmp_path))
+    assert main(["profile", "--show", path, "--compare", path]) == 0
+    out = capsys.readouterr().out
+    assert "layer            0.0% over 60 points" in out
+    assert "lookup/flat      0.0% over 12 points" in out
 
 
 def test_resolve_device_on_this_machine():
