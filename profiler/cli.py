@@ -33,6 +33,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-lookups", action="store_true", help="skip the faiss bank lookups")
     parser.add_argument("--show", default=None, metavar="FILE",
                         help="print the cost model fitted to this profile and its held-out error")
+    parser.add_argument("--save-fit", default=None, metavar="FILE.fit.json",
+                        help="with --show: also save the fitted model (a cost-model path)")
     parser.add_argument("--compare", default=None, metavar="FILE",
                         help="with --show: how far a second profile of the same points is "
                              "(test-retest noise)")
@@ -43,13 +45,19 @@ def run(args) -> int:
         from profiler.show import show_profile
 
         print(show_profile(args.show))
+        if args.save_fit:
+            from profiler.fitted import FIT_SUFFIX, load_fitted
+
+            if not args.save_fit.endswith(FIT_SUFFIX):
+                raise UserError(f"--save-fit {args.save_fit}: name it *{FIT_SUFFIX}")
+            print(f"wrote {load_fitted(args.show).save(args.save_fit)}", file=sys.stderr)
         if args.compare:
             from profiler.show import repeatability
 
             print(repeatability(args.show, args.compare))
         return 0
-    if args.compare:
-        raise UserError("--compare goes with --show FILE")
+    if args.compare or args.save_fit:
+        raise UserError("--compare and --save-fit go with --show FILE")
     if not args.out:
         raise UserError("simulate profile needs --out FILE (or --show FILE)")
     if args.quick and args.grid not in (None, "quick"):

@@ -18,7 +18,7 @@ from tests.test_profiler_fitted import synthetic_profile
     (["profile", "--quick", "--grid", "full", "--out", "x.csv"], "different grids"),
     (["profile", "--model", "llama-3-8b", "--out", "x.csv"], "neither 'smollm2'"),
     (["profile", "--threads", "0", "--out", "x.csv"], "--threads must be >= 1"),
-    (["profile", "--compare", "a.csv", "--out", "x.csv"], "--compare goes with --show"),
+    (["profile", "--compare", "a.csv", "--out", "x.csv"], "go with --show FILE"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -49,6 +49,19 @@ def test_compare_reports_zero_for_a_profile_against_itself(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "layer            0.0% over 60 points" in out
     assert "lookup/flat      0.0% over 12 points" in out
+
+
+def test_save_fit_writes_a_cost_model_file(tmp_path, capsys):
+    from profiler.cost_model import BatchShape
+    from profiler.fitted import MeasuredCostModel
+
+    path = synthetic_profile(tmp_path)
+    fit = tmp_path / "s.fit.json"
+    assert main(["profile", "--show", str(path), "--save-fit", str(fit)]) == 0
+    batch = BatchShape(decode_context_lens=(256,) * 8)
+    assert (MeasuredCostModel(profile=fit).block_time_s(3, batch)
+            == MeasuredCostModel(profile=path).block_time_s(3, batch))
+    assert main(["profile", "--show", str(path), "--save-fit", str(tmp_path / "x.json")]) == 2
 
 
 def test_resolve_device_on_this_machine():
