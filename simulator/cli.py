@@ -66,7 +66,9 @@ def add_arguments(parser) -> None:
     g = parser.add_argument_group("device and memory")
     g.add_argument("--device", default=d.device, help=f"{', '.join(DEVICES)} (default: {d.device})")
     g.add_argument("--cost-model", default=d.cost_model, metavar="NAME|PATH",
-                   help=f"{', '.join(sorted(COST_MODELS))} (default: {d.cost_model})")
+                   help=f"auto (the committed measured profile of this model on this device, "
+                        f"else the analytic roofline), {', '.join(sorted(COST_MODELS))}, or a "
+                        f"profile path (default: {d.cost_model})")
     g.add_argument("--gpu-memory", type=float, default=None, metavar="GIB",
                    help="memory per GPU in GiB (default: the device's)")
     g.add_argument("--bank-fraction", type=float, default=d.bank_fraction,

@@ -1,6 +1,6 @@
 """Names to objects: the cost model, skip model and scheduler a config asks for.
 
-Lookups are generic over the registries: `COST_MODELS[name](spec=, device=)`,
+Lookups are generic over the registries: cost models via `profiler.resolve`,
 `SKIP_MODELS[name].from_options(plan, options)`, `SCHEDULERS[name]()`.
 Importing this module imports the packages whose import registers the
 built-in implementations.
@@ -8,20 +8,19 @@ built-in implementations.
 
 from __future__ import annotations
 
-import profiler.roofline  # noqa: F401  (registers "roofline")
 import simulator.skip_models  # noqa: F401  (registers "parametric", "replay")
 from policies.checkpoint_plan import CheckpointPlan
-from profiler.cost_model import COST_MODELS, CostModel, unknown_cost_model
+from profiler.cost_model import CostModel
 from profiler.devices import DEVICES
+from profiler.resolve import cost_model_from_arg
 from simulator.skip_model import SKIP_MODELS, SkipModel
 from skipsim.errors import UserError
 from skipsim.model_spec import ModelSpec
 
 
 def build_cost_model(name: str, spec: ModelSpec, device: str) -> CostModel:
-    if name not in COST_MODELS:
-        raise unknown_cost_model(name)
-    return COST_MODELS[name](spec=spec, device=device)
+    """`auto`, a registered name, or a profile path (see `profiler.resolve`)."""
+    return cost_model_from_arg(name, spec, device)
 
 
 def host_link_bytes_per_s(device: str) -> float:

@@ -23,7 +23,7 @@ DEFAULT_CHECKPOINTS = "8,4,4,4,4,2,2,2"
 class SimConfig:
     model: str = "smollm2"
     device: str = "cpu"
-    cost_model: str = "roofline"
+    cost_model: str = "auto"  # measured profile of this model+device if committed, else roofline
     checkpoints: str = DEFAULT_CHECKPOINTS  # block sizes or boundaries
     policy: str = "deepest-first"
     skip_model: str = "parametric"

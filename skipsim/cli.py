@@ -18,6 +18,7 @@ from skipsim.errors import UserError
 SUBCOMMANDS = [
     "simulator.cli",
     "traces.cli",
+    "profiler.cli",
 ]
 DEFAULT_SUBCOMMAND = "run"
 

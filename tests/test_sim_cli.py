@@ -14,7 +14,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "sim_example_summary.json"
 EXAMPLE = ["--trace", "fixed", "--num-prompts", "30", "--prompt-tokens", "64",
            "--output-tokens", "16", "--request-rate", "4", "--seed", "0",
            "--checkpoints", "10,10,6,4", "--skip-rates", "0.3", "--exit-prob", "0.2",
-           "--no-progress"]
+           "--cost-model", "roofline", "--no-progress"]
 # metrics compared with the fixture (exact up to float printing)
 COMPARED = ("completed", "duration_s", "request_throughput_per_s", "ttft_s", "tpot_s", "e2e_s",
             "layers_per_decode_token", "skipped_layer_fraction", "lookups_per_decode_token",

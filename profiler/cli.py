@@ -1,0 +1,81 @@
+"""`simulate profile`: measure a profile on this device, or show a fitted one.
+
+    simulate profile --model smollm2 --device cpu --out prof.csv [--quick]
+    simulate profile --show prof.csv [--compare other.csv]
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+from skipsim.errors import UserError
+
+from profiler.grid import GRIDS
+
+NAME = "profile"
+HELP = "time the model's layers and bank lookups on this device; show a fitted profile"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--model", default="smollm2",
+                        help="model to profile: smollm2 or a local HF folder (default: smollm2)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument("--out", default=None, metavar="FILE",
+                        help="write the profile here (.csv or .parquet, plus FILE's .json)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a thinner grid that finishes in minutes on a 2-core CPU")
+    parser.add_argument("--grid", choices=sorted(GRIDS), default=None,
+                        help="grid preset (default: full, or quick with --quick)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch and faiss (default: torch's default)")
+    parser.add_argument("--dtype", default="float32", help="weights dtype (default: float32)")
+    parser.add_argument("--no-lookups", action="store_true", help="skip the faiss bank lookups")
+    parser.add_argument("--show", default=None, metavar="FILE",
+                        help="print the cost model fitted to this profile and its held-out error")
+    parser.add_argument("--save-fit", default=None, metavar="FILE.fit.json",
+                        help="with --show: also save the fitted model (a cost-model path)")
+    parser.add_argument("--compare", default=None, metavar="FILE",
+                        help="with --show: how far a second profile of the same points is "
+                             "(test-retest noise)")
+
+
+def run(args) -> int:
+    if args.show:
+        from profiler.show import show_profile
+
+        print(show_profile(args.show))
+        if args.save_fit:
+            from profiler.fitted import FIT_SUFFIX, load_fitted
+
+            if not args.save_fit.endswith(FIT_SUFFIX):
+                raise UserError(f"--save-fit {args.save_fit}: name it *{FIT_SUFFIX}")
+            print(f"wrote {load_fitted(args.show).save(args.save_fit)}", file=sys.stderr)
+        if args.compare:
+            from profiler.show import repeatability
+
+            print(repeatability(args.show, args.compare))
+        return 0
+    if args.compare or args.save_fit:
+        raise UserError("--compare and --save-fit go with --show FILE")
+    if not args.out:
+        raise UserError("simulate profile needs --out FILE (or --show FILE)")
+    if args.quick and args.grid not in (None, "quick"):
+        raise UserError("--quick and --grid name different grids: pass one")
+    from profiler.profile_table import SUFFIXES
+    if not args.out.endswith(SUFFIXES):
+        raise UserError(f"--out {args.out}: a profile is saved as .csv or .parquet")
+    from profiler.record import record_profile
+
+    grid = GRIDS["quick" if args.quick else (args.grid or "full")]()
+    command = "simulate profile " + " ".join(shlex.quote(a) for a in sys.argv[1:]
+                                              if a != "profile")
+    table = record_profile(args.model, args.device, grid, threads=args.threads,
+                           dtype=args.dtype, command=command, lookups=not args.no_lookups)
+    path = table.save(args.out)
+    print(f"wrote {path} ({len(table.rows)} points, {table.meta['wall_s']:.0f} s, "
+          f"{table.label})", file=sys.stderr)
+    from profiler.show import show_profile
+
+    print(show_profile(path))
+    return 0

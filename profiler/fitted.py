@@ -1,0 +1,126 @@
+"""The measured cost model: a `CostModel` read off a fitted profile.
+
+`MeasuredCostModel` (registered "measured") loads a profile table
+(.csv/.parquet, fitted on load) or a saved fit (.fit.json), and answers the
+simulator's questions with the fits of `profiler.fit_profile`:
+
+- block_time_s(n, batch) = n x layer(prefill tokens, prefill pairs, decode
+  sequences, sum of decode contexts): the profile times distinct consecutive layers
+  of one shape, so a block of n layers costs n times one of them;
+- kv_projection_time_s(T, n) = n x kv_projection(T);
+- lm_head_time_s(T) = logits(T); lookup_time_s(N, Q) = lookup/<index>(N, Q),
+  plus the host<->device copies when the bank sat on the CPU of a GPU host;
+- step_overhead_s: the profile's constant.
+
+With no path it uses the committed profile of the model on the device kind
+(`profiler/profiles/<device>-<model>.csv`); asking a profile for another model
+than it measured is a `UserError`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from skipsim.errors import UserError
+from skipsim.model_loader import is_smollm2
+
+from profiler.cost_model import BatchShape, CostModel, register_cost_model
+from profiler.fit import block_features, token_features
+from profiler.fit_profile import FittedProfile, fit_profile
+from profiler.profile_table import SUFFIXES, ProfileTable
+
+PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+FIT_SUFFIX = ".fit.json"
+
+
+def canonical_model(name: str) -> str:
+    return "smollm2" if is_smollm2(name) else str(name).strip().rstrip("/").lower()
+
+
+def default_profile(model: str = "smollm2", device_kind: str = "cpu") -> Path:
+    path = PROFILES_DIR / f"{device_kind}-{canonical_model(model)}.csv"
+    if not path.is_file():
+        have = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.csv"))) or "none"
+        raise UserError(f"no committed {device_kind} profile of {model!r} (have: {have}); "
+                        "measure one with `simulate profile`, pass a profile path, or use "
+                        "the roofline cost model")
+    return path
+
+
+def load_fitted(path: str | Path) -> FittedProfile:
+    """A fitted profile from a profile table (fitted now) or a saved fit."""
+    path = Path(path)
+    if path.name.endswith(FIT_SUFFIX):
+        return FittedProfile.load(path)
+    if path.suffix in SUFFIXES:
+        return fit_profile(ProfileTable.load(path), source=str(path))
+    raise UserError(f"{path}: not a profile (expected .csv, .parquet or {FIT_SUFFIX})")
+
+
+@register_cost_model("measured")
+class MeasuredCostModel(CostModel):
+    name = "measured"
+
+    def __init__(self, spec=None, device: str = "cpu", profile: str | Path | FittedProfile
+                 | None = None, model: str | None = None, index: str = "flat"):
+        """`spec`/`device` as the simulator passes them (`COST_MODELS[name](spec=,
+        device=)`): the model simulated (a `ModelSpec`) picks and checks the
+        profile; `device` picks the committed profile when no path is given."""
+        if model is None and spec is not None:
+            model = spec.name
+        if isinstance(profile, FittedProfile):
+            self.fitted = profile
+        else:
+            self.fitted = load_fitted(profile or default_profile(model or "smollm2",
+                                                                 device.split(":")[0].lower()))
+        measured = self.fitted.meta.get("model", "?")
+        if model is not None and canonical_model(model) != canonical_model(measured):
+            raise UserError(f"profile {self.fitted.source or '(given)'} measured model "
+                            f"{measured!r}, not {model!r}: profile {model!r} with "
+                            "`simulate profile` or use the roofline cost model")
+        kinds = self.fitted.lookup_kinds()
+        if kinds and index not in kinds:
+            raise UserError(f"profile has no {index!r} lookups (has: {', '.join(kinds)})")
+        self.index = index
+        self.label = self.fitted.label
+        self._fits = {k: f.model for k, f in self.fitted.fits.items()}
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.fitted.meta["num_layers"])
+
+    def _one(self, component: str, features: dict) -> float:
+        return float(self._fits[component].predict(features)[()])
+
+    def block_time_s(self, num_layers: int, batch: BatchShape) -> float:
+        if num_layers <= 0 or batch.tokens == 0:
+            return 0.0
+        f = block_features(batch.prefill_tokens, batch.prefill_attention_pairs,
+                           batch.decode_tokens, batch.decode_context_sum)
+        return num_layers * self._one("layer", f)
+
+    def lm_head_time_s(self, num_tokens: int) -> float:
+        return self._one("logits", token_features(num_tokens)) if num_tokens > 0 else 0.0
+
+    def kv_projection_time_s(self, num_tokens: int, num_layers: int) -> float:
+        if num_tokens <= 0 or num_layers <= 0:
+            return 0.0
+        return num_layers * self._one("kv_projection", token_features(num_tokens))
+
+    def lookup_time_s(self, bank_entries: int, num_queries: int) -> float:
+        if bank_entries <= 0 or num_queries <= 0:
+            return 0.0
+        key = f"lookup/{self.index}"
+        if key not in self._fits:
+            raise UserError(f"profile {self.fitted.source} has no bank lookups "
+                            "(it was measured with --no-lookups)")
+        t = float(self._fits[key].predict_one(bank_entries, num_queries))
+        if self.fitted.fits[key].where == "cpu" and self.fitted.meta.get("device_kind") == "cuda":
+            for copy in ("copy_d2h", "copy_h2d"):
+                if copy in self._fits:
+                    t += self._one(copy, token_features(num_queries))
+        return t
+
+    @property
+    def step_overhead_s(self) -> float:
+        return self.fitted.step_overhead_s
