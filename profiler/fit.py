@@ -83,35 +83,43 @@ class HeldOut:
 
 # ----- linear-in-features fits ------------------------------------------------
 
-def token_features(tokens, knots=TOKEN_KNOTS) -> dict[str, np.ndarray]:
-    t = np.asarray(tokens, dtype=float)
-    out = {"one": np.ones_like(t), "tokens": t}
+def _hinge(x, k):
+    """max(x - k, 0), for numbers and arrays alike (the simulator calls the
+    feature functions once per step with plain numbers: no numpy round-trip)."""
+    d = x - k
+    return d * (d > 0)
+
+
+def _one_like(x):
+    """The intercept's feature: 1.0 for a number, an array of ones for an array."""
+    return np.ones(np.shape(x)) if np.ndim(x) else 1.0
+
+
+def token_features(tokens, knots=TOKEN_KNOTS) -> dict:
+    out = {"one": _one_like(tokens), "tokens": tokens}
     for k in knots:
-        out[f"tokens>{k}"] = np.maximum(t - k, 0.0)
+        out[f"tokens>{k}"] = _hinge(tokens, k)
     return out
 
 
 def block_features(prefill_tokens, prefill_pairs, decode_seqs, decode_context,
-                   prefill_knots=PREFILL_KNOTS, decode_knots=DECODE_KNOTS
-                   ) -> dict[str, np.ndarray]:
-    """Features of one layer's work (arrays or scalars, one entry per batch).
+                   prefill_knots=PREFILL_KNOTS, decode_knots=DECODE_KNOTS) -> dict:
+    """Features of one layer's work (numbers, or arrays with one entry per batch).
 
     Prefill tokens and decoded sequences each get their own piecewise-linear
     curve (hinges every other profiled octave): a GEMM over a few decode rows and
     one over a long prompt sit on different parts of the CPU's efficiency
     curve, and the decode curve also carries the per-sequence attention work.
     """
-    n = np.asarray(prefill_tokens, dtype=float)
-    b = np.asarray(decode_seqs, dtype=float)
-    n, b = np.broadcast_arrays(n, b)
-    out = {"one": np.ones_like(n), "prefill_tokens": n}
+    n, b = prefill_tokens, decode_seqs
+    out = {"one": _one_like(n), "prefill_tokens": n}
     for k in prefill_knots:
-        out[f"prefill_tokens>{k}"] = np.maximum(n - k, 0.0)
-    out["prefill_pairs"] = np.broadcast_to(np.asarray(prefill_pairs, dtype=float), n.shape)
+        out[f"prefill_tokens>{k}"] = _hinge(n, k)
+    out["prefill_pairs"] = prefill_pairs
     out["decode_seqs"] = b
     for k in decode_knots:
-        out[f"decode_seqs>{k}"] = np.maximum(b - k, 0.0)
-    out["decode_context"] = np.broadcast_to(np.asarray(decode_context, dtype=float), n.shape)
+        out[f"decode_seqs>{k}"] = _hinge(b, k)
+    out["decode_context"] = decode_context
     return out
 
 
@@ -145,6 +153,13 @@ class LinearFit:
         total = sum(c * np.asarray(features[k], dtype=float)
                     for k, c in zip(self.features, self.coef))
         return np.maximum(np.asarray(total, dtype=float), self.floor_s)
+
+    def predict_one(self, features: dict[str, float]) -> float:
+        """`predict` for one point given as plain numbers, in pure Python."""
+        total = 0.0
+        for k, c in zip(self.features, self.coef):
+            total += c * features[k]
+        return max(float(total), self.floor_s)
 
     def to_dict(self) -> dict:
         return {"form": "linear", "features": list(self.features), "coef": list(self.coef),
