@@ -24,6 +24,8 @@ from simulator.lifecycle import RequestLifecycle
 from simulator.router import Routed, Router
 from simulator.state import RequestTable
 
+NAN = float("nan")
+
 
 @dataclass
 class Step:
@@ -147,12 +149,13 @@ class Engine(RequestLifecycle):
             t.start_prefill_pass(i, self.chunk_limit)
 
     def _views(self, g: int) -> list[QueueView]:
-        views, queues, arrival = [], self.t.queues, self.arrival
-        for q in self.gpu_queues[g]:
-            members = queues[q]
-            if members:  # live read-only views: no copy of the queue per step
-                views.append(QueueView(q, members.keys(), members.values(), arrival[min(members)]))
-        return views
+        queues, arrival = self.t.queues, self.arrival
+        # live read-only views: no copy of the queue per step
+        if self.scheduler.reads_arrival:
+            return [QueueView(q, m.keys(), m.values(), arrival[min(m)])
+                    for q in self.gpu_queues[g] if (m := queues[q])]
+        return [QueueView(q, m.keys(), m.values(), NAN)
+                for q in self.gpu_queues[g] if (m := queues[q])]
 
     def _next_step(self, g: int) -> Step | None:
         views = self._views(g)
@@ -205,8 +208,7 @@ class Engine(RequestLifecycle):
                 step.routed = self.router.route(j + 1, dec, *self._token_keys(dec))
                 parts["lookup"] = step.routed.total_lookup_s
                 parts["kv_hole"] = step.routed.kv_time_s
-                if step.routed.hits:
-                    logits = int(np.count_nonzero(step.routed.final_at == k))
+                logits = step.routed.exited
             parts["lm_head"] = cost.lm_head_time_s(logits)
             if self.pending_gpu_s[g]:
                 parts["kv_hole"] = parts.get("kv_hole", 0.0) + self.pending_gpu_s[g]
@@ -301,15 +303,19 @@ class Engine(RequestLifecycle):
         if not r.hits:  # nobody skipped: everyone runs the next block
             queues[r.start].update(dict.fromkeys(ids.tolist(), 1))
             return
-        exited = r.final_at == k
-        for i, at in zip(ids[~exited].tolist(), r.final_at[~exited].tolist()):
-            queues[at][i] = 1
-        if np.count_nonzero(exited):
-            t.exits[ids[exited]] += 1
-            if lm_head_done:
-                self._emit(ids[exited], from_prefill=False)
+        exited = []
+        for i, at in zip(ids.tolist(), r.final_at):
+            if at == k:
+                exited.append(i)
             else:
-                queues[k].update(dict.fromkeys(ids[exited].tolist(), 1))
+                queues[at][i] = 1
+        if exited:
+            out = np.array(exited, np.int64)
+            t.exits[out] += 1
+            if lm_head_done:
+                self._emit(out, from_prefill=False)
+            else:
+                queues[k].update(dict.fromkeys(exited, 1))
 
     def flush_logs(self) -> None:
         """Fold the logged lookups and hits into the per-request totals."""
