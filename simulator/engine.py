@@ -180,7 +180,9 @@ class Engine(RequestLifecycle):
         """(request ids, decode-pass indices) of tokens, as skip models read them."""
         if not self.router.skip_model.uses_request_ids:
             return ids, ids
-        return self.t.request_id[ids], self.t.generated[ids] - 1
+        generated = self.t.generated
+        return (self.t.request_id[ids],
+                np.array([generated[i] - 1 for i in ids.tolist()], np.int64))
 
     def _block_step(self, g: int, j: int, members: tuple[int, ...]) -> Step:
         t, cost, k = self.t, self.cost, self.k
@@ -199,7 +201,9 @@ class Engine(RequestLifecycle):
                 dec = ids[~step.prefill]
                 if j + 1 == k:
                     logits = sum(1 for i, (n, c) in zip(pre, chunks) if n + c >= t.prefill_target[i])
-            batch = BatchShape(chunks, tuple(t.ctx[dec].tolist()))
+            ctx = t.ctx
+            batch = BatchShape(chunks, tuple([ctx[i] for i in (
+                members if step.prefill is None else dec.tolist())]))
             step.tokens = batch.tokens
             parts["block"] = cost.block_time_s(self.block_sizes[j], batch)
             if j + 1 == k:
@@ -229,7 +233,7 @@ class Engine(RequestLifecycle):
         step.parts["repair"] = 0.0
         for layers, parts in spans.items():
             ids = np.concatenate(parts)
-            ctx = tuple((t.prompt[ids] + t.generated[ids]).tolist())
+            ctx = tuple([t.ctx[i] for i in ids.tolist()])  # prompt + generated
             step.parts["repair"] += self.cost.block_time_s(layers, BatchShape((), ctx))
             step.tokens += len(ids)
         step.duration_s = sum(step.parts.values())
@@ -249,7 +253,7 @@ class Engine(RequestLifecycle):
             return
         ids, j = step.ids, step.block
         if j == k:
-            self._emit(ids, from_prefill=False)
+            self._emit(ids.tolist(), from_prefill=False)
             return
         self.token_block_executions += step.tokens
         if step.prefill is not None:
@@ -258,9 +262,8 @@ class Engine(RequestLifecycle):
         else:
             dec = ids
         if len(dec):
-            t.pass_layers[dec] += self.block_sizes[j]
             if j + 1 == k:
-                self._emit(dec, from_prefill=False)
+                self._emit(dec.tolist(), from_prefill=False)
             elif not self.routing:
                 t.queues[j + 1].update(dict.fromkeys(dec.tolist(), 1))
             elif step.routed is not None:
@@ -285,18 +288,22 @@ class Engine(RequestLifecycle):
             t.start_prefill_pass(i, self.chunk_limit)
         if np.count_nonzero(done):
             t.prefilling.difference_update(pre[done].tolist())
-            self._emit(pre[done], from_prefill=True)
+            self._emit(pre[done].tolist(), from_prefill=True)
 
     def _apply_route(self, r: Routed, lm_head_done: bool) -> None:
         t, k = self.t, self.k
         ids = r.ids
         for _, pos, seconds in r.rounds:  # per-request lookup counts: applied at the end
             self.lookup_log.append((ids if pos is None else ids[pos], seconds))
-        for pos, layers, keep in r.hits:
-            chosen = ids[pos]  # a token hits at most once per checkpoint, so no repeats
-            self.hit_log.append(chosen)
-            t.pass_skipped[chosen] += layers
-            t.pass_agree[chosen] *= keep
+        if r.hits:
+            members = ids.tolist()
+            skipped, agree = t.pass_skipped, t.pass_agree
+            for pos, layers, keep in r.hits:
+                chosen = [members[m] for m in pos]  # a token hits at most once per checkpoint
+                self.hit_log.append(chosen)
+                for i, span, kept in zip(chosen, layers, keep):
+                    skipped[i] += span
+                    agree[i] *= kept
         for span_ids, layers in r.repair:
             self.repair_debt.append((span_ids, t.admit_seq[span_ids], layers))
         queues = t.queues
@@ -304,16 +311,16 @@ class Engine(RequestLifecycle):
             queues[r.start].update(dict.fromkeys(ids.tolist(), 1))
             return
         exited = []
-        for i, at in zip(ids.tolist(), r.final_at):
+        for i, at in zip(members, r.final_at):
             if at == k:
                 exited.append(i)
             else:
                 queues[at][i] = 1
         if exited:
-            out = np.array(exited, np.int64)
-            t.exits[out] += 1
+            for i in exited:
+                t.exits[i] += 1
             if lm_head_done:
-                self._emit(out, from_prefill=False)
+                self._emit(exited, from_prefill=False)
             else:
                 queues[k].update(dict.fromkeys(exited, 1))
 

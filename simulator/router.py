@@ -32,7 +32,7 @@ class Routed:
     final_at: list | None  # checkpoint each token runs next from (== k: exited);
     # None when nobody hit: every token runs block `start`
     rounds: list = field(default_factory=list)  # (checkpoint, positions or None = all, seconds)
-    hits: list = field(default_factory=list)  # (positions, skipped layers, 1 - p)
+    hits: list = field(default_factory=list)  # (positions, skipped layers, 1 - p): lists
     total_lookup_s: float = 0.0  # serial time of all lookup batches
     kv_time_s: float = 0.0  # `project` time
     repair: list = field(default_factory=list)  # (ids, layers) owed by `repair`
@@ -89,8 +89,7 @@ class Router:
             keep = ([1.0 - p[m] for m in hit] if scale == 1.0
                     else [1.0 - min(1.0, p[m] * scale) for m in hit])
             layers = [bounds[land] - bounds[c] for land in hit_landing]  # an exit skips the rest
-            r.hits.append((np.array(hit_pos, np.int64), np.array(layers, np.int64),
-                           np.array(keep)))
+            r.hits.append((hit_pos, layers, keep))
             self._fill_holes(r, hit_pos, layers)
             lands = set(hit_landing)
             for land in lands - {k}:
