@@ -293,10 +293,11 @@ class Engine(RequestLifecycle):
     def _apply_route(self, r: Routed, lm_head_done: bool) -> None:
         t, k = self.t, self.k
         ids = r.ids
+        members = ids.tolist()
         for _, pos, seconds in r.rounds:  # per-request lookup counts: applied at the end
-            self.lookup_log.append((ids if pos is None else ids[pos], seconds))
+            self.lookup_log.append((members if pos is None else [members[m] for m in pos],
+                                    seconds))
         if r.hits:
-            members = ids.tolist()
             skipped, agree = t.pass_skipped, t.pass_agree
             for pos, layers, keep in r.hits:
                 chosen = [members[m] for m in pos]  # a token hits at most once per checkpoint
@@ -308,7 +309,7 @@ class Engine(RequestLifecycle):
             self.repair_debt.append((span_ids, t.admit_seq[span_ids], layers))
         queues = t.queues
         if not r.hits:  # nobody skipped: everyone runs the next block
-            queues[r.start].update(dict.fromkeys(ids.tolist(), 1))
+            queues[r.start].update(dict.fromkeys(members, 1))
             return
         exited = []
         for i, at in zip(members, r.final_at):

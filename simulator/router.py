@@ -31,7 +31,7 @@ class Routed:
     start: int  # the checkpoint the batch reached
     final_at: list | None  # checkpoint each token runs next from (== k: exited);
     # None when nobody hit: every token runs block `start`
-    rounds: list = field(default_factory=list)  # (checkpoint, positions or None = all, seconds)
+    rounds: list = field(default_factory=list)  # (checkpoint, position list or None = all, seconds)
     hits: list = field(default_factory=list)  # (positions, skipped layers, 1 - p): lists
     total_lookup_s: float = 0.0  # serial time of all lookup batches
     kv_time_s: float = 0.0  # `project` time
@@ -65,13 +65,15 @@ class Router:
             c = min(frontier)
             here = frontier.pop(c)
             if here is None:
-                queries, pos, rids, toks = n, None, request_ids, token_indices
-            else:
-                queries, pos = len(here), np.array(here, np.int64)
-                rids, toks = request_ids[pos], token_indices[pos]
+                queries, rids, toks = n, request_ids, token_indices
+            elif self.skip_model.uses_request_ids:
+                pos = np.array(here, np.int64)
+                queries, rids, toks = len(here), request_ids[pos], token_indices[pos]
+            else:  # the model reads only how many tokens there are: no gather
+                queries, rids, toks = len(here), here, here
             t = self.lookup_time_s(self.bank_entries, queries)
             r.total_lookup_s += t
-            r.rounds.append((c, pos, t))
+            r.rounds.append((c, here, t))
             out = self.skip_model.decide(self.plan, c, rids, toks, self.rng)
             landing = out.landing.tolist()
             hit = [m for m, land in enumerate(landing) if land > c]
