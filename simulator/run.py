@@ -1,8 +1,9 @@
 """One simulation from a trace and a `SimConfig`: resolve the names, split
 the memory, check the run is possible, run the engine, collect results.
 
-`estimate_capacity` is the saturation probe behind the default request
-rate: the same configuration with every request arriving at t = 0.
+`estimate_capacity` is the saturation probe: the same configuration with
+every request arriving at t = 0, an upper bound on the rate it sustains
+(`default_rate.py` starts its search for the default rate from it).
 """
 
 from __future__ import annotations
