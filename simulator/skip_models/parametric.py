@@ -19,6 +19,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from policies.checkpoint_plan import CheckpointPlan
 from policies.kv_hole import DEFAULT_P_CHANGE_SCALE
 from simulator.skip_model import SkipModel, SkipOutcome, register_skip_model
@@ -26,6 +28,7 @@ from skipsim.errors import UserError
 
 DEFAULT_HIT_RATE = 0.15
 DEFAULT_P_CHANGE = 0.1
+SMALL_BATCH = 8  # up to this many tokens, decide() works on Python floats
 KEYS = ("hit_rates", "exit_prob", "skip_blocks", "p_change", "kv_p_change_scale")
 
 
@@ -116,6 +119,12 @@ class ParametricSkipModel(SkipModel):
         # uniform again, so u < r * exit_prob is an exit with probability exit_prob
         u = rng.random(len(request_ids))
         r, jump, p_change = self._at[at]
+        if len(u) <= SMALL_BATCH:  # the same outcomes, without numpy's per-op overhead
+            cut, k = r * self.config.exit_prob, plan.num_blocks
+            us = u.tolist()
+            return SkipOutcome(
+                np.array([k if x < cut else at + jump if x < r else at for x in us], np.int64),
+                np.array([p_change if x < r else 0.0 for x in us]))
         hit = u < r
         landing = hit * jump  # arithmetic on masks: cheaper than np.where
         landing += at
