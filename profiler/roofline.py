@@ -17,6 +17,8 @@ Labelled "analytic roofline: <device>" so it is never taken for a measurement.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from profiler.cost_model import BatchShape, CostModel, register_cost_model
 from profiler.devices import device_spec
 from skipsim.model_spec import ModelSpec
@@ -40,6 +42,10 @@ class RooflineCostModel(CostModel):
                                      + 2 * spec.num_kv_heads * spec.head_dim
                                      + 4 * spec.intermediate_size) * spec.dtype_bytes
         self._attn_flops_per_pair = 4.0 * spec.num_heads * spec.head_dim
+        # pure functions of a few integers, asked for the same arguments at
+        # almost every simulator step: memoised per instance (same floats)
+        for name in ("lm_head_time_s", "lookup_time_s", "kv_projection_time_s"):
+            setattr(self, name, lru_cache(maxsize=1 << 16)(getattr(self, name)))
 
     def _op(self, flops: float, bytes_moved: float) -> float:
         return max(flops / self._peak, bytes_moved / self._bw)

@@ -3,8 +3,8 @@
     simulate --trace sharegpt --policy deepest-first
 
 Without --request-rate the rate is 80% of this configuration's simulated
-capacity, found by a saturation probe (see `run.estimate_capacity`) and
-printed. Every run writes its records, JSON summary and resolved config to
+capacity: a rate that short probes show the server sustains with a level
+queue (see `default_rate.py`); the choice and its probes are printed. Every run writes its records, JSON summary and resolved config to
 --out (default out/<UTC timestamp>).
 """
 
@@ -23,7 +23,8 @@ from profiler.cost_model import COST_MODELS
 from profiler.devices import DEVICES
 from simulator.config import SimConfig
 from simulator.metrics import summarize
-from simulator.run import Setup, estimate_capacity, simulate
+from simulator.default_rate import choose_rate, is_level, queue_levels
+from simulator.run import Setup, simulate
 from simulator.skip_model import SKIP_MODELS
 from simulator.writers import format_summary, write_outputs
 from skipsim.errors import UserError
@@ -43,8 +44,8 @@ def add_arguments(parser) -> None:
     for action in parser._actions:
         if action.dest == "request_rate":
             action.help = (f"mean arrivals per second; inf sends all at t=0 (default: "
-                           f"{100 * RATE_FRACTION:.0f}%% of the simulated capacity, from a "
-                           "saturation probe)")
+                           f"{100 * RATE_FRACTION:.0f}%% of the simulated capacity: a rate "
+                           "that short probes show keeps a level queue)")
     g = parser.add_argument_group("served system")
     g.add_argument("--model", default=d.model, help=f"model spec name or HF folder (default: {d.model})")
     g.add_argument("--checkpoints", default=d.checkpoints,
@@ -146,11 +147,11 @@ def run(args) -> int:
     targs = _trace_args(args)
     meta = {"trace": args.trace, "burstiness": args.burstiness}
     if args.request_rate is None and not args.arrival_times:
-        probe_trace = load_trace(args.trace, trace_config(targs, float("inf")))
-        capacity = estimate_capacity(probe_trace, cfg)
-        rate = RATE_FRACTION * capacity
-        meta["rate_note"] = (f"{RATE_FRACTION:.0%} of the simulated capacity "
-                             f"{capacity:.3f} req/s from a saturation probe")
+        # the workload with arrivals at 1 req/s: the probes rescale its times
+        choice = choose_rate(load_trace(args.trace, trace_config(targs, 1.0)), cfg,
+                             RATE_FRACTION, setup)
+        rate = choice.rate_per_s
+        meta["rate_note"] = choice.note()
         print(f"request rate: {rate:.3f} req/s ({meta['rate_note']})", file=sys.stderr)
     else:
         rate = args.request_rate if args.request_rate is not None else float("inf")
@@ -164,12 +165,12 @@ def run(args) -> int:
     summary = summarize(result.records, result.engine, cfg, setup.spec.num_layers)
     meta["memory"] = vars(result.memory)
     print(format_summary(summary, result.labels, meta))
-    if (math.isfinite(rate) and not args.arrival_times and summary["gpu_busy_fraction"] > 0.98
-            and summary["request_throughput_per_s"] < 0.97 * rate):
-        print(f"warning: overloaded: {summary['request_throughput_per_s']:.3f} req/s served of "
-              f"{rate:.3f} offered, GPU busy {summary['gpu_busy_fraction']:.1%} (skipping splits "
-              "batches, so capacity at partial load is below the saturation probe's); "
-              "latencies grow with the run length: pass a lower --request-rate", file=sys.stderr)
+    mid, end = queue_levels(result.records)
+    if math.isfinite(rate) and not args.arrival_times and not is_level(mid, end):
+        print(f"warning: overloaded: requests in the system grew from {mid:.0f} (2nd quarter "
+              f"of the arrivals) to {end:.0f} (last quarter) at {rate:.3f} req/s offered, "
+              f"{summary['request_throughput_per_s']:.3f} served; latencies grow with the "
+              "run length: pass a lower --request-rate", file=sys.stderr)
     out = _out_dir(args.out)
     paths = write_outputs(out, result.records, summary, result.labels, meta, cfg.to_dict(),
                           args.records_format)

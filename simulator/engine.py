@@ -12,6 +12,7 @@ Same-time ordering follows `events.py`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import numpy as np
 import simpy
@@ -23,6 +24,15 @@ from simulator.kv_cache import PagedKVCache
 from simulator.lifecycle import RequestLifecycle
 from simulator.router import Routed, Router
 from simulator.state import RequestTable
+
+NAN = float("nan")
+
+
+def gather(column: list, ids) -> tuple:
+    """column[i] for i in ids, as a tuple (itemgetter loops in C)."""
+    if len(ids) > 1:
+        return itemgetter(*ids)(column)
+    return tuple(column[i] for i in ids)
 
 
 @dataclass
@@ -147,12 +157,13 @@ class Engine(RequestLifecycle):
             t.start_prefill_pass(i, self.chunk_limit)
 
     def _views(self, g: int) -> list[QueueView]:
-        views, queues, arrival = [], self.t.queues, self.arrival
-        for q in self.gpu_queues[g]:
-            members = queues[q]
-            if members:  # live read-only views: no copy of the queue per step
-                views.append(QueueView(q, members.keys(), members.values(), arrival[min(members)]))
-        return views
+        queues, arrival = self.t.queues, self.arrival
+        # live read-only views: no copy of the queue per step
+        if self.scheduler.reads_arrival:
+            return [QueueView(q, m.keys(), m.values(), arrival[min(m)])
+                    for q in self.gpu_queues[g] if (m := queues[q])]
+        return [QueueView(q, m.keys(), m.values(), NAN)
+                for q in self.gpu_queues[g] if (m := queues[q])]
 
     def _next_step(self, g: int) -> Step | None:
         views = self._views(g)
@@ -177,7 +188,9 @@ class Engine(RequestLifecycle):
         """(request ids, decode-pass indices) of tokens, as skip models read them."""
         if not self.router.skip_model.uses_request_ids:
             return ids, ids
-        return self.t.request_id[ids], self.t.generated[ids] - 1
+        generated = self.t.generated
+        return (self.t.request_id[ids],
+                np.array([generated[i] - 1 for i in ids.tolist()], np.int64))
 
     def _block_step(self, g: int, j: int, members: tuple[int, ...]) -> Step:
         t, cost, k = self.t, self.cost, self.k
@@ -196,7 +209,8 @@ class Engine(RequestLifecycle):
                 dec = ids[~step.prefill]
                 if j + 1 == k:
                     logits = sum(1 for i, (n, c) in zip(pre, chunks) if n + c >= t.prefill_target[i])
-            batch = BatchShape(chunks, tuple(t.ctx[dec].tolist()))
+            batch = BatchShape(chunks, gather(t.ctx, members if step.prefill is None
+                                              else dec.tolist()))
             step.tokens = batch.tokens
             parts["block"] = cost.block_time_s(self.block_sizes[j], batch)
             if j + 1 == k:
@@ -205,8 +219,7 @@ class Engine(RequestLifecycle):
                 step.routed = self.router.route(j + 1, dec, *self._token_keys(dec))
                 parts["lookup"] = step.routed.total_lookup_s
                 parts["kv_hole"] = step.routed.kv_time_s
-                if step.routed.hits:
-                    logits = int(np.count_nonzero(step.routed.final_at == k))
+                logits = step.routed.exited
             parts["lm_head"] = cost.lm_head_time_s(logits)
             if self.pending_gpu_s[g]:
                 parts["kv_hole"] = parts.get("kv_hole", 0.0) + self.pending_gpu_s[g]
@@ -227,7 +240,7 @@ class Engine(RequestLifecycle):
         step.parts["repair"] = 0.0
         for layers, parts in spans.items():
             ids = np.concatenate(parts)
-            ctx = tuple((t.prompt[ids] + t.generated[ids]).tolist())
+            ctx = tuple([t.ctx[i] for i in ids.tolist()])  # prompt + generated
             step.parts["repair"] += self.cost.block_time_s(layers, BatchShape((), ctx))
             step.tokens += len(ids)
         step.duration_s = sum(step.parts.values())
@@ -247,7 +260,7 @@ class Engine(RequestLifecycle):
             return
         ids, j = step.ids, step.block
         if j == k:
-            self._emit(ids, from_prefill=False)
+            self._emit(ids.tolist(), from_prefill=False)
             return
         self.token_block_executions += step.tokens
         if step.prefill is not None:
@@ -256,9 +269,8 @@ class Engine(RequestLifecycle):
         else:
             dec = ids
         if len(dec):
-            t.pass_layers[dec] += self.block_sizes[j]
             if j + 1 == k:
-                self._emit(dec, from_prefill=False)
+                self._emit(dec.tolist(), from_prefill=False)
             elif not self.routing:
                 t.queues[j + 1].update(dict.fromkeys(dec.tolist(), 1))
             elif step.routed is not None:
@@ -283,33 +295,42 @@ class Engine(RequestLifecycle):
             t.start_prefill_pass(i, self.chunk_limit)
         if np.count_nonzero(done):
             t.prefilling.difference_update(pre[done].tolist())
-            self._emit(pre[done], from_prefill=True)
+            self._emit(pre[done].tolist(), from_prefill=True)
 
     def _apply_route(self, r: Routed, lm_head_done: bool) -> None:
         t, k = self.t, self.k
         ids = r.ids
+        members = ids.tolist()
         for _, pos, seconds in r.rounds:  # per-request lookup counts: applied at the end
-            self.lookup_log.append((ids if pos is None else ids[pos], seconds))
-        for pos, layers, keep in r.hits:
-            chosen = ids[pos]  # a token hits at most once per checkpoint, so no repeats
-            self.hit_log.append(chosen)
-            t.pass_skipped[chosen] += layers
-            t.pass_agree[chosen] *= keep
+            self.lookup_log.append((members if pos is None else [members[m] for m in pos],
+                                    seconds))
+        if r.hits:
+            skipped, agree = t.pass_skipped, t.pass_agree
+            for pos, layers, keep in r.hits:
+                chosen = [members[m] for m in pos]  # a token hits at most once per checkpoint
+                self.hit_log.append(chosen)
+                for i, span, kept in zip(chosen, layers, keep):
+                    skipped[i] += span
+                    agree[i] *= kept
         for span_ids, layers in r.repair:
             self.repair_debt.append((span_ids, t.admit_seq[span_ids], layers))
         queues = t.queues
         if not r.hits:  # nobody skipped: everyone runs the next block
-            queues[r.start].update(dict.fromkeys(ids.tolist(), 1))
+            queues[r.start].update(dict.fromkeys(members, 1))
             return
-        exited = r.final_at == k
-        for i, at in zip(ids[~exited].tolist(), r.final_at[~exited].tolist()):
-            queues[at][i] = 1
-        if np.count_nonzero(exited):
-            t.exits[ids[exited]] += 1
-            if lm_head_done:
-                self._emit(ids[exited], from_prefill=False)
+        exited = []
+        for i, at in zip(members, r.final_at):
+            if at == k:
+                exited.append(i)
             else:
-                queues[k].update(dict.fromkeys(ids[exited].tolist(), 1))
+                queues[at][i] = 1
+        if exited:
+            for i in exited:
+                t.exits[i] += 1
+            if lm_head_done:
+                self._emit(exited, from_prefill=False)
+            else:
+                queues[k].update(dict.fromkeys(exited, 1))
 
     def flush_logs(self) -> None:
         """Fold the logged lookups and hits into the per-request totals."""

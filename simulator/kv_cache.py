@@ -10,14 +10,12 @@ for the time-weighted mean.
 
 from __future__ import annotations
 
-import numpy as np
-
 
 class PagedKVCache:
     def __init__(self, capacity_blocks: int, block_tokens: int, num_requests: int):
         self.capacity_blocks = int(capacity_blocks)
         self.block_tokens = int(block_tokens)
-        self.held = np.zeros(num_requests, np.int64)  # blocks per request
+        self.held = [0] * num_requests  # blocks per request (a list: read per token)
         self.used = 0
         self.peak_used = 0
         self._block_seconds = 0.0
@@ -50,21 +48,24 @@ class PagedKVCache:
         self.peak_used = max(self.peak_used, self.used)
         return True
 
-    def grow_many(self, rids: np.ndarray, extra_blocks: np.ndarray, now_s: float) -> None:
-        """Add `extra_blocks[n]` blocks to request rids[n]; the caller checked they are free."""
-        extra_blocks = np.maximum(extra_blocks, 0)
-        total = int(extra_blocks.sum())
+    def grow_many(self, rids: list[int], extra_blocks: list[int], now_s: float) -> None:
+        """Add `extra_blocks[n]` blocks (when positive) to request rids[n];
+        the caller checked they are free."""
+        held, total = self.held, 0
+        for rid, extra in zip(rids, extra_blocks):
+            if extra > 0:
+                held[rid] += extra
+                total += extra
         if total == 0:
             return
         assert total <= self.free_blocks, "grow_many past capacity"
         self._advance(now_s)
-        self.held[rids] += extra_blocks
         self.used += total
         self.peak_used = max(self.peak_used, self.used)
 
     def free(self, rid: int, now_s: float) -> None:
         self._advance(now_s)
-        self.used -= int(self.held[rid])
+        self.used -= self.held[rid]
         self.held[rid] = 0
 
     def mean_utilisation(self, end_s: float) -> float:
@@ -72,6 +73,6 @@ class PagedKVCache:
         return self._block_seconds / (end_s * self.capacity_blocks) if end_s > 0 else 0.0
 
     def check_integrity(self) -> None:
-        assert self.used == int(self.held.sum()), "block count drifted from the per-request sum"
+        assert self.used == sum(self.held), "block count drifted from the per-request sum"
         assert 0 <= self.used <= self.capacity_blocks, "more blocks in use than exist"
-        assert np.all(self.held >= 0), "a request holds a negative block count"
+        assert min(self.held, default=0) >= 0, "a request holds a negative block count"

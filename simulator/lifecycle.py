@@ -6,41 +6,51 @@ state (`t`, `kv`, `env`, counters) these methods update.
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
 
 class RequestLifecycle:
-    def _emit(self, ids: np.ndarray, from_prefill: bool) -> None:
+    def _emit(self, ids: list[int], from_prefill: bool) -> None:
         """Each request of `ids` produced one output token now."""
-        t, now = self.t, self.env.now
-        t.generated[ids] += 1
-        t.ctx[ids] += 1
+        t, now, kv = self.t, self.env.now, self.kv
+        generated, ctx, agree, executed = t.generated, t.ctx, t.agree_sum, t.layers_executed
+        num_layers = self.plan.num_layers
         if from_prefill:
-            first = np.isnan(t.first_token_s[ids])
-            t.first_token_s[ids[first]] = now
-            t.agree_sum[ids] += 1.0  # prefill runs full depth
-            # a recompute after preemption yields a later token at full depth
-            t.layers_executed[ids[t.generated[ids] > 1]] += self.plan.num_layers
+            first = t.first_token_s
+            for i in ids:
+                generated[i] += 1
+                ctx[i] += 1
+                if math.isnan(first[i]):
+                    first[i] = now
+                agree[i] += 1.0  # prefill runs full depth
+                if generated[i] > 1:  # a recompute after preemption: a later token, full depth
+                    executed[i] += num_layers
         else:
-            t.agree_sum[ids] += t.pass_agree[ids]
-            t.layers_executed[ids] += t.pass_layers[ids]
-            t.layers_skipped[ids] += t.pass_skipped[ids]
-        complete = t.generated[ids] >= t.output[ids]
-        if np.count_nonzero(complete):
-            for i in ids[complete].tolist():
+            pass_agree, pass_skipped, skipped = t.pass_agree, t.pass_skipped, t.layers_skipped
+            for i in ids:
+                generated[i] += 1
+                ctx[i] += 1
+                agree[i] += pass_agree[i]
+                executed[i] += num_layers - pass_skipped[i]
+                skipped[i] += pass_skipped[i]
+        output, live = t.output, []
+        for i in ids:
+            if generated[i] >= output[i]:
                 self._complete(i)
-            ids = ids[~complete]
-            if len(ids) == 0:
-                return
-        extra = -(-t.ctx[ids] // self.kv.block_tokens) - self.kv.held[ids]
-        if int(extra.sum()) <= self.kv.free_blocks:
-            self.kv.grow_many(ids, extra, now)
+            else:
+                live.append(i)
+        if not live:
+            return
+        block_tokens, held = kv.block_tokens, kv.held
+        extra = [-(-ctx[i] // block_tokens) - held[i] for i in live]
+        if sum(extra) <= kv.free_blocks:
+            kv.grow_many(live, extra, now)
         else:
-            for i in ids[extra > 0].tolist():
-                if t.running[i]:
+            for i, e in zip(live, extra):
+                if e > 0 and t.running[i]:
                     self._grow(i)
-            ids = ids[t.running[ids]]
-        t.start_decode_passes(ids)
+            live = [i for i in live if t.running[i]]
+        t.start_decode_passes(live)
         self._notify(self.queue_gpu[0])
 
     def _complete(self, i: int) -> None:
@@ -72,7 +82,7 @@ class RequestLifecycle:
         t = self.t
         t.dequeue(v)
         self.kv.free(v, self.env.now)
-        t.pass_layers[v] = t.pass_skipped[v] = 0
+        t.pass_skipped[v] = 0
         t.pass_agree[v] = 1.0
         t.running[v] = False
         t.preemptions[v] += 1

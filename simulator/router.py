@@ -29,13 +29,14 @@ class Routed:
 
     ids: np.ndarray  # table indices of the routed tokens
     start: int  # the checkpoint the batch reached
-    final_at: np.ndarray | None  # checkpoint each token runs next from (== k: exited);
+    final_at: list | None  # checkpoint each token runs next from (== k: exited);
     # None when nobody hit: every token runs block `start`
-    rounds: list = field(default_factory=list)  # (checkpoint, positions or None = all, seconds)
-    hits: list = field(default_factory=list)  # (positions, skipped layers, 1 - p)
+    rounds: list = field(default_factory=list)  # (checkpoint, position list or None = all, seconds)
+    hits: list = field(default_factory=list)  # (positions, skipped layers, 1 - p): lists
     total_lookup_s: float = 0.0  # serial time of all lookup batches
     kv_time_s: float = 0.0  # `project` time
     repair: list = field(default_factory=list)  # (ids, layers) owed by `repair`
+    exited: int = 0  # tokens with final_at == k
 
 
 class Router:
@@ -47,54 +48,68 @@ class Router:
         self.lookup_time_s, self.kv_projection_time_s = lookup_time_s, kv_projection_time_s
         self.bank_entries, self.rng = bank_entries, rng
         self.p_scale = skip_model.kv_hole_p_change_scale(kv_policy.name)
-        self._bounds = np.asarray(plan.boundaries)
+        self._bounds = tuple(plan.boundaries)
 
     def route(self, start: int, ids: np.ndarray, request_ids: np.ndarray,
               token_indices: np.ndarray) -> Routed:
-        k, n = self.plan.num_blocks, len(ids)
+        # Batches are mostly a few tokens and hits are sparse, so the
+        # bookkeeping runs on Python lists (numpy's per-call overhead
+        # dominates at this size); the skip model still decides on arrays.
+        k, n, bounds, scale = self.plan.num_blocks, len(ids), self._bounds, self.p_scale
         r = Routed(ids, start, None)
+        final = None
         # frontier: {checkpoint: batch positions of the tokens to look up there};
         # None = the whole batch (the common first round, without copies)
         frontier = {start: None}
         while frontier:
             c = min(frontier)
             here = frontier.pop(c)
-            queries = n if here is None else len(here)
+            if here is None:
+                queries, rids, toks = n, request_ids, token_indices
+            elif self.skip_model.uses_request_ids:
+                pos = np.array(here, np.int64)
+                queries, rids, toks = len(here), request_ids[pos], token_indices[pos]
+            else:  # the model reads only how many tokens there are: no gather
+                queries, rids, toks = len(here), here, here
             t = self.lookup_time_s(self.bank_entries, queries)
             r.total_lookup_s += t
             r.rounds.append((c, here, t))
-            out = self.skip_model.decide(
-                self.plan, c, request_ids if here is None else request_ids[here],
-                token_indices if here is None else token_indices[here], self.rng)
-            landing = out.landing
-            hit = landing > c
-            if not np.count_nonzero(hit):
+            out = self.skip_model.decide(self.plan, c, rids, toks, self.rng)
+            landing = out.landing.tolist()
+            hit = [m for m, land in enumerate(landing) if land > c]
+            if not hit:
                 continue
-            hit_pos = np.flatnonzero(hit) if here is None else here[hit]
-            hit_landing = landing[hit]
-            if hit_landing.max() > k:
+            hit_landing = [landing[m] for m in hit]
+            if max(hit_landing) > k:
                 raise ValueError(f"skip model {self.skip_model.name} landed past {k}")
-            if r.final_at is None:
-                r.final_at = np.full(n, start, np.int64)
-            r.final_at[hit_pos] = hit_landing
-            p = out.p_change[hit]
-            keep = 1.0 - (p if self.p_scale == 1.0 else np.minimum(1.0, p * self.p_scale))
-            layers = self._bounds[hit_landing] - self._bounds[c]  # an exit skips the rest
+            hit_pos = hit if here is None else [here[m] for m in hit]
+            if final is None:
+                final = [start] * n
+            for m, land in zip(hit_pos, hit_landing):
+                final[m] = land
+            p = out.p_change.tolist()
+            keep = ([1.0 - p[m] for m in hit] if scale == 1.0
+                    else [1.0 - min(1.0, p[m] * scale) for m in hit])
+            layers = [bounds[land] - bounds[c] for land in hit_landing]  # an exit skips the rest
             r.hits.append((hit_pos, layers, keep))
             self._fill_holes(r, hit_pos, layers)
-            lands = set(hit_landing.tolist())
+            lands = set(hit_landing)
             for land in lands - {k}:
-                more = hit_pos if len(lands) == 1 else hit_pos[hit_landing == land]
-                frontier[land] = np.concatenate([frontier[land], more]) if land in frontier else more
+                more = (hit_pos if len(lands) == 1 else
+                        [m for m, at in zip(hit_pos, hit_landing) if at == land])
+                frontier[land] = frontier[land] + more if land in frontier else more
+        if final is not None:
+            r.final_at = final
+            r.exited = final.count(k)
         return r
 
-    def _fill_holes(self, r: Routed, hit_pos: np.ndarray, layers: np.ndarray) -> None:
+    def _fill_holes(self, r: Routed, hit_pos: list, layers: list) -> None:
         if not (self.kv_policy.in_step_projection or self.kv_policy.deferred_repair):
             return
-        spans = set(layers.tolist())
+        spans = set(layers)
         for span in spans:
-            chosen = hit_pos if len(spans) == 1 else hit_pos[layers == span]
+            chosen = hit_pos if len(spans) == 1 else [m for m, s in zip(hit_pos, layers) if s == span]
             if self.kv_policy.in_step_projection:
                 r.kv_time_s += self.kv_projection_time_s(len(chosen), span)
             else:
-                r.repair.append((r.ids[chosen], span))
+                r.repair.append((r.ids[np.array(chosen, np.int64)], span))

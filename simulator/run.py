@@ -1,8 +1,9 @@
 """One simulation from a trace and a `SimConfig`: resolve the names, split
 the memory, check the run is possible, run the engine, collect results.
 
-`estimate_capacity` is the saturation probe behind the default request
-rate: the same configuration with every request arriving at t = 0.
+`estimate_capacity` is the saturation probe: the same configuration with
+every request arriving at t = 0, an upper bound on the rate it sustains
+(`default_rate.py` starts its search for the default rate from it).
 """
 
 from __future__ import annotations
@@ -108,18 +109,20 @@ def simulate(trace: Trace, cfg: SimConfig, timeline: bool = False, progress=None
 
 
 def collect_records(t: RequestTable) -> dict:
+    generated, output = t.column("generated"), t.column("output")
     ttft = t.first_token_s - t.arrival_s
     e2e = t.finish_s - t.arrival_s
     with np.errstate(invalid="ignore", divide="ignore"):
-        tpot = np.where(t.output > 1, (t.finish_s - t.first_token_s) / (t.output - 1), np.nan)
+        tpot = np.where(output > 1, (t.finish_s - t.first_token_s) / (output - 1), np.nan)
     cols = {
         "request_id": t.request_id, "arrival_time_s": t.arrival_s,
         "first_token_time_s": t.first_token_s, "finish_time_s": t.finish_s,
-        "prompt_tokens": t.prompt, "output_tokens": t.generated, "ttft_s": ttft,
-        "tpot_s": tpot, "e2e_s": e2e, "layers_executed": t.layers_executed,
-        "layers_skipped": t.layers_skipped, "lookups": t.lookups,
-        "lookup_time_s": t.lookup_time_s, "hits": t.hits, "exits": t.exits,
-        "preemptions": t.preemptions, "expected_agreement": t.agree_sum / t.generated,
+        "prompt_tokens": t.prompt, "output_tokens": generated, "ttft_s": ttft,
+        "tpot_s": tpot, "e2e_s": e2e, "layers_executed": t.column("layers_executed"),
+        "layers_skipped": t.column("layers_skipped"), "lookups": t.lookups,
+        "lookup_time_s": t.lookup_time_s, "hits": t.hits, "exits": t.column("exits"),
+        "preemptions": t.preemptions,
+        "expected_agreement": t.column("agree_sum") / generated,
     }
     assert list(cols) == list(RECORD_COLUMNS)
     return cols

@@ -25,29 +25,34 @@ class RequestTable:
         self.arrival_s = trace.arrival_time_s.copy()
         self.prompt = trace.prompt_tokens.copy()
         self.output = trace.output_tokens.copy()
-        self.generated = np.zeros(n, np.int64)
+        # Columns read or written per token at every step are Python lists:
+        # batches hold a few tokens, where numpy's per-call overhead dominates
+        # (`columns()` gives them as arrays).
+        self.output = self.output.tolist()
+        self.generated = [0] * n
         self.prefill_target = self.prompt.copy()
         self.prefilled = np.zeros(n, np.int64)
-        self.chunk = [0] * n  # tokens of the current pass (plain list: read per step)
-        self.ctx = self.prompt.copy()  # tokens whose K/V a decode pass needs: prompt + generated
+        self.chunk = [0] * n  # tokens of the current pass
+        self.ctx = self.prompt.tolist()  # tokens whose K/V a decode pass needs: prompt + generated
         self.prefilling: set[int] = set()  # running requests whose prefill is unfinished
         self.admit_seq = np.full(n, -1, np.int64)  # admission order (latest is preempted first)
         self.running = np.zeros(n, bool)
         self.done = np.zeros(n, bool)
         self.first_token_s = np.full(n, np.nan)
         self.finish_s = np.full(n, np.nan)
-        # per-pass accumulators, folded into the totals when the pass emits a token
-        self.pass_layers = np.zeros(n, np.int64)
-        self.pass_skipped = np.zeros(n, np.int64)
-        self.pass_agree = np.ones(n)  # product of (1 - p_change) over this pass's hits
-        self.layers_executed = np.zeros(n, np.int64)
-        self.layers_skipped = np.zeros(n, np.int64)
+        # per-pass accumulators, folded into the totals when the pass emits a
+        # token (a decode pass runs every layer it does not skip: its layers
+        # executed are num_layers - pass_skipped, so they need no accumulator)
+        self.pass_skipped = [0] * n
+        self.pass_agree = [1.0] * n  # product of (1 - p_change) over this pass's hits
+        self.layers_executed = [0] * n
+        self.layers_skipped = [0] * n
         self.lookups = np.zeros(n, np.int64)
         self.lookup_time_s = np.zeros(n)
         self.hits = np.zeros(n, np.int64)
-        self.exits = np.zeros(n, np.int64)
+        self.exits = [0] * n
         self.preemptions = np.zeros(n, np.int64)
-        self.agree_sum = np.zeros(n)
+        self.agree_sum = [0.0] * n
         self.waiting: deque[int] = deque()
         self.queues: list[dict[int, int]] = [dict() for _ in range(num_queues)]
 
@@ -60,13 +65,18 @@ class RequestTable:
         self.chunk[i] = min(left, chunk_limit) if chunk_limit else left
         self.queues[0][i] = self.chunk[i]
 
-    def start_decode_passes(self, ids: np.ndarray) -> None:
+    def start_decode_passes(self, ids: list[int]) -> None:
         """Put the next decode token of each request of `ids` in queue 0."""
-        self.pass_layers[ids] = 0
-        self.pass_skipped[ids] = 0
-        self.pass_agree[ids] = 1.0
+        skipped, agree = self.pass_skipped, self.pass_agree
+        for i in ids:
+            skipped[i] = 0
+            agree[i] = 1.0
         # chunk[i] is read for prefill passes only; a decode pass's size is its queue value
-        self.queues[0].update(dict.fromkeys(ids.tolist(), 1))
+        self.queues[0].update(dict.fromkeys(ids, 1))
+
+    def column(self, name: str) -> np.ndarray:
+        """A per-request column as an array (list columns converted)."""
+        return np.asarray(getattr(self, name))
 
     def dequeue(self, i: int) -> None:
         for q in self.queues:
@@ -76,7 +86,8 @@ class RequestTable:
         queued = [i for q in self.queues for i in q]
         assert len(queued) == len(set(queued)), "a request sits in two queues"
         assert not np.any(self.running & self.done), "a finished request still runs"
-        assert np.all(self.generated <= self.output), "more tokens generated than requested"
-        assert np.array_equal(self.ctx, self.prompt + self.generated), "context drifted"
+        generated = self.column("generated")
+        assert np.all(generated <= self.column("output")), "more tokens generated than requested"
+        assert np.array_equal(self.column("ctx"), self.prompt + generated), "context drifted"
         assert all(self.running[i] for i in queued), "a queued request is not running"
         assert all(self.prefilled[i] < self.prefill_target[i] for i in self.prefilling)

@@ -24,7 +24,8 @@ class QueueView(NamedTuple):
     block: int  # queue index; == num_blocks for the LM-head queue
     request_ids: Collection[int]
     tokens: Collection[int]  # tokens each request adds to a batch (prefill chunk or 1)
-    oldest_arrival_s: float  # earliest request arrival among the members
+    oldest_arrival_s: float  # earliest request arrival among the members; nan unless
+    # the scheduler sets `reads_arrival` (finding it costs a scan of the queue per step)
 
     @property
     def total_tokens(self) -> int:
@@ -46,10 +47,12 @@ class Selection(NamedTuple):
 
 class Scheduler(ABC):
     """Picks a non-empty queue and a batch from it. `uses_router = False`
-    turns the routers off (every token runs every layer)."""
+    turns the routers off (every token runs every layer); `reads_arrival =
+    True` asks for `QueueView.oldest_arrival_s`."""
 
     name = "abstract"
     uses_router = True
+    reads_arrival = False
 
     @abstractmethod
     def choose_queue(self, queues: list[QueueView], step: StepState) -> QueueView:

@@ -28,6 +28,7 @@ from skipsim.errors import UserError
 
 DEFAULT_HIT_RATE = 0.15
 DEFAULT_P_CHANGE = 0.1
+SMALL_BATCH = 8  # up to this many tokens, decide() works on Python floats
 KEYS = ("hit_rates", "exit_prob", "skip_blocks", "p_change", "kv_p_change_scale")
 
 
@@ -90,8 +91,11 @@ class ParametricSkipModel(SkipModel):
 
     def __init__(self, plan: CheckpointPlan, config: ParametricConfig):
         self.plan, self.config = plan, config
-        self._hit = np.array((0.0,) + config.hit_rates)  # indexed by checkpoint
-        self._p_change = np.array((0.0,) + config.p_change)
+        # per checkpoint (index 0 unused): hit rate, blocks a hit jumps, p_change
+        k = plan.num_blocks
+        self._at = [(0.0, 0, 0.0)] + [
+            (float(rate), min(at + config.skip_blocks, k) - at, float(p))
+            for at, (rate, p) in enumerate(zip(config.hit_rates, config.p_change), start=1)]
         self.label = (f"parametric: hit {','.join(f'{r:g}' for r in config.hit_rates)}, "
                       f"exit {config.exit_prob:g}, skip {config.skip_blocks} block(s)")
 
@@ -114,13 +118,19 @@ class ParametricSkipModel(SkipModel):
         # one uniform u per token: a hit is u < r; given a hit, u / r is
         # uniform again, so u < r * exit_prob is an exit with probability exit_prob
         u = rng.random(len(request_ids))
-        r = float(self._hit[at])
-        skip_to = min(at + self.config.skip_blocks, plan.num_blocks)
+        r, jump, p_change = self._at[at]
+        if len(u) <= SMALL_BATCH:  # the same outcomes, without numpy's per-op overhead
+            cut, k = r * self.config.exit_prob, plan.num_blocks
+            us = u.tolist()
+            return SkipOutcome(
+                np.array([k if x < cut else at + jump if x < r else at for x in us], np.int64),
+                np.array([p_change if x < r else 0.0 for x in us]))
         hit = u < r
-        landing = hit * (skip_to - at) + at  # arithmetic on masks: cheaper than np.where
+        landing = hit * jump  # arithmetic on masks: cheaper than np.where
+        landing += at
         if self.config.exit_prob:
             landing[u < r * self.config.exit_prob] = plan.num_blocks
-        return SkipOutcome(landing, hit * float(self._p_change[at]))
+        return SkipOutcome(landing, hit * p_change)
 
     def kv_hole_p_change_scale(self, kv_policy):
         return float(self.config.kv_p_change_scale.get(kv_policy, 1.0))
