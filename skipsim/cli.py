@@ -17,6 +17,7 @@ from skipsim.errors import UserError
 # module paths of the subcommands, in the order `--help` lists them
 SUBCOMMANDS = [
     "traces.cli",
+    "profiler.calibration.cli",
 ]
 DEFAULT_SUBCOMMAND = "run"
 

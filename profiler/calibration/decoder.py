@@ -63,34 +63,26 @@ class LayerwiseModel:
     def rope(self, h: torch.Tensor, positions: torch.Tensor):
         return self.model.model.rotary_emb(h, positions)
 
-    def qkv(self, layer: int, h: torch.Tensor, rope):
+    def qkv(self, layer: int, h: torch.Tensor, rope, with_q: bool = True):
+        """(q, k, v) of the new tokens, RoPE applied; q is None when not asked for."""
         attn = self.layers[layer].self_attn
         x = self.layers[layer].input_layernorm(h)
         B, T, _ = h.shape
-        q = attn.q_proj(x).view(B, T, self.heads, self.head_dim).transpose(1, 2)
         k = attn.k_proj(x).view(B, T, self.kv_heads, self.head_dim).transpose(1, 2)
         v = attn.v_proj(x).view(B, T, self.kv_heads, self.head_dim).transpose(1, 2)
+        q = attn.q_proj(x).view(B, T, self.heads, self.head_dim).transpose(1, 2) if with_q else k
         q, k = apply_rotary_pos_emb(q, k, *rope)
-        return q, k, v
+        return (q if with_q else None), k, v
 
     def kv(self, layer: int, h: torch.Tensor, rope):
         """Only the K/V projections (the `project` KV-hole policy)."""
-        attn = self.layers[layer].self_attn
-        x = self.layers[layer].input_layernorm(h)
-        B, T, _ = h.shape
-        k = attn.k_proj(x).view(B, T, self.kv_heads, self.head_dim).transpose(1, 2)
-        v = attn.v_proj(x).view(B, T, self.kv_heads, self.head_dim).transpose(1, 2)
-        cos, sin = rope
-        k, _ = apply_rotary_pos_emb(k, k, cos, sin)
-        return k, v
+        return self.qkv(layer, h, rope, with_q=False)[1:]
 
     def finish(self, layer: int, h, q, keys, values, mask):
         """Attention of q over (keys, values) under boolean `mask` [B,1,Tq,Tk],
         then the output projection, residual and MLP."""
-        rep = self.heads // self.kv_heads
-        keys = keys.repeat_interleave(rep, dim=1)
-        values = values.repeat_interleave(rep, dim=1)
-        out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+        # grouped-query attention: query head h reads KV head h // (H / Hkv), as HF's repeat_kv
+        out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, enable_gqa=True)
         B, _, T, _ = q.shape
         lay = self.layers[layer]
         h = h + lay.self_attn.o_proj(out.transpose(1, 2).reshape(B, T, -1))
