@@ -52,21 +52,14 @@ def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile
     split = split_prompts(tokenizer, cfg.num_calibration_prompts, cfg.num_test_prompts,
                           cfg.max_prompt_tokens, cfg.seed)
     inner = plan.router_checkpoints
-    with torch.no_grad():
-        cal = record_greedy(lm, split.calibration, cfg.max_new_tokens,
-                            prefill_layers=tuple(plan.boundaries[i] for i in inner),
-                            desc="record calibration")
-        test = record_greedy(lm, split.test, cfg.max_new_tokens, keep_logprobs=True,
-                             desc="record test")
-        labels = [label_prompt(lm, r, plan, cfg.max_skip_blocks)
-                  for r in tqdm(cal + test, desc="counterfactuals", unit="prompt", leave=False)]
+    cal, test, labels = _recorded(cfg, lm, plan, split, log)
     ex_cal = build_examples(plan, cal, labels[:len(cal)])
     ex_test = build_examples(plan, test, labels[len(cal):])
     n_cal = sum(r.num_decode for r in cal)
     n_test = sum(r.num_decode for r in test)
-    log(f"recorded {n_cal} calibration and {n_test} test decode tokens "
-        f"({sum(r.prompt_len for r in cal + test)} prefill tokens flagged) "
-        f"in {time.time() - started:.0f} s")
+    log(f"{n_cal} calibration and {n_test} test decode tokens "
+        f"({sum(r.prompt_len for r in cal + test)} prefill tokens flagged), "
+        f"{time.time() - started:.0f} s so far")
 
     targets = list(cfg.all_targets)
     routers_to_run = [cfg.router] + [r for r in cfg.compare_routers if r != cfg.router]
@@ -85,6 +78,7 @@ def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile
                 main = main or {"routers": routers, "thresholds": ths, "live": {}}
                 main["live"][t] = res
     bar.close()
+    log(f"live evaluation of {len(routers_to_run)} routers done, {time.time() - started:.0f} s so far")
     main_t = cfg.target_agreement
     for policy in cfg.compare_kv_policies:
         if policy != cfg.kv_policy:
@@ -125,6 +119,40 @@ def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile
     profile.config["wall_time_s"] = round(time.time() - started, 1)
     profile.save(out)
     return profile
+
+
+def _recorded(cfg: CalibrationConfig, lm, plan, split, log):
+    """Recordings and labels, cached by everything they depend on (a second run
+    with another router, KV policy or action reuses them)."""
+    import hashlib
+    import json
+
+    import torch
+
+    from skipsim.paths import cache_dir
+
+    key = json.dumps([cfg.model, list(plan.boundaries), cfg.max_skip_blocks, cfg.max_new_tokens,
+                      split.calibration, split.test], sort_keys=True)
+    path = cache_dir("calibration") / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
+    if path.is_file():
+        log(f"reusing recordings and labels from {path}")
+        return torch.load(path, weights_only=False)
+    inner = plan.router_checkpoints
+    t0 = time.time()
+    with torch.no_grad():
+        cal = record_greedy(lm, split.calibration, cfg.max_new_tokens,
+                            prefill_layers=tuple(plan.boundaries[i] for i in inner),
+                            desc="record calibration")
+        test = record_greedy(lm, split.test, cfg.max_new_tokens, keep_logprobs=True,
+                             desc="record test")
+        t1 = time.time()
+        labels = [label_prompt(lm, r, plan, cfg.max_skip_blocks)
+                  for r in tqdm(cal + test, desc="counterfactuals", unit="prompt", leave=False)]
+    log(f"recording {t1 - t0:.0f} s, counterfactual labels {time.time() - t1:.0f} s")
+    tmp = path.with_suffix(".tmp")
+    torch.save((cal, test, labels), tmp)
+    tmp.replace(path)
+    return cal, test, labels
 
 
 def _summary(res: LiveResult, **keys) -> dict:
