@@ -68,14 +68,22 @@ def test_banks_hold_every_decode_token_with_consistent_labels(setup):
     for i, ex in examples.items():
         SkipBank(ex).check_integrity()
         assert len(ex) == n and ex.landings[-1] == PLAN.num_blocks
-        # the exit column is exactly "the early-exit argmax is the full model's token"
-        exit_ok = torch.cat([(lm.logits(r.states[:, PLAN.boundaries[i]]).argmax(-1) == r.targets)
-                             for r in recs]).numpy()
-        assert (ex.safe[:, -1] == exit_ok).all()
-        # deltas carry the state exactly to the landing checkpoint
+        # the exit column is "the early-exit argmax is the full model's token"
+        # (up to numerical ties of the top two logits, which batched GEMMs may break apart)
+        with torch.no_grad():
+            logits = torch.cat([lm.logits(r.states[:, PLAN.boundaries[i]]) for r in recs])
+        exit_ok = (logits.argmax(-1) == torch.cat([r.targets for r in recs])).numpy()
+        top2 = logits.topk(2, -1).values
+        clear = (top2[:, 0] - top2[:, 1]).numpy() > 1e-3
+        assert (ex.safe[clear, -1] == exit_ok[clear]).all()
+        # deltas carry the state to the landing checkpoint (up to float32 rounding of
+        # states whose largest coordinates reach the thousands)
         j = ex.landings[0]
+        if j == PLAN.num_blocks:  # only the exit: nothing to carry
+            assert not ex.deltas.any()
+            continue
         target = torch.cat([r.states[:, PLAN.boundaries[j]] for r in recs]).numpy()
-        assert np.allclose(ex.keys + ex.deltas[:, 0], target, atol=1e-4)
+        assert np.allclose(ex.keys + ex.deltas[:, 0], target, rtol=1e-5, atol=1e-3)
 
 
 def test_live_evaluation_without_skips_agrees_everywhere(setup):
