@@ -19,6 +19,7 @@ SUBCOMMANDS = [
     "simulator.cli",
     "traces.cli",
     "profiler.cli",
+    "profiler.calibration.cli",
 ]
 DEFAULT_SUBCOMMAND = "run"
 

@@ -1,0 +1,59 @@
+"""From recordings and counterfactual labels to one set of examples per checkpoint.
+
+Each decode token of each prompt becomes one bank entry at every router
+checkpoint: key h_{b_i}, saturation features, the safety of every candidate
+landing and the residual deltas h_{b_j} - h_{b_i} of the skipped blocks.
+Prefill tokens are recorded (flagged) but carry no counterfactual label, so
+they never enter a bank: a bank value must be a decision found safe.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from policies.checkpoint_plan import CheckpointPlan
+from policies.routers.base import SkipExamples
+from profiler.calibration.counterfactual import PromptLabels
+from profiler.calibration.recording import PromptRecording
+
+
+def build_examples(plan: CheckpointPlan, recs: list[PromptRecording],
+                   labels: list[PromptLabels], groups: list[int] | None = None
+                   ) -> dict[int, SkipExamples]:
+    groups = groups if groups is not None else list(range(len(recs)))
+    out = {}
+    for i in plan.router_checkpoints:
+        b = plan.boundaries[i]
+        landings = labels[0].landings[i]
+        keys, prev_cos, ent, safe, deltas, group = [], [], [], [], [], []
+        for rec, lab, g in zip(recs, labels, groups):
+            if rec.num_decode == 0:
+                continue
+            h = rec.states[:, b]
+            keys.append(h)
+            prev_cos.append(torch.nn.functional.cosine_similarity(rec.states[:, b - 1], h, dim=-1))
+            ent.append(lab.exit_entropy[i])
+            safe.append(lab.safe[i])
+            deltas.append(torch.stack([rec.states[:, plan.boundaries[j]] - h if j < plan.num_blocks
+                                       else torch.zeros_like(h) for j in landings], 1))
+            group.append(torch.full((rec.num_decode,), g))
+        cat = lambda xs: torch.cat(xs).numpy() if xs else np.zeros(0)  # noqa: E731
+        out[i] = SkipExamples(
+            at=i, landings=tuple(landings),
+            keys=cat(keys).astype(np.float32).reshape(-1, plan_dim(recs)),
+            prev_cos=cat(prev_cos), exit_entropy=cat(ent),
+            safe=cat(safe).astype(bool).reshape(-1, len(landings)),
+            deltas=cat(deltas).astype(np.float32).reshape(-1, len(landings), plan_dim(recs)),
+            group=cat(group).astype(np.int64))
+    return out
+
+
+def plan_dim(recs: list[PromptRecording]) -> int:
+    return recs[0].states.shape[-1]
+
+
+def take_fraction(examples: SkipExamples, fraction: float, rng: np.random.Generator) -> SkipExamples:
+    """A random bank of `fraction` of the entries (for the bank-size sweep)."""
+    n = max(1, int(round(len(examples) * fraction)))
+    return examples.subset(np.sort(rng.choice(len(examples), size=n, replace=False)))

@@ -1,0 +1,68 @@
+"""The calibration run's configuration: a frozen dataclass that only validates."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from policies.routers.threshold import check_target
+from profiler.calibration.live_eval import ACTIONS, KV_POLICIES
+from skipsim.errors import UserError
+
+DEFAULT_CHECKPOINTS = "8,2,2,2,2,2,2,2,2,2,2,2"
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    model: str = "smollm2"
+    checkpoints: str = DEFAULT_CHECKPOINTS
+    router: str = "knn"
+    compare_routers: tuple[str, ...] = ("cosine", "knn", "probe")
+    target_agreement: float = 0.99
+    targets: tuple[float, ...] = (0.8, 0.9, 0.95, 0.98, 0.99)
+    num_calibration_prompts: int = 48
+    num_test_prompts: int = 16
+    max_prompt_tokens: int = 256
+    max_new_tokens: int = 64
+    max_skip_blocks: int = 2
+    folds: int = 4
+    kv_policy: str = "project"
+    compare_kv_policies: tuple[str, ...] = ("project", "copy", "full")
+    action: str = "identity"
+    bank_fractions: tuple[float, ...] = (0.25, 0.5, 1.0)
+    static_layer_counts: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
+    seed: int = 0
+
+    def __post_init__(self):
+        check_target(self.target_agreement)
+        for t in self.targets:
+            check_target(t)
+        for name, v in (("calibration prompts", self.num_calibration_prompts),
+                        ("test prompts", self.num_test_prompts),
+                        ("max new tokens", self.max_new_tokens - 1),
+                        ("max prompt tokens", self.max_prompt_tokens),
+                        ("max skip blocks", self.max_skip_blocks), ("folds", self.folds - 1)):
+            if v < 1:
+                raise UserError(f"{name} must be at least {1 if 'folds' not in name else 2}")
+        if self.kv_policy not in KV_POLICIES or not set(self.compare_kv_policies) <= set(KV_POLICIES):
+            raise UserError(f"KV policy must be one of {', '.join(KV_POLICIES)}")
+        if self.action not in ACTIONS:
+            raise UserError(f"action must be one of {', '.join(ACTIONS)}")
+        if any(not 0 < f <= 1 for f in self.bank_fractions):
+            raise UserError("bank fractions must be in (0, 1]")
+
+    @property
+    def all_targets(self) -> tuple[float, ...]:
+        return tuple(sorted(set(self.targets) | {self.target_agreement}))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+QUICK = dict(num_calibration_prompts=12, num_test_prompts=6, max_prompt_tokens=128,
+             max_new_tokens=32, targets=(0.9,), compare_kv_policies=("project",),
+             bank_fractions=(0.5, 1.0), static_layer_counts=(1, 2, 4))
+
+
+def quick(config: CalibrationConfig) -> CalibrationConfig:
+    """The quick preset (fewer, shorter prompts; one KV policy)."""
+    return replace(config, **QUICK)

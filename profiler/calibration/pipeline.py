@@ -1,0 +1,205 @@
+"""The calibration run, end to end: record, label, fit, evaluate live, write the SkipProfile.
+
+Figures in the profile come from the held-out test prompts only: hit
+probability and landing distribution per checkpoint from the live run (the
+states routers really see once earlier skips have happened), error
+probability given a hit from the counterfactual labels of the test tokens
+(a per-checkpoint figure the live run cannot attribute), agreement, KL and
+skipped fraction from the live run.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from policies.checkpoint_plan import CheckpointPlan
+from policies.routers.base import SkipExamples, decide
+from profiler.calibration.banks import build_examples, take_fraction
+from profiler.calibration.config import CalibrationConfig
+from profiler.calibration.counterfactual import label_prompt
+from profiler.calibration.decoder import LayerwiseModel
+from profiler.calibration.fitting import (calibration_curves, fit_routers, query_of,
+                                          thresholds_by_target)
+from profiler.calibration.live_eval import LiveResult, LiveSetup, evaluate_live
+from profiler.calibration.prompts import split_prompts
+from profiler.calibration.recording import record_greedy
+from profiler.calibration.skip_profile import CheckpointProfile, CheckpointStats, SkipProfile
+from profiler.calibration.static_baseline import block_influence, lowest_influence_layers
+from skipsim.errors import UserError
+
+
+def resolve_plan(checkpoints: str, num_layers: int) -> CheckpointPlan:
+    plan = CheckpointPlan.parse(checkpoints, num_layers)
+    if plan.num_blocks < 2:
+        raise UserError(f"--checkpoints {checkpoints!r} has no inner checkpoint to route at")
+    return plan
+
+
+def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile:
+    import torch
+
+    from skipsim.model_loader import load_model
+
+    started = time.time()
+    model, tokenizer = load_model(cfg.model)
+    lm = LayerwiseModel(model)
+    plan = resolve_plan(cfg.checkpoints, lm.num_layers)
+    split = split_prompts(tokenizer, cfg.num_calibration_prompts, cfg.num_test_prompts,
+                          cfg.max_prompt_tokens, cfg.seed)
+    inner = plan.router_checkpoints
+    cal, test, labels = _recorded(cfg, lm, plan, split, log)
+    ex_cal = build_examples(plan, cal, labels[:len(cal)])
+    ex_test = build_examples(plan, test, labels[len(cal):])
+    n_cal = sum(r.num_decode for r in cal)
+    n_test = sum(r.num_decode for r in test)
+    log(f"{n_cal} calibration and {n_test} test decode tokens "
+        f"({sum(r.prompt_len for r in cal + test)} prefill tokens flagged), "
+        f"{time.time() - started:.0f} s so far")
+
+    targets = list(cfg.all_targets)
+    routers_to_run = [cfg.router] + [r for r in cfg.compare_routers if r != cfg.router]
+    comparison, main = [], None
+    bar = tqdm(total=len(routers_to_run) * len(targets), desc="live evaluation", leave=False)
+    for name in routers_to_run:
+        curves = calibration_curves(name, ex_cal, cfg.folds, cfg.seed)
+        ths = thresholds_by_target(curves, n_cal, targets)
+        routers = fit_routers(name, ex_cal)
+        for t in targets:
+            res = evaluate_live(lm, test, LiveSetup(plan, routers, ths[t], kv_policy=cfg.kv_policy,
+                                                    action=cfg.action), split.test_ids)
+            comparison.append(_summary(res, router=name, target=t, kv_policy=cfg.kv_policy))
+            bar.update()
+            if name == cfg.router:
+                main = main or {"routers": routers, "thresholds": ths, "live": {}}
+                main["live"][t] = res
+    bar.close()
+    log(f"live evaluation of {len(routers_to_run)} routers done, {time.time() - started:.0f} s so far")
+    main_t = cfg.target_agreement
+    for policy in cfg.compare_kv_policies:
+        if policy != cfg.kv_policy:
+            res = evaluate_live(lm, test, LiveSetup(plan, main["routers"], main["thresholds"][main_t],
+                                                    kv_policy=policy, action=cfg.action))
+            comparison.append(_summary(res, router=cfg.router, target=main_t, kv_policy=policy))
+    bi = block_influence(cal)
+    static = []
+    for n in tqdm(cfg.static_layer_counts, desc="static baseline", leave=False):
+        layers = lowest_influence_layers(bi, n)
+        res = evaluate_live(lm, test, LiveSetup(plan, static_skip_layers=layers,
+                                                kv_policy=cfg.kv_policy))
+        static.append({**_summary(res, router="static-BI", target=None, kv_policy=cfg.kv_policy),
+                       "layers": sorted(layers)})
+
+    checkpoints = []
+    for i in inner:
+        by_target = {str(t): _stats(main["routers"][i], ex_test[i], main["thresholds"][t][i],
+                                    main["live"][t], plan) for t in targets}
+        by_bank = _bank_sweep(cfg, ex_cal[i], ex_test[i], main_t)
+        landing_layers = [plan.boundaries[j] if j < plan.num_blocks else plan.num_layers
+                          for j in ex_cal[i].landings]
+        checkpoints.append(CheckpointProfile(i, plan.boundaries[i], list(ex_cal[i].landings),
+                                             landing_layers, by_target, by_bank))
+    out = Path(out)
+    traces_name = out.name.removesuffix(".json") + ".traces.csv"
+    profile = SkipProfile(
+        model=cfg.model, num_layers=plan.num_layers, boundaries=list(plan.boundaries),
+        router=cfg.router, kv_policy=cfg.kv_policy, action=cfg.action,
+        target_agreement=main_t, checkpoints=checkpoints,
+        live={"comparison": comparison, "block_influence": [round(float(x), 5) for x in bi]},
+        static_baseline=static,
+        config={**cfg.to_dict(), "calibration_tokens": n_cal, "test_tokens": n_test,
+                "calibration_prompt_rows": split.calibration_ids,
+                "test_prompt_rows": split.test_ids, "wall_time_s": None},
+        traces_file=traces_name)
+    _write_traces(out.parent / traces_name, main["live"][main_t], profile, str(main_t))
+    profile.config["wall_time_s"] = round(time.time() - started, 1)
+    profile.save(out)
+    return profile
+
+
+def _recorded(cfg: CalibrationConfig, lm, plan, split, log):
+    """Recordings and labels, cached by everything they depend on (a second run
+    with another router, KV policy or action reuses them)."""
+    import hashlib
+    import json
+
+    import torch
+
+    from skipsim.paths import cache_dir
+
+    key = json.dumps([cfg.model, list(plan.boundaries), cfg.max_skip_blocks, cfg.max_new_tokens,
+                      split.calibration, split.test], sort_keys=True)
+    path = cache_dir("calibration") / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
+    if path.is_file():
+        log(f"reusing recordings and labels from {path}")
+        return torch.load(path, weights_only=False)
+    inner = plan.router_checkpoints
+    t0 = time.time()
+    with torch.no_grad():
+        cal = record_greedy(lm, split.calibration, cfg.max_new_tokens,
+                            prefill_layers=tuple(plan.boundaries[i] for i in inner),
+                            desc="record calibration")
+        test = record_greedy(lm, split.test, cfg.max_new_tokens, keep_logprobs=True,
+                             desc="record test")
+        t1 = time.time()
+        labels = [label_prompt(lm, r, plan, cfg.max_skip_blocks)
+                  for r in tqdm(cal + test, desc="counterfactuals", unit="prompt", leave=False)]
+    log(f"recording {t1 - t0:.0f} s, counterfactual labels {time.time() - t1:.0f} s")
+    tmp = path.with_suffix(".tmp")
+    torch.save((cal, test, labels), tmp)
+    tmp.replace(path)
+    return cal, test, labels
+
+
+def _summary(res: LiveResult, **keys) -> dict:
+    return {**keys, "agreement": round(res.agreement, 5),
+            "skipped_fraction": round(res.skipped_fraction, 5),
+            "kl_nats": round(float(res.kl.mean()), 5), "tokens": int(len(res.agree))}
+
+
+def _stats(router, ex: SkipExamples, threshold: float, live: LiveResult,
+           plan: CheckpointPlan) -> CheckpointStats:
+    idx = decide(router.scores(query_of(ex)), threshold)
+    hit = idx >= 0
+    wrong = hit & ~ex.safe[np.arange(len(idx)), np.maximum(idx, 0)]
+    rows = [r for r in live.trace if r[2] == router.at]
+    hits = [r[3] for r in rows if r[3] != router.at]
+    probs = [hits.count(j) / len(hits) if hits else 0.0 for j in router.landings]
+    return CheckpointStats(
+        hit_prob=round(len(hits) / len(rows), 5) if rows else 0.0,
+        error_prob=round(float(wrong.sum() / hit.sum()), 5) if hit.any() else 0.0,
+        landing_probs=[round(p, 5) for p in probs],
+        threshold=float(threshold) if np.isfinite(threshold) else 1e9,
+        tokens=len(rows))
+
+
+def _bank_sweep(cfg, ex_cal_i: SkipExamples, ex_test_i: SkipExamples, target: float) -> dict:
+    """Offline figures at one checkpoint (test labels, not live) with a random
+    fraction of the bank; the threshold is recalibrated on that fraction alone."""
+    out, i = {}, ex_cal_i.at
+    for f in cfg.bank_fractions:
+        part = take_fraction(ex_cal_i, f, np.random.default_rng(cfg.seed + 1))
+        curves = calibration_curves(cfg.router, {i: part}, cfg.folds, cfg.seed)
+        tau = thresholds_by_target(curves, len(part), [target])[target][i]
+        router = fit_routers(cfg.router, {i: part})[i]
+        idx = decide(router.scores(query_of(ex_test_i)), tau)
+        hit = idx >= 0
+        wrong = hit & ~ex_test_i.safe[np.arange(len(idx)), np.maximum(idx, 0)]
+        land = [int((idx == j).sum()) for j in range(len(router.landings))]
+        out[str(f)] = CheckpointStats(
+            hit_prob=round(float(hit.mean()), 5),
+            error_prob=round(float(wrong.sum() / hit.sum()), 5) if hit.any() else 0.0,
+            landing_probs=[round(x / max(1, hit.sum()), 5) for x in land],
+            threshold=float(tau) if np.isfinite(tau) else 1e9, tokens=len(idx))
+    return out
+
+
+def _write_traces(path: Path, live: LiveResult, profile: SkipProfile, target: str) -> None:
+    err = {c.index: c.by_target[target].error_prob for c in profile.checkpoints}
+    df = pd.DataFrame(live.trace, columns=["request_id", "token_index", "at", "landing"])
+    df["p_change"] = [err[a] if l != a else 0.0 for a, l in zip(df["at"], df["landing"])]
+    df.to_csv(path, index=False)

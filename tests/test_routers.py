@@ -1,0 +1,64 @@
+"""Routers on synthetic banks: two clusters of states, one safe to skip and one not."""
+
+import numpy as np
+import pytest
+
+from policies.routers import ROUTERS, decide
+from policies.routers.bank import SkipBank
+from policies.routers.base import Query, SkipExamples, make_router
+from skipsim.errors import UserError
+
+
+def clusters(n, rng, d=16):
+    centre = np.zeros((2, d), np.float32)
+    centre[0, 0], centre[1, 1] = 5.0, 5.0
+    which = rng.integers(0, 2, n)
+    keys = centre[which] + rng.normal(0, 1, (n, d)).astype(np.float32)
+    safe = np.stack([which == 0, (which == 0) & (rng.random(n) < 0.5)], 1)  # landing 1 deeper
+    deltas = np.repeat(keys[:, None, :] * 0.1, 2, axis=1)
+    ex = SkipExamples(1, (2, 3), keys, rng.random(n), np.where(which == 0, 0.5, 3.0), safe,
+                      deltas, np.arange(n) // 10)
+    return ex, which
+
+
+@pytest.mark.parametrize("name", ["cosine", "knn", "probe"])
+def test_router_separates_safe_from_unsafe_cluster(name):
+    rng = np.random.default_rng(0)
+    train, _ = clusters(600, rng)
+    test, which = clusters(400, rng)
+    router = make_router(name, train)
+    s = router.scores(Query(test.keys, test.prev_cos, test.exit_entropy))
+    assert s.shape == (400, 2)
+    chosen = decide(s, 0.5 if name != "cosine" else 0.0)
+    # landing 0 (the shorter skip) is safe for all of cluster 0 and none of cluster 1
+    assert np.mean(chosen[which == 1] >= 0) < 0.05
+    assert np.mean(chosen[which == 0] >= 0) > 0.9
+
+
+def test_never_router_never_skips():
+    ex, _ = clusters(50, np.random.default_rng(1))
+    s = ROUTERS["never"](ex).scores(Query(ex.keys, ex.prev_cos, ex.exit_entropy))
+    assert (decide(s, -1e9) == -1).all()
+
+
+def test_bank_finds_each_entry_as_its_own_nearest_neighbour():
+    ex, _ = clusters(100, np.random.default_rng(2))
+    bank = SkipBank(ex)
+    bank.check_integrity()
+    sims, ids = bank.search(ex.keys, 1)
+    assert (ids[:, 0] == np.arange(100)).all() and np.allclose(sims[:, 0], 1, atol=1e-5)
+
+
+def test_knn_delta_is_the_weighted_neighbour_delta():
+    ex, _ = clusters(100, np.random.default_rng(3))
+    router = make_router("knn", ex)
+    q = Query(ex.keys[:5], ex.prev_cos[:5], ex.exit_entropy[:5])
+    d = router.deltas(q, np.array([0, 1, -1, 0, 0]))
+    assert np.allclose(d[2], 0)
+    assert np.linalg.norm(d[0] - ex.deltas[0, 0]) < np.linalg.norm(ex.deltas[0, 0])
+
+
+def test_unknown_router_is_a_user_error():
+    ex, _ = clusters(10, np.random.default_rng(4))
+    with pytest.raises(UserError):
+        make_router("oracle", ex)
