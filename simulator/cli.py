@@ -75,14 +75,17 @@ def add_arguments(parser) -> None:
     g.add_argument("--bank-fraction", type=float, default=d.bank_fraction,
                    help=f"share of GPU memory for the banks (default: {d.bank_fraction})")
     g = parser.add_argument_group("skipping")
-    g.add_argument("--skip-model", default=d.skip_model,
-                   help=f"{', '.join(sorted(SKIP_MODELS))} (default: {d.skip_model})")
+    g.add_argument("--skip-model", default=None,
+                   help=f"{', '.join(sorted(SKIP_MODELS))} (default: {d.skip_model}, the committed "
+                        "SkipProfile of SmolLM2; parametric when --skip-rates, --p-change or "
+                        "--exit-prob is given)")
     g.add_argument("--skip-rates", default=None, help="parametric: hit rate per inner checkpoint "
                    "(comma list, or one value for all)")
     g.add_argument("--p-change", default=None, help="parametric: P(a hit changes the token), per checkpoint or one value")
     g.add_argument("--exit-prob", type=float, default=None, help="parametric: P(a hit exits)")
     g.add_argument("--skip-config", default=None, metavar="FILE",
-                   help="parametric: JSON/YAML config; replay: CSV/Parquet of decisions")
+                   help="parametric: JSON/YAML config; replay: CSV/Parquet of decisions; "
+                        "measured: a SkipProfile JSON from `simulate calibrate`")
     g = parser.add_argument_group("output")
     g.add_argument("--goodput", nargs="+", default=None, metavar="KEY:MS",
                    help="SLOs for goodput as vLLM bench: ttft:MS tpot:MS e2el:MS")
@@ -110,9 +113,15 @@ def sim_config(args) -> SimConfig:
         raise UserError(f"--records-format must be csv or parquet, got {args.records_format!r}")
     skip_options = {"hit_rates": args.skip_rates, "p_change": args.p_change,
                     "exit_prob": args.exit_prob, "skip_config": args.skip_config}
+    parametric_flags = [f"--{k.replace('_', '-')}" for k, flag in
+                        (("skip_rates", args.skip_rates), ("p_change", args.p_change),
+                         ("exit_prob", args.exit_prob)) if flag is not None]
+    skip_model = args.skip_model or ("parametric" if parametric_flags else SimConfig.skip_model)
+    if parametric_flags and skip_model != "parametric":
+        raise UserError(f"{', '.join(parametric_flags)} only apply to --skip-model parametric")
     values = dict(
         model=args.model, device=args.device, cost_model=args.cost_model,
-        checkpoints=args.checkpoints, policy=args.policy, skip_model=args.skip_model,
+        checkpoints=args.checkpoints, policy=args.policy, skip_model=skip_model,
         skip_options=skip_options, kv_policy=args.kv_policy,
         lookup_placement=args.lookup_placement,
         gpu_memory_bytes=None if args.gpu_memory is None else int(args.gpu_memory * 2**30),

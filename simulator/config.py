@@ -26,7 +26,7 @@ class SimConfig:
     cost_model: str = "auto"  # measured profile of this model+device if committed, else roofline
     checkpoints: str = DEFAULT_CHECKPOINTS  # block sizes or boundaries
     policy: str = "deepest-first"
-    skip_model: str = "parametric"
+    skip_model: str = "measured"  # the committed SkipProfile of SmolLM2 (simulate calibrate)
     skip_options: dict = field(default_factory=dict)  # skip_rates, p_change, exit_prob, skip_config
     kv_policy: str = "project"
     lookup_placement: str = "gpu"  # gpu: in line in the step; cpu: overlapped, with host copies

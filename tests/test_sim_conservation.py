@@ -36,7 +36,7 @@ def configs(draw):
                                      "largest-queue", "no-skip"])),
         kv_policy=draw(st.sampled_from(["project", "copy", "repair", "none"])),
         lookup_placement=placement,
-        skip_options={"hit_rates": str(draw(st.sampled_from([0.0, 0.3, 0.9]))),
+        skip_model="parametric", skip_options={"hit_rates": str(draw(st.sampled_from([0.0, 0.3, 0.9]))),
                       "exit_prob": draw(st.sampled_from([0.0, 0.5])), "p_change": "0.2"},
         gpu_memory_bytes=SPEC.weight_bytes + kv_tokens * KV_BYTES_PER_TOKEN,
         bank_fraction=0.0 if placement == "gpu" else 0.01,

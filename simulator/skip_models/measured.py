@@ -42,6 +42,11 @@ class MeasuredSkipModel(SkipModel):
         self.target = match[0]
         self.label = f"measured {self.profile.router} @ {float(self.target):g}"
 
+    @classmethod
+    def from_options(cls, plan: CheckpointPlan, options: dict) -> "MeasuredSkipModel":
+        """`--skip-config PROFILE.json` picks another SkipProfile than the committed one."""
+        return cls(profile=options.get("skip_config"))
+
     def decide(self, plan: CheckpointPlan, at, request_ids, token_indices, rng):
         n = len(request_ids)
         landing = np.full(n, at, dtype=np.int64)

@@ -1,0 +1,41 @@
+"""Which skip model a run gets: measured behaviour by default, parametric on request."""
+
+import argparse
+
+import pytest
+
+from simulator import cli
+from simulator.config import SimConfig
+from skipsim.errors import UserError
+
+
+def _config(*argv):
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    return cli.sim_config(parser.parse_args(list(argv)))
+
+
+def test_the_default_is_the_committed_measured_skip_profile():
+    assert SimConfig().skip_model == "measured"
+    assert _config().skip_model == "measured"
+
+
+def test_parametric_flags_select_the_parametric_model():
+    cfg = _config("--skip-rates", "0.2", "--exit-prob", "0.1")
+    assert cfg.skip_model == "parametric" and cfg.skip_options["hit_rates"] == "0.2"
+
+
+def test_parametric_flags_with_another_model_are_refused():
+    with pytest.raises(UserError, match="only apply to --skip-model parametric"):
+        _config("--skip-model", "measured", "--p-change", "0.1")
+
+
+def test_measured_model_reads_a_given_profile(tmp_path):
+    from simulator.components import build_skip_model
+    from policies.checkpoint_plan import CheckpointPlan
+
+    plan = CheckpointPlan.parse("8,4,4,4,4,2,2,2", 30)
+    with pytest.raises(UserError):
+        build_skip_model("measured", plan, {"skip_config": str(tmp_path / "missing.json")})
+    model = build_skip_model("measured", plan, {"skip_config": None})
+    assert model.label.startswith("measured")
