@@ -203,7 +203,8 @@ class Engine(RequestLifecycle):
         else:
             logits, chunks, dec = 0, (), ids
             if t.prefilling and not t.prefilling.isdisjoint(members):
-                step.prefill = np.fromiter((i in t.prefilling for i in members), bool, len(members))
+                step.prefill = np.fromiter(map(t.prefilling.__contains__, members), bool,
+                                           len(members))
                 pre = ids[step.prefill].tolist()
                 chunks = tuple((t.chunk[i], int(t.prefilled[i])) for i in pre)
                 dec = ids[~step.prefill]
