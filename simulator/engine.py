@@ -35,7 +35,7 @@ def gather(column: list, ids) -> tuple:
     return tuple(column[i] for i in ids)
 
 
-@dataclass
+@dataclass(slots=True)  # one per step: slots make it cheaper to build and read
 class Step:
     gpu: int
     block: int  # == num_blocks: LM-head-only step; -1: KV repair

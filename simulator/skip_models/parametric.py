@@ -138,7 +138,7 @@ class ParametricSkipModel(SkipModel):
         u = rng.random(len(request_ids))
         r, jump, p_change = self._at[at]
         cut, k = r * self.config.exit_prob, plan.num_blocks
-        hit = np.flatnonzero(u < max(r, cut)).tolist()
+        hit = (u < max(r, cut)).nonzero()[0].tolist()  # flatnonzero without its wrappers
         if not hit:
             return hit, [], []
         us = u[hit].tolist()
