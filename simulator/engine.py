@@ -12,6 +12,7 @@ Same-time ordering follows `events.py`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 
 import numpy as np
@@ -337,10 +338,14 @@ class Engine(RequestLifecycle):
         """Fold the logged lookups and hits into the per-request totals."""
         t = self.t
         if self.lookup_log:
-            chosen = np.concatenate([c for c, _ in self.lookup_log])
-            seconds = np.repeat([s for _, s in self.lookup_log], [len(c) for c, _ in self.lookup_log])
+            # millions of logged ids in small lists: one fromiter over the chain
+            # beats converting each list for np.concatenate (same values, same order)
+            counts = [len(c) for c, _ in self.lookup_log]
+            chosen = np.fromiter(chain.from_iterable(c for c, _ in self.lookup_log), np.int64,
+                                 sum(counts))
+            seconds = np.repeat([s for _, s in self.lookup_log], counts)
             np.add.at(t.lookups, chosen, 1)
             np.add.at(t.lookup_time_s, chosen, seconds)
         if self.hit_log:
-            np.add.at(t.hits, np.concatenate(self.hit_log), 1)
+            np.add.at(t.hits, np.fromiter(chain.from_iterable(self.hit_log), np.int64), 1)
         self.lookup_log, self.hit_log = [], []
