@@ -97,10 +97,10 @@ class MeasuredCostModel(CostModel):
         return self._fits[component].predict_one(features)
 
     def block_time_s(self, num_layers: int, batch: BatchShape) -> float:
-        if num_layers <= 0 or batch.tokens == 0:
+        n, b = batch.prefill_tokens, batch.decode_tokens  # each property read once per step
+        if num_layers <= 0 or n + b == 0:
             return 0.0
-        f = block_features(batch.prefill_tokens, batch.prefill_attention_pairs,
-                           batch.decode_tokens, batch.decode_context_sum)
+        f = block_features(n, batch.prefill_attention_pairs, b, batch.decode_context_sum)
         return num_layers * self._one("layer", f)
 
     def lm_head_time_s(self, num_tokens: int) -> float:
