@@ -18,13 +18,16 @@ class RequestLifecycle:
         num_layers = self.plan.num_layers
         # one pass over the batch: count the token, reset the pass accumulators
         # for the next decode pass (a finished request's are never read again,
-        # a preempted one's are reset by _preempt) and split finished/live
-        done, live = [], []
-        if from_prefill:
-            first = t.first_token_s
-            for i in ids:
-                g = generated[i] = generated[i] + 1
-                ctx[i] += 1
+        # a preempted one's are reset by _preempt), split finished/live, and
+        # for the live the KV blocks their grown context needs (finishing
+        # others first frees only their own blocks: the same counts)
+        block_tokens, held = kv.block_tokens, kv.held
+        done, live, grow, extra, total = [], [], [], [], 0
+        first, skipped = t.first_token_s, t.layers_skipped
+        for i in ids:
+            g = generated[i] = generated[i] + 1
+            c = ctx[i] = ctx[i] + 1
+            if from_prefill:
                 if math.isnan(first[i]):
                     first[i] = now
                 agree[i] += 1.0  # prefill runs full depth
@@ -32,12 +35,7 @@ class RequestLifecycle:
                     executed[i] += num_layers
                 pass_skipped[i] = 0
                 pass_agree[i] = 1.0
-                (done if g >= output[i] else live).append(i)
-        else:
-            skipped = t.layers_skipped
-            for i in ids:
-                g = generated[i] = generated[i] + 1
-                ctx[i] += 1
+            else:
                 agree[i] += pass_agree[i]
                 s = pass_skipped[i]
                 executed[i] += num_layers - s
@@ -45,18 +43,24 @@ class RequestLifecycle:
                     skipped[i] += s
                     pass_skipped[i] = 0
                     pass_agree[i] = 1.0
-                (done if g >= output[i] else live).append(i)
+            if g >= output[i]:
+                done.append(i)
+            else:
+                live.append(i)
+                e = -(-c // block_tokens) - held[i]
+                total += e
+                if e > 0:
+                    grow.append(i)
+                    extra.append(e)
         for i in done:
             self._complete(i)
         if not live:
             return
-        block_tokens, held = kv.block_tokens, kv.held
-        extra = [-(-ctx[i] // block_tokens) - held[i] for i in live]
-        if sum(extra) <= kv.free_blocks:
-            kv.grow_many(live, extra, now)
+        if total <= kv.free_blocks:
+            kv.grow_many(grow, extra, now)
         else:
-            for i, e in zip(live, extra):
-                if e > 0 and t.running[i]:
+            for i in grow:
+                if t.running[i]:
                     self._grow(i)
             live = [i for i in live if t.running[i]]
         # the next decode pass enters queue 0; chunk[i] is read for prefill passes
