@@ -20,7 +20,7 @@ from typing import Callable
 from skipsim.errors import UserError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # built once per simulated step: slots keep it cheap
 class BatchShape:
     """What one block execution processes.
 

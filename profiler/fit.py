@@ -24,6 +24,7 @@ ever receive the training rows; `heldout_error` scores the test rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -92,13 +93,21 @@ def _hinge(x, k):
 
 def _one_like(x):
     """The intercept's feature: 1.0 for a number, an array of ones for an array."""
+    if type(x) is int or type(x) is float:  # the simulator's per-step call: skip numpy
+        return 1.0
     return np.ones(np.shape(x)) if np.ndim(x) else 1.0
+
+
+@lru_cache(maxsize=None)
+def _hinge_names(feature: str, knots: tuple) -> tuple:
+    """(knot, "feature>knot") pairs: the names are built once, not per step."""
+    return tuple((k, f"{feature}>{k}") for k in knots)
 
 
 def token_features(tokens, knots=TOKEN_KNOTS) -> dict:
     out = {"one": _one_like(tokens), "tokens": tokens}
-    for k in knots:
-        out[f"tokens>{k}"] = _hinge(tokens, k)
+    for k, name in _hinge_names("tokens", tuple(knots)):
+        out[name] = _hinge(tokens, k)
     return out
 
 
@@ -113,12 +122,12 @@ def block_features(prefill_tokens, prefill_pairs, decode_seqs, decode_context,
     """
     n, b = prefill_tokens, decode_seqs
     out = {"one": _one_like(n), "prefill_tokens": n}
-    for k in prefill_knots:
-        out[f"prefill_tokens>{k}"] = _hinge(n, k)
+    for k, name in _hinge_names("prefill_tokens", tuple(prefill_knots)):
+        out[name] = _hinge(n, k)
     out["prefill_pairs"] = prefill_pairs
     out["decode_seqs"] = b
-    for k in decode_knots:
-        out[f"decode_seqs>{k}"] = _hinge(b, k)
+    for k, name in _hinge_names("decode_seqs", tuple(decode_knots)):
+        out[name] = _hinge(b, k)
     out["decode_context"] = decode_context
     return out
 

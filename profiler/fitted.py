@@ -85,6 +85,9 @@ class MeasuredCostModel(CostModel):
         self.label = self.fitted.label
         self._fits = {k: f.model for k, f in self.fitted.fits.items()}
         self._lookup_memo: dict = {}
+        # integer-argument times the simulator asks for every step (pure: memoised)
+        self._lm_head_memo: dict = {}
+        self._kv_memo: dict = {}
 
     @property
     def num_layers(self) -> int:
@@ -94,19 +97,26 @@ class MeasuredCostModel(CostModel):
         return self._fits[component].predict_one(features)
 
     def block_time_s(self, num_layers: int, batch: BatchShape) -> float:
-        if num_layers <= 0 or batch.tokens == 0:
+        n, b = batch.prefill_tokens, batch.decode_tokens  # each property read once per step
+        if num_layers <= 0 or n + b == 0:
             return 0.0
-        f = block_features(batch.prefill_tokens, batch.prefill_attention_pairs,
-                           batch.decode_tokens, batch.decode_context_sum)
+        f = block_features(n, batch.prefill_attention_pairs, b, batch.decode_context_sum)
         return num_layers * self._one("layer", f)
 
     def lm_head_time_s(self, num_tokens: int) -> float:
-        return self._one("logits", token_features(num_tokens)) if num_tokens > 0 else 0.0
+        t = self._lm_head_memo.get(num_tokens)
+        if t is None:
+            t = self._one("logits", token_features(num_tokens)) if num_tokens > 0 else 0.0
+            self._lm_head_memo[num_tokens] = t
+        return t
 
     def kv_projection_time_s(self, num_tokens: int, num_layers: int) -> float:
-        if num_tokens <= 0 or num_layers <= 0:
-            return 0.0
-        return num_layers * self._one("kv_projection", token_features(num_tokens))
+        t = self._kv_memo.get((num_tokens, num_layers))
+        if t is None:
+            t = (0.0 if num_tokens <= 0 or num_layers <= 0 else
+                 num_layers * self._one("kv_projection", token_features(num_tokens)))
+            self._kv_memo[(num_tokens, num_layers)] = t
+        return t
 
     def lookup_time_s(self, bank_entries: int, num_queries: int) -> float:
         if bank_entries <= 0 or num_queries <= 0:

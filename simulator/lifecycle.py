@@ -14,43 +14,58 @@ class RequestLifecycle:
         """Each request of `ids` produced one output token now."""
         t, now, kv = self.t, self.env.now, self.kv
         generated, ctx, agree, executed = t.generated, t.ctx, t.agree_sum, t.layers_executed
+        pass_agree, pass_skipped, output = t.pass_agree, t.pass_skipped, t.output
         num_layers = self.plan.num_layers
-        if from_prefill:
-            first = t.first_token_s
-            for i in ids:
-                generated[i] += 1
-                ctx[i] += 1
+        # one pass over the batch: count the token, reset the pass accumulators
+        # for the next decode pass (a finished request's are never read again,
+        # a preempted one's are reset by _preempt), split finished/live, and
+        # for the live the KV blocks their grown context needs (finishing
+        # others first frees only their own blocks: the same counts)
+        block_tokens, held = kv.block_tokens, kv.held
+        done, live, grow, extra, total = [], [], [], [], 0
+        first, skipped = t.first_token_s, t.layers_skipped
+        for i in ids:
+            g = generated[i] = generated[i] + 1
+            c = ctx[i] = ctx[i] + 1
+            if from_prefill:
                 if math.isnan(first[i]):
                     first[i] = now
                 agree[i] += 1.0  # prefill runs full depth
-                if generated[i] > 1:  # a recompute after preemption: a later token, full depth
+                if g > 1:  # a recompute after preemption: a later token, full depth
                     executed[i] += num_layers
-        else:
-            pass_agree, pass_skipped, skipped = t.pass_agree, t.pass_skipped, t.layers_skipped
-            for i in ids:
-                generated[i] += 1
-                ctx[i] += 1
+                pass_skipped[i] = 0
+                pass_agree[i] = 1.0
+            else:
                 agree[i] += pass_agree[i]
-                executed[i] += num_layers - pass_skipped[i]
-                skipped[i] += pass_skipped[i]
-        output, live = t.output, []
-        for i in ids:
-            if generated[i] >= output[i]:
-                self._complete(i)
+                s = pass_skipped[i]
+                executed[i] += num_layers - s
+                if s:  # only a hit changes the pass accumulators
+                    skipped[i] += s
+                    pass_skipped[i] = 0
+                    pass_agree[i] = 1.0
+            if g >= output[i]:
+                done.append(i)
             else:
                 live.append(i)
+                e = -(-c // block_tokens) - held[i]
+                total += e
+                if e > 0:
+                    grow.append(i)
+                    extra.append(e)
+        for i in done:
+            self._complete(i)
         if not live:
             return
-        block_tokens, held = kv.block_tokens, kv.held
-        extra = [-(-ctx[i] // block_tokens) - held[i] for i in live]
-        if sum(extra) <= kv.free_blocks:
-            kv.grow_many(live, extra, now)
+        if total <= kv.free_blocks:
+            kv.grow_many(grow, extra, now)
         else:
-            for i, e in zip(live, extra):
-                if e > 0 and t.running[i]:
+            for i in grow:
+                if t.running[i]:
                     self._grow(i)
             live = [i for i in live if t.running[i]]
-        t.start_decode_passes(live)
+        # the next decode pass enters queue 0; chunk[i] is read for prefill passes
+        # only, a decode pass's size is its queue value
+        t.queues[0].update(dict.fromkeys(live, 1))
         self._notify(self.queue_gpu[0])
 
     def _complete(self, i: int) -> None:

@@ -74,12 +74,10 @@ class Router:
             t = self.lookup_time_s(self.bank_entries, queries)
             r.total_lookup_s += t
             r.rounds.append((c, here, t))
-            out = self.skip_model.decide(self.plan, c, rids, toks, self.rng)
-            landing = out.landing.tolist()
-            hit = [m for m, land in enumerate(landing) if land > c]
+            hit, hit_landing, hit_p = self.skip_model.decide_hits(self.plan, c, rids, toks,
+                                                                  self.rng)
             if not hit:
                 continue
-            hit_landing = [landing[m] for m in hit]
             if max(hit_landing) > k:
                 raise ValueError(f"skip model {self.skip_model.name} landed past {k}")
             hit_pos = hit if here is None else [here[m] for m in hit]
@@ -87,9 +85,8 @@ class Router:
                 final = [start] * n
             for m, land in zip(hit_pos, hit_landing):
                 final[m] = land
-            p = out.p_change.tolist()
-            keep = ([1.0 - p[m] for m in hit] if scale == 1.0
-                    else [1.0 - min(1.0, p[m] * scale) for m in hit])
+            keep = ([1.0 - p for p in hit_p] if scale == 1.0
+                    else [1.0 - min(1.0, p * scale) for p in hit_p])
             layers = [bounds[land] - bounds[c] for land in hit_landing]  # an exit skips the rest
             r.hits.append((hit_pos, layers, keep))
             self._fill_holes(r, hit_pos, layers)

@@ -53,6 +53,19 @@ class SkipModel(ABC):
         (0 = first generated token), for models that replay recorded traces.
         """
 
+    def decide_hits(self, plan: CheckpointPlan, at: int, request_ids: np.ndarray,
+                    token_indices: np.ndarray, rng: np.random.Generator
+                    ) -> tuple[list[int], list[int], list[float]]:
+        """`decide` reduced to its hits, as Python lists: (batch positions with
+        landing > at, ascending; their landings; their p_change). The router
+        reads only these; models whose hits are sparse override this to skip
+        the per-token lists (the same draws, the same outcomes)."""
+        out = self.decide(plan, at, request_ids, token_indices, rng)
+        landing = out.landing.tolist()
+        hit = [m for m, land in enumerate(landing) if land > at]
+        p = out.p_change.tolist() if hit else []
+        return hit, [landing[m] for m in hit], [p[m] for m in hit]
+
     def kv_hole_p_change_scale(self, kv_policy: str) -> float:
         """Factor on p_change for a skip whose K/V holes `kv_policy` fills
         (see policies/kv_hole.py); models that measured it override this."""

@@ -65,15 +65,6 @@ class RequestTable:
         self.chunk[i] = min(left, chunk_limit) if chunk_limit else left
         self.queues[0][i] = self.chunk[i]
 
-    def start_decode_passes(self, ids: list[int]) -> None:
-        """Put the next decode token of each request of `ids` in queue 0."""
-        skipped, agree = self.pass_skipped, self.pass_agree
-        for i in ids:
-            skipped[i] = 0
-            agree[i] = 1.0
-        # chunk[i] is read for prefill passes only; a decode pass's size is its queue value
-        self.queues[0].update(dict.fromkeys(ids, 1))
-
     def column(self, name: str) -> np.ndarray:
         """A per-request column as an array (list columns converted)."""
         return np.asarray(getattr(self, name))

@@ -132,5 +132,18 @@ class ParametricSkipModel(SkipModel):
             landing[u < r * self.config.exit_prob] = plan.num_blocks
         return SkipOutcome(landing, hit * p_change)
 
+    def decide_hits(self, plan, at, request_ids, token_indices, rng):
+        # `decide`'s draws and thresholds, found with one vectorised compare:
+        # hits are sparse, so only they reach Python
+        u = rng.random(len(request_ids))
+        r, jump, p_change = self._at[at]
+        cut, k = r * self.config.exit_prob, plan.num_blocks
+        hit = (u < max(r, cut)).nonzero()[0].tolist()  # flatnonzero without its wrappers
+        if not hit:
+            return hit, [], []
+        us = u[hit].tolist()
+        return (hit, [k if x < cut else at + jump for x in us],
+                [p_change if x < r else 0.0 for x in us])
+
     def kv_hole_p_change_scale(self, kv_policy):
         return float(self.config.kv_p_change_scale.get(kv_policy, 1.0))
