@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from skipsim.errors import UserError
+from skipsim.registry import registrar
 
 
 @dataclass(frozen=True, slots=True)  # built once per simulated step: slots keep it cheap
@@ -89,12 +90,8 @@ class CostModel(ABC):
 COST_MODELS: dict[str, Callable[..., CostModel]] = {}
 
 
-def register_cost_model(name: str):
-    """Class or factory decorator: `COST_MODELS[name](**kwargs) -> CostModel`."""
-    def wrap(factory):
-        COST_MODELS[name] = factory
-        return factory
-    return wrap
+# class or factory decorator: `COST_MODELS[name](spec=, device=) -> CostModel`
+register_cost_model = registrar(COST_MODELS)
 
 
 def unknown_cost_model(name: str) -> UserError:

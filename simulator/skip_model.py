@@ -20,6 +20,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from policies.checkpoint_plan import CheckpointPlan
+from skipsim.registry import registrar
 
 
 class SkipOutcome(NamedTuple):
@@ -83,11 +84,7 @@ class SkipModel(ABC):
 SKIP_MODELS: dict[str, Callable[..., SkipModel]] = {}
 
 
-def register_skip_model(name: str):
-    def wrap(factory):
-        SKIP_MODELS[name] = factory
-        return factory
-    return wrap
+register_skip_model = registrar(SKIP_MODELS)
 
 
 @register_skip_model("no-skip")

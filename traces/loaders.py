@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from skipsim.errors import UserError
+from skipsim.registry import registrar
 from traces.arrivals import check_rate, gamma_arrivals, replay_arrivals
 from traces.lengths import LengthSpec, draw_lengths
 from traces.trace import Trace
@@ -22,11 +23,7 @@ from traces.trace import Trace
 TRACE_LOADERS: dict[str, Callable[["TraceConfig"], Trace]] = {}
 
 
-def register_trace(name: str):
-    def wrap(fn):
-        TRACE_LOADERS[name] = fn
-        return fn
-    return wrap
+register_trace = registrar(TRACE_LOADERS)
 
 
 @dataclass(frozen=True)

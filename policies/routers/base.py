@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from skipsim.errors import UserError
+from skipsim.registry import registrar
 
 
 @dataclass(frozen=True)
@@ -82,12 +83,7 @@ class Router(ABC):
 ROUTERS: dict[str, Callable[[SkipExamples], Router]] = {}
 
 
-def register_router(name: str):
-    def wrap(cls):
-        cls.name = name
-        ROUTERS[name] = cls
-        return cls
-    return wrap
+register_router = registrar(ROUTERS, set_name=True)
 
 
 def make_router(name: str, examples: SkipExamples) -> Router:

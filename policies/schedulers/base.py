@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from typing import Callable, Collection, NamedTuple
 
 from skipsim.errors import UserError
+from skipsim.registry import registrar
 
 
 class QueueView(NamedTuple):
@@ -88,12 +89,7 @@ def fill_batch(queue: QueueView, step: StepState) -> tuple[int, ...]:
 SCHEDULERS: dict[str, Callable[[], Scheduler]] = {}
 
 
-def register_scheduler(name: str):
-    def wrap(cls):
-        cls.name = name
-        SCHEDULERS[name] = cls
-        return cls
-    return wrap
+register_scheduler = registrar(SCHEDULERS, set_name=True)
 
 
 def make_scheduler(name: str) -> Scheduler:
