@@ -35,9 +35,11 @@ KV_HOLE_POLICIES = {
     "none": KVHolePolicy("none", False, False),
 }
 
-# Placeholder accuracy factors until calibration measures them per policy:
-# project and repair restore (or approximate well) the skipped K/V; copying
-# the departure layer's K/V is a cruder stand-in; masking loses information.
+# Fallback accuracy factors for skip models that did not measure them (the
+# `measured` model reads project/copy/repair from its SkipProfile's live runs;
+# nothing measures `none`): project and repair restore (or approximate well)
+# the skipped K/V; copying the departure layer's K/V is a cruder stand-in;
+# masking loses information. Guesses, not measurements.
 DEFAULT_P_CHANGE_SCALE = {"project": 1.0, "repair": 1.0, "copy": 1.1, "none": 1.25}
 
 

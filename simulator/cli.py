@@ -86,6 +86,9 @@ def add_arguments(parser) -> None:
     g.add_argument("--skip-config", default=None, metavar="FILE",
                    help="parametric: JSON/YAML config; replay: CSV/Parquet of decisions; "
                         "measured: a SkipProfile JSON from `simulate calibrate`")
+    g.add_argument("--skip-target", type=float, default=None, metavar="AGREEMENT",
+                   help="measured: the SkipProfile's figures for this target agreement "
+                        "(default: the profile's own target)")
     g = parser.add_argument_group("output")
     g.add_argument("--goodput", nargs="+", default=None, metavar="KEY:MS",
                    help="SLOs for goodput as vLLM bench: ttft:MS tpot:MS e2el:MS")
@@ -112,7 +115,8 @@ def sim_config(args) -> SimConfig:
     if args.records_format not in ("csv", "parquet"):
         raise UserError(f"--records-format must be csv or parquet, got {args.records_format!r}")
     skip_options = {"hit_rates": args.skip_rates, "p_change": args.p_change,
-                    "exit_prob": args.exit_prob, "skip_config": args.skip_config}
+                    "exit_prob": args.exit_prob, "skip_config": args.skip_config,
+                    "skip_target": args.skip_target}
     parametric_flags = [f"--{k.replace('_', '-')}" for k, flag in
                         (("skip_rates", args.skip_rates), ("p_change", args.p_change),
                          ("exit_prob", args.exit_prob)) if flag is not None]

@@ -15,6 +15,12 @@ from skipsim.cli import main
     ["calibrate", "--target-agreement", "0"],
     ["calibrate", "--target-agreement", "1.5"],
     ["calibrate", "--compare-routers", "nope"],
+    ["calibrate", "--compare-kv-policies", "project,nope"],
+    ["calibrate", "--bank-fractions", "0.5,2"],
+    ["calibrate", "--bank-fractions", "half"],
+    ["calibrate", "--static-layers", "0"],
+    ["calibrate", "--static-layers", "30"],                  # the model has 30 layers
+    ["calibrate", "--static-layers", "two"],
     ["calibrate", "--show", "/nonexistent/profile.json"],
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, capsys):
@@ -31,3 +37,33 @@ def test_empty_bank_is_a_user_error():
     for name in ("cosine", "knn", "probe", "never"):
         with pytest.raises(UserError):
             make_router(name, empty)
+
+
+def test_explicit_flags_beat_the_quick_preset():
+    import argparse
+
+    from profiler.calibration.cli import add_arguments, config_from_args
+    from profiler.calibration.config import QUICK, CalibrationConfig
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    quick = config_from_args(parser.parse_args(["--quick"]))
+    assert quick.num_calibration_prompts == QUICK["num_calibration_prompts"]
+    assert quick.router == CalibrationConfig().router
+    mixed = config_from_args(parser.parse_args(
+        ["--quick", "--static-layers", "1,3", "--bank-fractions", "0.2,1", "--calibration-prompts", "5",
+         "--compare-kv-policies", "copy"]))
+    assert mixed.static_layer_counts == (1, 3) and mixed.bank_fractions == (0.2, 1.0)
+    assert mixed.num_calibration_prompts == 5 and mixed.compare_kv_policies == ("copy",)
+    assert mixed.max_new_tokens == QUICK["max_new_tokens"]
+
+
+def test_show_prints_every_section_of_the_committed_profile(capsys):
+    from simulator.skip_models.measured import DEFAULT_PROFILE
+
+    assert main(["calibrate", "--show", str(DEFAULT_PROFILE)]) == 0
+    out = capsys.readouterr().out
+    for section in ("per checkpoint at target", "bank size sweep", "live calibration of",
+                    "live decoding on held-out prompts", "static-BI",
+                    "at equal skipped fraction", "comparable points"):
+        assert section in out, section

@@ -92,3 +92,23 @@ def test_live_evaluation_without_skips_agrees_everywhere(setup):
     _, lm, _, recs = setup
     res = evaluate_live(lm, recs, LiveSetup(PLAN))
     assert res.agreement == 1.0 and res.skipped_fraction == 0.0 and res.kl.max() < 1e-6
+
+
+def test_live_calibration_counts_every_calibration_token(setup):
+    from profiler.calibration.banks import build_examples
+    from profiler.calibration.counterfactual import label_prompt
+    from profiler.calibration.fitting import calibration_curves
+    from profiler.calibration.live_calibration import LEVELS, live_level_runs
+
+    _, lm, _, recs = setup
+    with torch.no_grad():
+        labels = [label_prompt(lm, r, PLAN, 2) for r in recs]
+    examples = build_examples(PLAN, recs, labels)
+    curves = calibration_curves("knn", examples, 3, 0)
+    runs = live_level_runs(lm, recs, examples, "knn", curves, PLAN, 3, 0, 0.0001,
+                           "project", "identity")
+    assert [r.precision for r in runs] == list(LEVELS)     # a target of ~0 never fails
+    n = sum(r.num_decode for r in recs)
+    assert all(r.tokens == n for r in runs)
+    # looser levels skip at least as often on these prompts as the strictest one
+    assert runs[-1].skipped_fraction >= runs[0].skipped_fraction

@@ -39,3 +39,15 @@ def test_measured_model_reads_a_given_profile(tmp_path):
         build_skip_model("measured", plan, {"skip_config": str(tmp_path / "missing.json")})
     model = build_skip_model("measured", plan, {"skip_config": None})
     assert model.label.startswith("measured")
+
+
+def test_skip_target_picks_another_calibrated_target_of_the_profile():
+    from policies.checkpoint_plan import CheckpointPlan
+    from simulator.components import build_skip_model
+
+    plan = CheckpointPlan.parse("8,4,4,4,4,2,2,2", 30)
+    cfg = _config("--skip-target", "0.9")
+    model = build_skip_model("measured", plan, cfg.skip_options)
+    assert float(model.target) == 0.9 and model.label.endswith("@ 0.9")
+    with pytest.raises(UserError, match="no figures for target"):
+        build_skip_model("measured", plan, _config("--skip-target", "0.42").skip_options)

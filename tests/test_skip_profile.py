@@ -79,3 +79,18 @@ def test_measured_is_registered_and_the_committed_profile_loads():
     plan = CheckpointPlan(tuple(model.profile.boundaries))
     out = model.decide(plan, 1, np.arange(10), np.zeros(10, int), np.random.default_rng(0))
     assert len(out.landing) == 10 and np.all(out.landing >= 1)
+
+
+def test_kv_hole_factors_are_read_from_the_profiles_live_runs():
+    from dataclasses import replace
+
+    rows = [{"router": "knn", "target": 0.99, "kv_policy": k, "agreement": a}
+            for k, a in (("project", 0.95), ("copy", 0.88), ("full", 0.96))]
+    rows.append({"router": "cosine", "target": 0.99, "kv_policy": "copy", "agreement": 0.1})
+    model = MeasuredSkipModel(replace(make_profile(), live={"comparison": rows}))
+    assert model.kv_hole_p_change_scale("copy") == pytest.approx(0.12 / 0.04)
+    assert model.kv_hole_p_change_scale("project") == pytest.approx(0.05 / 0.04)
+    assert model.kv_hole_p_change_scale("repair") == pytest.approx(1.0)
+    assert model.kv_hole_p_change_scale("none") == 1.25          # not measured: the fallback
+    unmeasured = MeasuredSkipModel(make_profile())
+    assert unmeasured.kv_hole_p_change_scale("copy") == 1.1

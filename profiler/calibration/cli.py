@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from policies.routers import ROUTERS
-from profiler.calibration.config import CalibrationConfig, quick
+from profiler.calibration.config import QUICK, THRESHOLD_CALIBRATIONS, CalibrationConfig
 from profiler.calibration.live_eval import ACTIONS, KV_POLICIES
 from profiler.calibration.show import format_profile
 from profiler.calibration.skip_profile import SkipProfile
@@ -18,34 +19,48 @@ HELP = "measure semantic skipping on the real model (banks, routers, live accura
 
 
 def add_arguments(parser) -> None:
+    """Run options default to None so that an explicit flag beats the --quick preset."""
     d = CalibrationConfig()
+    opt = lambda flag, help, **kw: parser.add_argument(flag, default=None, help=help, **kw)  # noqa: E731
     parser.add_argument("--show", metavar="FILE", help="print a SkipProfile's table and exit")
-    parser.add_argument("--model", default=d.model, help=f"model name or folder (default: {d.model})")
+    opt("--model", f"model name or folder (default: {d.model})")
     parser.add_argument("--trace", default="sharegpt", choices=["sharegpt"],
                         help="prompt source (ShareGPT first turns)")
-    parser.add_argument("--checkpoints", default=d.checkpoints,
-                        help=f"block sizes or boundaries (default: {d.checkpoints})")
-    parser.add_argument("--router", default=d.router, choices=sorted(ROUTERS),
-                        help=f"router written to the profile (default: {d.router})")
-    parser.add_argument("--compare-routers", default=",".join(d.compare_routers),
-                        help="routers also evaluated live, comma-separated")
-    parser.add_argument("--target-agreement", type=float, default=d.target_agreement,
-                        help=f"agreement the thresholds are calibrated to, in (0, 1] "
-                             f"(default: {d.target_agreement})")
-    parser.add_argument("--targets", default=",".join(str(t) for t in d.targets),
-                        help="further targets swept (comma-separated)")
-    parser.add_argument("--kv-policy", default=d.kv_policy, choices=KV_POLICIES)
-    parser.add_argument("--action", default=d.action, choices=ACTIONS,
-                        help="carry the state unchanged or add the neighbours' delta")
-    parser.add_argument("--calibration-prompts", type=int, default=d.num_calibration_prompts)
-    parser.add_argument("--test-prompts", type=int, default=d.num_test_prompts)
-    parser.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens)
-    parser.add_argument("--max-skip-blocks", type=int, default=d.max_skip_blocks)
-    parser.add_argument("--seed", type=int, default=d.seed)
+    opt("--checkpoints", f"block sizes or boundaries (default: {d.checkpoints})")
+    opt("--router", f"router written to the profile (default: {d.router})", choices=sorted(ROUTERS))
+    opt("--compare-routers", f"routers also evaluated live (default: {_csv(d.compare_routers)})")
+    opt("--target-agreement", "agreement the thresholds are calibrated to, in (0, 1] "
+        f"(default: {d.target_agreement})", type=float)
+    opt("--targets", f"further targets swept (default: {_csv(d.targets)})")
+    opt("--kv-policy", f"KV-hole policy of the live runs (default: {d.kv_policy})",
+        choices=KV_POLICIES)
+    opt("--compare-kv-policies", "KV-hole policies also evaluated at the target "
+        f"(default: {_csv(d.compare_kv_policies)})")
+    opt("--action", f"carry the state unchanged or add the neighbours' delta (default: {d.action})",
+        choices=ACTIONS)
+    opt("--threshold-calibration", "calibrate the profile router's thresholds on live decoding "
+        "of the calibration prompts (cross-fitted) or on the offline labels only "
+        f"(default: {d.threshold_calibration})", choices=THRESHOLD_CALIBRATIONS)
+    opt("--bank-fractions", "bank sizes swept, as fractions of the calibration bank "
+        f"(default: {_csv(d.bank_fractions)})")
+    opt("--static-layers", "layer counts of the static Block Influence baseline "
+        f"(default: {_csv(d.static_layer_counts)})")
+    opt("--calibration-prompts", f"(default: {d.num_calibration_prompts})", type=int)
+    opt("--test-prompts", f"held-out prompts (default: {d.num_test_prompts})", type=int)
+    opt("--max-prompt-tokens", f"(default: {d.max_prompt_tokens})", type=int)
+    opt("--max-new-tokens", f"(default: {d.max_new_tokens})", type=int)
+    opt("--max-skip-blocks", f"furthest landing tested, in blocks (default: {d.max_skip_blocks})",
+        type=int)
+    opt("--seed", f"(default: {d.seed})", type=int)
     parser.add_argument("--quick", action="store_true",
-                        help="the quick preset (16+8 prompts, 40 tokens): minutes on 2 CPU cores")
+                        help="the quick preset: " + ", ".join(f"{k}={_csv(v)}" for k, v in QUICK.items())
+                             + " (about 3 minutes on 2 idle CPU cores); explicit flags still apply")
     parser.add_argument("--out", default="skip-profile.json", metavar="FILE",
                         help="where to write the SkipProfile (default: skip-profile.json)")
+
+
+def _csv(v) -> str:
+    return ",".join(str(x) for x in v) if isinstance(v, tuple) else str(v)
 
 
 def _floats(text: str, flag: str) -> tuple[float, ...]:
@@ -55,19 +70,48 @@ def _floats(text: str, flag: str) -> tuple[float, ...]:
         raise UserError(f"{flag} {text!r}: expected comma-separated numbers") from None
 
 
-def config_from_args(args) -> CalibrationConfig:
-    routers = tuple(r for r in args.compare_routers.split(",") if r)
-    unknown = [r for r in routers if r not in ROUTERS]
+def _ints(text: str, flag: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise UserError(f"{flag} {text!r}: expected comma-separated whole numbers") from None
+
+
+def _names(text: str, known, flag: str) -> tuple[str, ...]:
+    names = tuple(x.strip() for x in text.split(",") if x.strip())
+    unknown = [x for x in names if x not in known]
     if unknown:
-        raise UserError(f"unknown router {unknown[0]!r} (choose from {', '.join(sorted(ROUTERS))})")
-    cfg = CalibrationConfig(
-        model=args.model, checkpoints=args.checkpoints, router=args.router,
-        compare_routers=routers, target_agreement=args.target_agreement,
-        targets=_floats(args.targets, "--targets"), kv_policy=args.kv_policy,
-        action=args.action, num_calibration_prompts=args.calibration_prompts,
-        num_test_prompts=args.test_prompts, max_new_tokens=args.max_new_tokens,
-        max_skip_blocks=args.max_skip_blocks, seed=args.seed)
-    return quick(cfg) if args.quick else cfg
+        raise UserError(f"{flag}: unknown name {unknown[0]!r} (choose from {', '.join(sorted(known))})")
+    return names
+
+
+# flag attribute -> (config field, parser of the flag's text or None for typed flags)
+_FIELDS = {
+    "model": ("model", None), "checkpoints": ("checkpoints", None), "router": ("router", None),
+    "compare_routers": ("compare_routers", lambda t: _names(t, ROUTERS, "--compare-routers")),
+    "target_agreement": ("target_agreement", None),
+    "targets": ("targets", lambda t: _floats(t, "--targets")),
+    "kv_policy": ("kv_policy", None),
+    "compare_kv_policies": ("compare_kv_policies",
+                            lambda t: _names(t, KV_POLICIES, "--compare-kv-policies")),
+    "action": ("action", None), "threshold_calibration": ("threshold_calibration", None),
+    "bank_fractions": ("bank_fractions", lambda t: _floats(t, "--bank-fractions")),
+    "static_layers": ("static_layer_counts", lambda t: _ints(t, "--static-layers")),
+    "calibration_prompts": ("num_calibration_prompts", None),
+    "test_prompts": ("num_test_prompts", None), "max_prompt_tokens": ("max_prompt_tokens", None),
+    "max_new_tokens": ("max_new_tokens", None), "max_skip_blocks": ("max_skip_blocks", None),
+    "seed": ("seed", None),
+}
+
+
+def config_from_args(args) -> CalibrationConfig:
+    """The defaults (or the quick preset), then every flag given explicitly."""
+    base = {**asdict(CalibrationConfig()), **(QUICK if args.quick else {})}
+    for attr, (field, parse) in _FIELDS.items():
+        value = getattr(args, attr)
+        if value is not None:
+            base[field] = parse(value) if parse else value
+    return CalibrationConfig(**base)
 
 
 def check_plan(cfg: CalibrationConfig) -> None:
@@ -75,7 +119,12 @@ def check_plan(cfg: CalibrationConfig) -> None:
     from profiler.calibration.pipeline import resolve_plan
     from skipsim.model_spec import model_spec
 
-    resolve_plan(cfg.checkpoints, model_spec(cfg.model).num_layers)
+    num_layers = model_spec(cfg.model).num_layers
+    resolve_plan(cfg.checkpoints, num_layers)
+    too_many = [n for n in cfg.static_layer_counts if n >= num_layers]
+    if too_many:
+        raise UserError(f"--static-layers {too_many[0]}: the model has {num_layers} layers "
+                        f"(layer 0 is never skipped)")
 
 
 def run(args) -> int:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 from policies.routers.threshold import check_target
 from profiler.calibration.live_eval import ACTIONS, KV_POLICIES
 from skipsim.errors import UserError
 
+THRESHOLD_CALIBRATIONS = ("live", "offline")
 DEFAULT_CHECKPOINTS = "8,2,2,2,2,2,2,2,2,2,2,2"
 
 
@@ -28,6 +29,7 @@ class CalibrationConfig:
     kv_policy: str = "project"
     compare_kv_policies: tuple[str, ...] = ("project", "copy", "full")
     action: str = "identity"
+    threshold_calibration: str = "live"   # the profile router's thresholds: live | offline
     bank_fractions: tuple[float, ...] = (0.25, 0.5, 1.0)
     static_layer_counts: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
     seed: int = 0
@@ -49,6 +51,10 @@ class CalibrationConfig:
             raise UserError(f"action must be one of {', '.join(ACTIONS)}")
         if any(not 0 < f <= 1 for f in self.bank_fractions):
             raise UserError("bank fractions must be in (0, 1]")
+        if self.threshold_calibration not in THRESHOLD_CALIBRATIONS:
+            raise UserError(f"threshold calibration must be one of {', '.join(THRESHOLD_CALIBRATIONS)}")
+        if any(n < 1 for n in self.static_layer_counts):
+            raise UserError("static baseline layer counts must be at least 1")
 
     @property
     def all_targets(self) -> tuple[float, ...]:
@@ -58,11 +64,7 @@ class CalibrationConfig:
         return asdict(self)
 
 
+# The quick preset: fewer, shorter prompts; two swept targets besides the main one.
 QUICK = dict(num_calibration_prompts=12, num_test_prompts=6, max_prompt_tokens=128,
-             max_new_tokens=32, targets=(0.9,), compare_kv_policies=("project",),
-             bank_fractions=(0.5, 1.0), static_layer_counts=(1, 2, 4))
-
-
-def quick(config: CalibrationConfig) -> CalibrationConfig:
-    """The quick preset (fewer, shorter prompts; one KV policy)."""
-    return replace(config, **QUICK)
+             max_new_tokens=32, targets=(0.8, 0.9), bank_fractions=(0.5, 1.0),
+             static_layer_counts=(1, 2, 4, 6))

@@ -20,10 +20,15 @@ def query_of(ex: SkipExamples) -> Query:
     return Query(ex.keys, ex.prev_cos, ex.exit_entropy)
 
 
+def fold_of_groups(groups, folds: int, seed: int) -> dict[int, int]:
+    """Prompt id -> fold (a seeded shuffle dealt round-robin); the same for every
+    checkpoint, so a prompt is out of fold everywhere at once."""
+    order = np.random.default_rng(seed).permutation(np.unique(np.asarray(groups)))
+    return {int(g): f % folds for f, g in enumerate(order)}
+
+
 def out_of_fold_scores(name: str, ex: SkipExamples, folds: int, seed: int) -> np.ndarray:
-    groups = np.unique(ex.group)
-    order = np.random.default_rng(seed).permutation(groups)
-    fold_of = {g: f % folds for f, g in enumerate(order)}
+    fold_of = fold_of_groups(ex.group, folds, seed)
     fold = np.array([fold_of[g] for g in ex.group])
     scores = np.full(ex.safe.shape, -np.inf)
     for f in range(folds):

@@ -116,9 +116,10 @@ def evaluate_live(lm: LayerwiseModel, recs: list[PromptRecording], setup: LiveSe
                            cache, (rope[0][hole], rope[1][hole]), depart[~run], recs)
         logp = torch.log_softmax(lm.logits(h[:, 0]), -1)
         for r, b in enumerate(slots.tolist()):
-            ref = recs[b].ref_logprobs[s - 1]
             agree.append(int(logp[r].argmax()) == recs[b].tokens[s])
-            kl.append(float((ref.exp() * (ref - logp[r])).sum()))
+            ref = recs[b].ref_logprobs  # calibration recordings keep none: KL unknown there
+            kl.append(float((ref[s - 1].exp() * (ref[s - 1] - logp[r])).sum())
+                      if ref is not None else float("nan"))
         skipped.extend(n_skip.tolist())
     return LiveResult(np.array(agree, bool), np.array(kl), np.array(skipped), L, trace)
 

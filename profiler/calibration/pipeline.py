@@ -6,11 +6,17 @@ states routers really see once earlier skips have happened), error
 probability given a hit from the counterfactual labels of the test tokens
 (a per-checkpoint figure the live run cannot attribute), agreement, KL and
 skipped fraction from the live run.
+
+Every router's thresholds are calibrated offline (cross-conformal on the
+counterfactual labels); the profile's router is also calibrated on live
+decoding of the calibration prompts (`live_calibration.py`, the default),
+and those thresholds are the profile's. Both appear in the comparison.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +31,7 @@ from profiler.calibration.counterfactual import label_prompt
 from profiler.calibration.decoder import LayerwiseModel
 from profiler.calibration.fitting import (calibration_curves, fit_routers, query_of,
                                           thresholds_by_target)
+from profiler.calibration.live_calibration import live_level_runs, pick_thresholds
 from profiler.calibration.live_eval import LiveResult, LiveSetup, evaluate_live
 from profiler.calibration.prompts import split_prompts
 from profiler.calibration.recording import record_greedy
@@ -62,36 +69,24 @@ def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile
         f"{time.time() - started:.0f} s so far")
 
     targets = list(cfg.all_targets)
-    routers_to_run = [cfg.router] + [r for r in cfg.compare_routers if r != cfg.router]
-    comparison, main = [], None
-    bar = tqdm(total=len(routers_to_run) * len(targets), desc="live evaluation", leave=False)
-    for name in routers_to_run:
-        curves = calibration_curves(name, ex_cal, cfg.folds, cfg.seed)
-        ths = thresholds_by_target(curves, n_cal, targets)
-        routers = fit_routers(name, ex_cal)
-        for t in targets:
-            res = evaluate_live(lm, test, LiveSetup(plan, routers, ths[t], kv_policy=cfg.kv_policy,
-                                                    action=cfg.action), split.test_ids)
-            comparison.append(_summary(res, router=name, target=t, kv_policy=cfg.kv_policy))
-            bar.update()
-            if name == cfg.router:
-                main = main or {"routers": routers, "thresholds": ths, "live": {}}
-                main["live"][t] = res
-    bar.close()
-    log(f"live evaluation of {len(routers_to_run)} routers done, {time.time() - started:.0f} s so far")
+    comparison, main, level_runs = _evaluate_routers(cfg, lm, plan, cal, test, ex_cal, n_cal,
+                                                     split.test_ids, targets)
+    log(f"live evaluation done, {time.time() - started:.0f} s so far")
     main_t = cfg.target_agreement
     for policy in cfg.compare_kv_policies:
         if policy != cfg.kv_policy:
             res = evaluate_live(lm, test, LiveSetup(plan, main["routers"], main["thresholds"][main_t],
                                                     kv_policy=policy, action=cfg.action))
-            comparison.append(_summary(res, router=cfg.router, target=main_t, kv_policy=policy))
+            comparison.append(_summary(res, router=cfg.router, target=main_t, kv_policy=policy,
+                                       calibration=cfg.threshold_calibration))
     bi = block_influence(cal)
     static = []
     for n in tqdm(cfg.static_layer_counts, desc="static baseline", leave=False):
         layers = lowest_influence_layers(bi, n)
         res = evaluate_live(lm, test, LiveSetup(plan, static_skip_layers=layers,
                                                 kv_policy=cfg.kv_policy))
-        static.append({**_summary(res, router="static-BI", target=None, kv_policy=cfg.kv_policy),
+        static.append({**_summary(res, router="static-BI", target=None, kv_policy=cfg.kv_policy,
+                                  calibration=None),
                        "layers": sorted(layers)})
 
     checkpoints = []
@@ -109,9 +104,12 @@ def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile
         model=cfg.model, num_layers=plan.num_layers, boundaries=list(plan.boundaries),
         router=cfg.router, kv_policy=cfg.kv_policy, action=cfg.action,
         target_agreement=main_t, checkpoints=checkpoints,
-        live={"comparison": comparison, "block_influence": [round(float(x), 5) for x in bi]},
+        live={"comparison": comparison, "block_influence": [round(float(x), 5) for x in bi],
+              "live_calibration": level_runs},
         static_baseline=static,
         config={**cfg.to_dict(), "calibration_tokens": n_cal, "test_tokens": n_test,
+                # float sums differ by thread count, and borderline labels with them
+                "torch_threads": torch.get_num_threads(),
                 "calibration_prompt_rows": split.calibration_ids,
                 "test_prompt_rows": split.test_ids, "wall_time_s": None},
         traces_file=traces_name)
@@ -119,6 +117,39 @@ def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile
     profile.config["wall_time_s"] = round(time.time() - started, 1)
     profile.save(out)
     return profile
+
+
+def _evaluate_routers(cfg, lm, plan, cal, test, ex_cal, n_cal, test_ids, targets):
+    """Every router at every target, live on the test prompts, its thresholds
+    calibrated offline (cross-conformal on the labels); the profile's router
+    also calibrated live when `threshold_calibration == "live"`. Returns the
+    comparison rows, the profile router's (routers, thresholds, live results)
+    and the live calibration's level runs."""
+    names = [cfg.router] + [r for r in cfg.compare_routers if r != cfg.router]
+    live_cal = cfg.threshold_calibration == "live"
+    bar = tqdm(total=(len(names) + live_cal) * len(targets), desc="live evaluation", leave=False)
+    comparison, main, level_runs = [], None, []
+    for name in names:
+        curves = calibration_curves(name, ex_cal, cfg.folds, cfg.seed)
+        routers = fit_routers(name, ex_cal)
+        variants = {"offline": thresholds_by_target(curves, n_cal, targets)}
+        if name == cfg.router and live_cal:
+            runs = live_level_runs(lm, cal, ex_cal, name, curves, plan, cfg.folds, cfg.seed,
+                                   min(targets), cfg.kv_policy, cfg.action)
+            variants["live"] = {t: pick_thresholds(runs, t)[0] for t in targets}
+            level_runs = [{k: v for k, v in asdict(r).items() if k != "thresholds"} for r in runs]
+        for calib, ths in variants.items():
+            for t in targets:
+                res = evaluate_live(lm, test, LiveSetup(plan, routers, ths[t], kv_policy=cfg.kv_policy,
+                                                        action=cfg.action), test_ids)
+                comparison.append(_summary(res, router=name, target=t, kv_policy=cfg.kv_policy,
+                                           calibration=calib))
+                bar.update()
+                if name == cfg.router and calib == cfg.threshold_calibration:
+                    main = main or {"routers": routers, "thresholds": ths, "live": {}}
+                    main["live"][t] = res
+    bar.close()
+    return comparison, main, level_runs
 
 
 def _recorded(cfg: CalibrationConfig, lm, plan, split, log):
