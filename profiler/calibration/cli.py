@@ -54,7 +54,7 @@ def add_arguments(parser) -> None:
     opt("--seed", f"(default: {d.seed})", type=int)
     parser.add_argument("--quick", action="store_true",
                         help="the quick preset: " + ", ".join(f"{k}={_csv(v)}" for k, v in QUICK.items())
-                             + " (about 3 minutes on 2 idle CPU cores); explicit flags still apply")
+                             + " (7 minutes on one CPU core, cold cache); explicit flags still apply")
     parser.add_argument("--out", default="skip-profile.json", metavar="FILE",
                         help="where to write the SkipProfile (default: skip-profile.json)")
 

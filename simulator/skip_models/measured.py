@@ -13,8 +13,10 @@ KV holes: the error probability given a hit comes from counterfactual labels
 in which earlier positions keep the full model's K/V, i.e. holes repaired
 exactly. A KV policy's factor on it is the profile's live disagreement under
 that policy over the disagreement with the full model's K/V (same router,
-same thresholds): `copy` measured 2.2x on the 32x8 SmolLM2 profile. `repair`
-is taken as `full`; `none` was not measured and keeps the placeholder.
+same thresholds). A profile whose full-K/V run never disagreed gives no
+ratio (both committed SmolLM2 profiles at 0.99: 100% agreement with full
+K/V, so the fallbacks apply). `repair` is taken as `full`; `none` was not
+measured and keeps the placeholder.
 """
 
 from __future__ import annotations
