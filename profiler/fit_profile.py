@@ -25,7 +25,7 @@ from skipsim.errors import UserError
 
 from profiler.fit import (HeldOut, LinearFit, LogLogTable, fit_from_dict,
                           holdout_mask, layer_rows_features, token_features)
-from profiler.profile_table import ProfileTable
+from profiler.profile_table import ProfileTable, profile_label
 
 FIT_FORMAT = "skipsim-fitted-profile/1"
 BLOCK_COMPONENTS = ("layer", "attention", "mlp")
@@ -50,9 +50,7 @@ class FittedProfile:
 
     @property
     def label(self) -> str:
-        m = self.meta
-        return (f"measured: {m['device_name']}, {m['threads']} thread(s), "
-                f"{m['model']} {m['dtype']}")
+        return profile_label(self.meta)
 
     def lookup_kinds(self) -> list[str]:
         return sorted(k.split("/", 1)[1] for k in self.fits if k.startswith("lookup/"))

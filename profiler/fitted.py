@@ -34,11 +34,18 @@ FIT_SUFFIX = ".fit.json"
 
 
 def canonical_model(name: str) -> str:
-    return "smollm2" if is_smollm2(name) else str(name).strip().rstrip("/").lower()
+    """The name profiles are filed and matched under: a local model folder by its
+    last path part, as `model_spec` names it."""
+    return "smollm2" if is_smollm2(name) else Path(str(name).strip().rstrip("/")).name.lower()
+
+
+def profile_path(model: str, device: str) -> Path:
+    """Where the committed profile of `model` on `device` ("cuda:1" files as cuda) lives."""
+    return PROFILES_DIR / f"{device.split(':')[0].lower()}-{canonical_model(model)}.csv"
 
 
 def default_profile(model: str = "smollm2", device_kind: str = "cpu") -> Path:
-    path = PROFILES_DIR / f"{device_kind}-{canonical_model(model)}.csv"
+    path = profile_path(model, device_kind)
     if not path.is_file():
         have = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.csv"))) or "none"
         raise UserError(f"no committed {device_kind} profile of {model!r} (have: {have}); "
@@ -71,8 +78,7 @@ class MeasuredCostModel(CostModel):
         if isinstance(profile, FittedProfile):
             self.fitted = profile
         else:
-            self.fitted = load_fitted(profile or default_profile(model or "smollm2",
-                                                                 device.split(":")[0].lower()))
+            self.fitted = load_fitted(profile or default_profile(model or "smollm2", device))
         measured = self.fitted.meta.get("model", "?")
         if model is not None and canonical_model(model) != canonical_model(measured):
             raise UserError(f"profile {self.fitted.source or '(given)'} measured model "

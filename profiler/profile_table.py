@@ -29,6 +29,12 @@ REQUIRED_META = ("model", "num_layers", "hidden_size", "dtype", "device_kind", "
 SUFFIXES = (".csv", ".parquet")
 
 
+def profile_label(meta: dict) -> str:
+    """How a measured profile names itself in every output."""
+    return (f"measured: {meta['device_name']}, {meta['threads']} thread(s), "
+            f"{meta['model']} {meta['dtype']}")
+
+
 def sidecar(path: Path) -> Path:
     return path.with_suffix(".json")
 
@@ -51,9 +57,7 @@ class ProfileTable:
 
     @property
     def label(self) -> str:
-        m = self.meta
-        return (f"measured: {m['device_name']}, {m['threads']} thread(s), "
-                f"{m['model']} {m['dtype']}")
+        return profile_label(self.meta)
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)

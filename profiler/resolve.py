@@ -14,14 +14,14 @@ from pathlib import Path
 
 import profiler.roofline  # noqa: F401  (registers "roofline")
 from profiler.cost_model import COST_MODELS, CostModel, unknown_cost_model
-from profiler.fitted import FIT_SUFFIX, PROFILES_DIR, MeasuredCostModel, canonical_model
+from profiler.fitted import FIT_SUFFIX, MeasuredCostModel, profile_path
 from profiler.profile_table import SUFFIXES
 
 AUTO = "auto"
 
 
 def committed_profile(spec, device: str) -> Path | None:
-    path = PROFILES_DIR / f"{device.split(':')[0].lower()}-{canonical_model(spec.name)}.csv"
+    path = profile_path(spec.name, device)
     return path if path.is_file() else None
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from profiler.fit import LinearFit
 from profiler.fit_profile import ComponentFit, FittedProfile, fit_profile
 from profiler.fitted import load_fitted
+from skipsim.errors import UserError
 
 TITLES = {
     "layer": "block time, per decoder layer",
@@ -63,11 +64,7 @@ def format_fitted(fitted: FittedProfile) -> str:
 
 def roofline_gap(fitted: FittedProfile, table_rows=None) -> str:
     """How far the analytic roofline is from the measured layer and lookup rows."""
-    try:
-        import profiler.roofline  # noqa: F401  (registers "roofline")
-    except ImportError:
-        return ("roofline vs measured: the analytic roofline (profiler/roofline.py) is not "
-                "on this branch; nothing to compare")
+    import profiler.roofline  # noqa: F401  (registers "roofline")
     from profiler.cost_model import COST_MODELS, BatchShape
 
     if table_rows is None:
@@ -78,7 +75,7 @@ def roofline_gap(fitted: FittedProfile, table_rows=None) -> str:
         spec = model_spec(fitted.meta["model"])
         roof = COST_MODELS["roofline"](spec=spec.with_dtype_bytes(
             4 if fitted.meta["dtype"] == "float32" else 2), device=fitted.meta["device_kind"])
-    except Exception as err:  # the roofline's constructor is owned by the simulator issue
+    except (UserError, KeyError) as err:  # a model, device or dtype the roofline cannot price
         return f"roofline vs measured: cannot build the roofline here ({type(err).__name__}: {err})"
     out = [f"roofline vs measured ({roof.label}; ratio analytic / measured on every "
            "profiled point):"]

@@ -92,8 +92,7 @@ def probe(unit: Trace, cfg: SimConfig, rate_per_s: float, setup: Setup) -> Probe
     """Simulate the first PROBE_REQUESTS requests of `unit` (arrivals at
     1 req/s) at `rate_per_s` and measure the queue's growth."""
     n = min(len(unit), PROBE_REQUESTS)
-    trace = Trace(unit.request_id[:n], unit.arrival_time_s[:n] / rate_per_s,
-                  unit.prompt_tokens[:n], unit.output_tokens[:n], [None] * n)
+    trace = unit.head(n, unit.arrival_time_s[:n] / rate_per_s)
     return Probe(rate_per_s, *queue_levels(simulate(trace, cfg, setup=setup).records))
 
 
@@ -102,7 +101,7 @@ def choose_rate(unit: Trace, cfg: SimConfig, fraction: float, setup: Setup | Non
     """`fraction` of the sustainable rate of `cfg` on `unit` (a trace whose
     arrivals come at 1 req/s, rescaled for each probe)."""
     setup = setup or Setup(cfg)
-    saturation = estimate_capacity(unit, cfg)
+    saturation = estimate_capacity(unit, cfg, setup=setup)
     probes = [probe(unit, cfg, fraction * saturation, setup)]
     while not probes[-1].stable and len(probes) < MAX_PROBES:
         probes.append(probe(unit, cfg, BACKOFF * probes[-1].rate_per_s, setup))

@@ -242,7 +242,7 @@ class Engine(RequestLifecycle):
         step.parts["repair"] = 0.0
         for layers, parts in spans.items():
             ids = np.concatenate(parts)
-            ctx = tuple([t.ctx[i] for i in ids.tolist()])  # prompt + generated
+            ctx = gather(t.ctx, ids.tolist())  # prompt + generated
             step.parts["repair"] += self.cost.block_time_s(layers, BatchShape((), ctx))
             step.tokens += len(ids)
         step.duration_s = sum(step.parts.values())

@@ -78,8 +78,6 @@ class Router:
                                                                   self.rng)
             if not hit:
                 continue
-            if max(hit_landing) > k:
-                raise ValueError(f"skip model {self.skip_model.name} landed past {k}")
             hit_pos = hit if here is None else [here[m] for m in hit]
             if final is None:
                 final = [start] * n

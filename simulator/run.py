@@ -57,8 +57,8 @@ class Setup:
                                    cfg.lookup_placement == "gpu", cfg.num_gpus,
                                    cfg.kv_block_tokens, cfg.bank_entry_overhead_bytes)
         self.stages = stage_of_blocks(self.plan, cfg.num_gpus)
-        self.cpu_cost = (build_cost_model(cfg.cost_model, self.spec, "cpu")
-                         if cfg.lookup_placement == "cpu" else None)
+        self.cpu_cost = None if cfg.lookup_placement != "cpu" else (
+            self.cost if cfg.device == "cpu" else build_cost_model(cfg.cost_model, self.spec, "cpu"))
 
     def labels(self) -> dict:
         return {"cost_model": self.cost.label, "skip_model": self.skip_model.label,
@@ -128,13 +128,12 @@ def collect_records(t: RequestTable) -> dict:
     return cols
 
 
-def estimate_capacity(trace: Trace, cfg: SimConfig, max_requests: int = 300) -> float:
+def estimate_capacity(trace: Trace, cfg: SimConfig, max_requests: int = 300,
+                      setup: Setup | None = None) -> float:
     """Requests/s this configuration sustains at saturation: the first
     `max_requests` requests all arrive at t = 0 and capacity = completed /
     makespan, as vLLM's offline throughput benchmark measures it (the drain
     at the end makes it slightly conservative)."""
     n = min(len(trace), max_requests)
-    probe = Trace(trace.request_id[:n], np.zeros(n), trace.prompt_tokens[:n],
-                  trace.output_tokens[:n], [None] * n)
-    result = simulate(probe, cfg)
+    result = simulate(trace.head(n, np.zeros(n)), cfg, setup=setup)
     return n / float(np.max(result.records["finish_time_s"]))

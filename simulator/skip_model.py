@@ -63,6 +63,8 @@ class SkipModel(ABC):
         the per-token lists (the same draws, the same outcomes)."""
         out = self.decide(plan, at, request_ids, token_indices, rng)
         landing = out.landing.tolist()
+        if landing and (min(landing) < at or max(landing) > plan.num_blocks):
+            raise ValueError(f"skip model {self.name} landed outside [{at}, {plan.num_blocks}]")
         hit = [m for m, land in enumerate(landing) if land > at]
         p = out.p_change.tolist() if hit else []
         return hit, [landing[m] for m in hit], [p[m] for m in hit]
@@ -93,6 +95,7 @@ class NoSkip(SkipModel):
 
     name = "no-skip"
     label = "no skipping"
+    uses_request_ids = False
 
     def decide(self, plan, at, request_ids, token_indices, rng):
         n = len(request_ids)

@@ -24,11 +24,10 @@ class RequestTable:
         self.request_id = trace.request_id.copy()
         self.arrival_s = trace.arrival_time_s.copy()
         self.prompt = trace.prompt_tokens.copy()
-        self.output = trace.output_tokens.copy()
         # Columns read or written per token at every step are Python lists:
         # batches hold a few tokens, where numpy's per-call overhead dominates
-        # (`columns()` gives them as arrays).
-        self.output = self.output.tolist()
+        # (`column()` gives them as arrays).
+        self.output = trace.output_tokens.tolist()
         self.generated = [0] * n
         self.prefill_target = self.prompt.copy()
         self.prefilled = np.zeros(n, np.int64)

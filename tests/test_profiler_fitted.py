@@ -104,3 +104,11 @@ def test_default_is_the_committed_cpu_profile_of_smollm2():
     assert set(cm.fitted.lookup_kinds()) == {"flat", "ivfpq", "hnsw"}
     flat = [cm.lookup_time_s(n, 1) for n in (1_000, 100_000, 1_000_000)]
     assert np.all(np.diff(flat) > 0)
+
+
+def test_a_local_model_folder_is_filed_under_its_folder_name():
+    from profiler.fitted import canonical_model, profile_path
+
+    assert canonical_model("/models/MyQwen/") == canonical_model("MyQwen") == "myqwen"
+    assert canonical_model("SmolLM2-135M-Instruct") == "smollm2"
+    assert profile_path("smollm2", "cuda:1").name == "cuda-smollm2.csv"

@@ -51,3 +51,20 @@ def test_skip_target_picks_another_calibrated_target_of_the_profile():
     assert float(model.target) == 0.9 and model.label.endswith("@ 0.9")
     with pytest.raises(UserError, match="no figures for target"):
         build_skip_model("measured", plan, _config("--skip-target", "0.42").skip_options)
+
+
+def test_a_skip_model_landing_outside_the_plan_is_refused():
+    import numpy as np
+
+    from policies.checkpoint_plan import CheckpointPlan
+    from simulator.skip_model import SkipModel, SkipOutcome
+
+    class Backwards(SkipModel):
+        name = "backwards"
+
+        def decide(self, plan, at, request_ids, token_indices, rng):
+            return SkipOutcome(np.full(len(request_ids), at - 1), np.zeros(len(request_ids)))
+
+    plan = CheckpointPlan.parse("8,4,4,4,4,2,2,2", 30)
+    with pytest.raises(ValueError, match="landed outside"):
+        Backwards().decide_hits(plan, 2, np.arange(3), np.zeros(3, int), np.random.default_rng(0))

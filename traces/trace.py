@@ -61,6 +61,11 @@ class Trace:
     def __len__(self) -> int:
         return len(self.request_id)
 
+    def head(self, n: int, arrival_time_s: np.ndarray) -> "Trace":
+        """The first `n` requests, arriving at `arrival_time_s` (prompt texts dropped)."""
+        return Trace(self.request_id[:n], arrival_time_s, self.prompt_tokens[:n],
+                     self.output_tokens[:n], [None] * n)
+
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]

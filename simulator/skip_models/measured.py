@@ -37,6 +37,7 @@ DEFAULT_PROFILE = Path(__file__).resolve().parents[2] / "profiler" / "profiles" 
 class MeasuredSkipModel(SkipModel):
     name = "measured"
     label = "measured SkipProfile"
+    uses_request_ids = False  # decide() reads only how many tokens there are
 
     def __init__(self, profile: SkipProfile | str | Path | None = None,
                  target: float | str | None = None):

@@ -28,7 +28,6 @@ from skipsim.errors import UserError
 
 DEFAULT_HIT_RATE = 0.15
 DEFAULT_P_CHANGE = 0.1
-SMALL_BATCH = 8  # up to this many tokens, decide() works on Python floats
 KEYS = ("hit_rates", "exit_prob", "skip_blocks", "p_change", "kv_p_change_scale")
 
 
@@ -119,12 +118,6 @@ class ParametricSkipModel(SkipModel):
         # uniform again, so u < r * exit_prob is an exit with probability exit_prob
         u = rng.random(len(request_ids))
         r, jump, p_change = self._at[at]
-        if len(u) <= SMALL_BATCH:  # the same outcomes, without numpy's per-op overhead
-            cut, k = r * self.config.exit_prob, plan.num_blocks
-            us = u.tolist()
-            return SkipOutcome(
-                np.array([k if x < cut else at + jump if x < r else at for x in us], np.int64),
-                np.array([p_change if x < r else 0.0 for x in us]))
         hit = u < r
         landing = hit * jump  # arithmetic on masks: cheaper than np.where
         landing += at
@@ -138,7 +131,7 @@ class ParametricSkipModel(SkipModel):
         u = rng.random(len(request_ids))
         r, jump, p_change = self._at[at]
         cut, k = r * self.config.exit_prob, plan.num_blocks
-        hit = (u < max(r, cut)).nonzero()[0].tolist()  # flatnonzero without its wrappers
+        hit = (u < r).nonzero()[0].tolist()  # flatnonzero without its wrappers
         if not hit:
             return hit, [], []
         us = u[hit].tolist()
