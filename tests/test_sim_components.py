@@ -10,8 +10,8 @@ from policies.schedulers import SCHEDULERS, QueueView, StepState, fill_batch, ma
 from profiler.cost_model import BatchShape
 from profiler.devices import DEVICES
 from profiler.roofline import RooflineCostModel
-from simulator.kv_cache import PagedKVCache
-from simulator.memory import memory_split, stage_of_blocks
+from skipsim.kv_pages import PagedKVCache
+from policies.memory_split import memory_split, stage_of_blocks
 from simulator.skip_models.parametric import ParametricSkipModel
 from simulator.skip_models.replay import ReplaySkipModel
 from skipsim.errors import UserError
