@@ -2,11 +2,11 @@
 Kwon et al., SOSP 2023), with the simulator's allocator doing the accounting.
 
 Storage: K and V are [L, num_pages, page_tokens, Hkv, hd] tensors allocated
-once; a request owns a list of page ids (its page table) and position p of
+once; a request owns a list of page ids (its block table) and position p of
 it lives in row `pages[p // T] * T + p % T` of every layer. Page counts,
-capacity and utilisation come from `PagedKVCache` (the same object the
-simulator charges), so both agree on when the cache is full; this class adds
-the page ids and keeps the two in step (`check_integrity`).
+capacity, utilisation and the block tables come from `PagedKVTable`, the
+simulator's allocator with page ids (`skipsim/kv_pages.py`), so both agree
+on when the cache is full and which pages a request holds.
 
 Holes: a row of a layer a token skipped is marked in `state` [L, rows]
 (int8: 0 = a real K/V row, HOLE = masked out for good, OWED = masked out
@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from simulator.kv_cache import PagedKVCache
+from skipsim.kv_pages import PagedKVTable
 
 HOLE, OWED = 1, 2
 
@@ -43,10 +43,9 @@ class PagedKVStore:
         self.v_pages = self.v.view(num_layers, num_pages, -1)
         self.state = torch.zeros(num_layers, rows, device=device, dtype=torch.int8)
         self.marked = [0] * num_layers  # marked rows per layer (0: no mask needed)
-        self.allocator = PagedKVCache(num_pages, page_tokens, 0)
-        self.pages: dict[int, list[int]] = {}
+        self.allocator = PagedKVTable(num_pages, page_tokens, 0)
+        self.pages = self.allocator.pages  # block table of each request (empty: none held)
         self.tokens: dict[int, int] = {}  # positions written per request (max + 1)
-        self._free = list(range(num_pages - 1, -1, -1))  # pop() hands out low ids first
         self._t0 = time.perf_counter()
 
     # -- pages -------------------------------------------------------------
@@ -57,30 +56,27 @@ class PagedKVStore:
         """Grow request `req` to hold `num_tokens` positions; False (nothing
         changes) when the cache has too few free pages."""
         held = self.allocator.held
-        if req >= len(held):
-            held.extend([0] * (req + 1 - len(held)))
-        if not self.allocator.allocate(req, num_tokens, self._now()):
-            return False
-        pages = self.pages.setdefault(req, [])
-        for _ in range(held[req] - len(pages)):
-            pages.append(self._free.pop())
-        return True
+        if req >= len(held):  # request ids are not known up front: grow the tables
+            grow = req + 1 - len(held)
+            held.extend([0] * grow)
+            self.pages.extend([] for _ in range(grow))
+        return self.allocator.allocate(req, num_tokens, self._now())
 
     def free(self, req: int) -> None:
-        pages = self.pages.pop(req, [])
+        if req >= len(self.pages):
+            return
+        pages = list(self.pages[req])
         self.tokens.pop(req, None)
-        if req < len(self.allocator.held):
-            self.allocator.free(req, self._now())
+        self.allocator.free(req, self._now())
         if pages and any(self.marked):
             rows = self.rows_of_pages(torch.tensor(pages, device=self.state.device))
             cleared = (self.state[:, rows] != 0).sum(1).tolist()
             self.state[:, rows] = 0
             self.marked = [m - c for m, c in zip(self.marked, cleared)]
-        self._free.extend(reversed(pages))
 
     @property
     def free_pages(self) -> int:
-        return len(self._free)
+        return self.allocator.free_blocks
 
     def rows_of_pages(self, pages: torch.Tensor) -> torch.Tensor:
         T = self.page_tokens
@@ -90,11 +86,12 @@ class PagedKVStore:
     def slots(self, reqs: list[int], positions: list[int]) -> list[int]:
         """Row of each (request, position); the position must be allocated."""
         T = self.page_tokens
+        pages = self.pages
         try:
-            out = [self.pages[r][p // T] * T + p % T for r, p in zip(reqs, positions)]
-        except (KeyError, IndexError):
+            out = [pages[r][p // T] * T + p % T for r, p in zip(reqs, positions)]
+        except IndexError:
             bad = [(r, p) for r, p in zip(reqs, positions)
-                   if p // T >= len(self.pages.get(r, ()))]
+                   if r >= len(pages) or p // T >= len(pages[r])]
             raise ValueError(f"(request, position) {bad[0]} has no KV page: allocate first") from None
         tokens = self.tokens
         for r, p in zip(reqs, positions):
@@ -128,19 +125,13 @@ class PagedKVStore:
 
     # -- checks --------------------------------------------------------------
     def check_integrity(self) -> None:
-        alloc = self.allocator
-        alloc.check_integrity()
-        owned = [p for pages in self.pages.values() for p in pages]
-        assert len(owned) == alloc.used, "page ids held differ from the allocator's count"
-        for r, pages in self.pages.items():
-            assert len(pages) == alloc.held[r], f"request {r}: page table and allocator disagree"
-        assert sorted(owned + self._free) == list(range(self.num_pages)), \
-            "a page is lost or owned twice"
+        self.allocator.check_integrity()
+        assert self.pages is self.allocator.pages, "the block tables were replaced"
         assert self.marked == (self.state != 0).sum(1).tolist(), "hole counts drifted"
         T = self.page_tokens
         live = torch.zeros(self.state.shape[1], dtype=torch.bool, device=self.state.device)
-        for r, pages in self.pages.items():
-            n = self.tokens.get(r, 0)
+        for r, pages in enumerate(self.pages):
+            n = self.tokens.get(r, 0) if pages else 0
             rows = [pg * T + t for i, pg in enumerate(pages) for t in range(T) if i * T + t < n]
             live[rows] = True
         marked = self.state != 0
