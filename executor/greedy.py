@@ -4,7 +4,7 @@ skipping: the reference loop of the slow equivalence test and of
 records is `executor/serve.py`).
 
 Each step admits waiting requests while pages and `max_batch` allow and
-prefills them (one request per prefill call, prompt in one chunk), then runs
+prefills them together (one batched call, each prompt in one chunk), then runs
 one full-depth decode step over every running request; a request leaves when
 it has produced its `max_new[i]` tokens (EOS is ignored, as in vLLM's serving
 benchmark), and its pages go to the next one.
@@ -27,20 +27,24 @@ def greedy_generate(runner, prompts: list[list[int]], max_new: list[int],
     running: list[int] = []
     length = [len(p) for p in prompts]  # tokens whose K/V is (or is being) written
     while waiting or running:
-        while waiting and len(running) < max_batch:
+        admitted = []
+        while waiting and len(running) + len(admitted) < max_batch:
             i = waiting[0]
             need = length[i] + max_new[i] - 1  # the last token is never fed back
             if not runner.allocate(i, need):
-                if not running:
+                if not running and not admitted:
                     raise RuntimeError(f"request {i} needs {need} tokens of KV: more than the cache")
                 break
-            waiting.popleft()
-            h = runner.prefill([i], [torch.tensor(prompts[i])], [0])
-            out[i].append(int(runner.logits(h).argmax(-1)))
-            if len(out[i]) < max_new[i]:
-                running.append(i)
-            else:
-                runner.free(i)
+            admitted.append(waiting.popleft())
+        if admitted:
+            h = runner.prefill(admitted, [torch.tensor(prompts[i]) for i in admitted],
+                               [0] * len(admitted))
+            for i, t in zip(admitted, runner.logits(h).argmax(-1).tolist()):
+                out[i].append(t)
+                if len(out[i]) < max_new[i]:
+                    running.append(i)
+                else:
+                    runner.free(i)
         if check:
             check()
         if not running:

@@ -111,14 +111,15 @@ class ModelRunner:
         w = self.w
         x = rms_norm(h, w.in_norm[layer], w.eps)
         bias = None if w.qkv_bias is None else w.qkv_bias[layer]
-        q, k, v = F.linear(x, w.qkv[layer], bias).split([w.q_width, w.kv_width, w.kv_width], -1)
-        n = h.shape[0]
-        q, k, v = (q.view(n, w.heads, w.head_dim), k.view(n, w.kv_heads, w.head_dim),
-                   v.view(n, w.kv_heads, w.head_dim))
+        qkv = F.linear(x, w.qkv[layer], bias)
+        n, heads = h.shape[0], w.heads + w.kv_heads
+        qk = qkv[:, :w.q_width + w.kv_width].view(n, heads, w.head_dim)
+        v = qkv[:, w.q_width + w.kv_width:].view(n, w.kv_heads, w.head_dim)
         if w.q_norm is not None:  # Qwen3: RMSNorm over each head before RoPE
-            q, k = rms_norm(q, w.q_norm[layer], w.eps), rms_norm(k, w.k_norm[layer], w.eps)
-        cos, sin = cos[:, None], sin[:, None]
-        return rotate(q, cos, sin), rotate(k, cos, sin), v
+            qk = torch.cat((rms_norm(qk[:, :w.heads], w.q_norm[layer], w.eps),
+                            rms_norm(qk[:, w.heads:], w.k_norm[layer], w.eps)), 1)
+        qk = rotate(qk, cos[:, None], sin[:, None])  # one rotation for Q and K heads
+        return qk[:, :w.heads], qk[:, w.heads:], v
 
     def _write(self, layer: int, slots, k, v) -> None:
         self.kv.k_rows[layer].index_copy_(0, slots, k)
@@ -186,7 +187,7 @@ class ModelRunner:
                 q = q.new_zeros(B * width, w.heads, w.head_dim).index_copy_(0, padded, q)
             kk, vv, mask = self._context(layer, pages, B, span, bias)
             out = F.scaled_dot_product_attention(
-                q.view(B, width, w.heads, w.head_dim).transpose(1, 2), kk, vv,
+                q.reshape(B, width, w.heads, w.head_dim).transpose(1, 2), kk, vv,
                 attn_mask=mask, scale=w.scaling, enable_gqa=True)
             out = out.transpose(1, 2).reshape(B * width, w.q_width)
             if padded is not None:
@@ -213,7 +214,8 @@ class ModelRunner:
             self._write(layer, slots, k, v)
             kk, vv, mask = self._context(layer, pages, B, span, bias)
             out = F.scaled_dot_product_attention(
-                q.view(B, w.kv_heads, group, w.head_dim), kk, vv, attn_mask=mask, scale=w.scaling)
+                q.reshape(B, w.kv_heads, group, w.head_dim), kk, vv, attn_mask=mask,
+                scale=w.scaling)
             h = self._finish(layer, h, out.reshape(B, w.q_width))
         return h
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from transformers.activations import ACT2FN
 
 
@@ -108,7 +109,10 @@ def stack_weights(model, device, dtype) -> StackedWeights:
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     """RMSNorm (Zhang & Sennrich 2019) as HF's LlamaRMSNorm computes it:
-    in float32, then cast back before the weight."""
+    in float32, then cast back before the weight (in float32 torch's fused
+    kernel gives the same bits, one call instead of six)."""
+    if x.dtype == torch.float32 and weight.dim() == 1:
+        return F.rms_norm(x, weight.shape, weight, eps)
     xf = x.float()
     xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)
     return weight * xf.to(x.dtype)
