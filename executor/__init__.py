@@ -1,10 +1,14 @@
-"""The real executor: the skipping server of DESIGN.md on a real PyTorch model.
+"""The real executor: the served system of DESIGN.md on a real PyTorch model.
 
-Data flow: `weights.py` takes the decoder layers of a Hugging Face Llama/Qwen
-model apart into stacked tensors; `kv_store.py` keeps every layer's K/V in
-16-token pages with the simulator's paged allocator doing the accounting and
-a per-row hole state for skipped layers; `model_runner.py` runs prefill,
-batched decode of any layer range, the four KV-hole policies and the LM head
-on them; `tiny.py` builds a small random Llama for fast tests; `devices.py`
-sets up the CPU (one torch thread by default) or CUDA.
+Requests are released at their trace arrival times on the wall clock and
+served with continuous batching, one virtual queue per block, by the very
+policy objects the simulator uses (schedulers, routers and thresholds of a
+SkipProfile, KV-hole policies, the memory split); the tensors are run by
+`ModelRunner` (paged KV cache, one batched pass per block). Every run writes
+the simulator's record schema with the *measured* agreement with the full
+model, a per-step log priced by the cost model, and its router decisions in
+the format `--skip-model replay` reads.
+
+Data flow: cli -> setup (model, runner, prompts, reference tokens, skip mode)
+-> serve (the serving loop) -> outputs.
 """

@@ -178,7 +178,7 @@ class ModelRunner:
         bias = self._mask(query_pos, span)[:, None]  # [B, 1, width, S]
         padded = None if B == 1 else torch.tensor(
             [b * width + i for b, n in enumerate(lens) for i in range(n)], device=dev)
-        cos, sin = self.rope(positions)
+        cos, sin = self.rope(positions, max(pos_list))
         h = F.embedding(torch.cat([t.view(-1) for t in token_ids]).to(dev), w.embed)
         for layer in range(self.num_layers):
             q, k, v = self._qkv(layer, h, cos, sin)
@@ -207,7 +207,7 @@ class ModelRunner:
         pages = pages.flatten()
         positions = positions.to(self.device)
         bias = self._mask(positions, span).view(B, 1, 1, span)
-        cos, sin = self.rope(positions)
+        cos, sin = self.rope(positions, max(pos_list))
         group = w.heads // w.kv_heads
         for layer in range(lo, hi):
             q, k, v = self._qkv(layer, h, cos, sin)
@@ -226,13 +226,14 @@ class ModelRunner:
             raise ValueError(f"unknown KV-hole kind {kind!r}: use one of {', '.join(HOLE_KINDS)}")
         if hi <= lo:
             return
-        slots = torch.tensor(self.kv.slots(reqs, positions.tolist()), device=self.device)
+        pos_list = positions.tolist()
+        slots = torch.tensor(self.kv.slots(reqs, pos_list), device=self.device)
         layers = range(lo, hi)
         if kind in ("none", "repair"):
             self.kv.mark(layers, slots, HOLE if kind == "none" else OWED)
             return
         if kind == "project":
-            k, v = self._project(h, positions.to(self.device), lo, hi)
+            k, v = self._project(h, positions.to(self.device), max(pos_list), lo, hi)
         else:  # copy
             if lo < 1:
                 raise ValueError("copy fills holes from the departure layer lo - 1: lo must be > 0")
@@ -242,8 +243,14 @@ class ModelRunner:
         self.kv.v_rows[lo:hi, slots] = v
         for layer in layers:
             self.kv.unmark(layer, slots)
+        if kind == "copy" and self.kv.marked[lo - 1]:  # a copy of a masked row stays masked
+            src = self.kv.state[lo - 1, slots]
+            for kind_mark in (HOLE, OWED):
+                hit = slots[src == kind_mark]
+                if len(hit):
+                    self.kv.mark(layers, hit, kind_mark)
 
-    def _project(self, h, positions, lo: int, hi: int):
+    def _project(self, h, positions, max_pos: int, lo: int, hi: int):
         """K, V [hi - lo, B, Hkv, hd] of h [B, d] in layers lo..hi-1: the
         shared RMS statistic, each layer's norm weight, one batched matmul."""
         w = self.w
@@ -258,7 +265,7 @@ class ModelRunner:
         v = v.reshape(n, B, w.kv_heads, w.head_dim)
         if w.k_norm is not None:
             k = rms_norm(k, w.k_norm[lo:hi, None, None, :], w.eps)
-        cos, sin = self.rope(positions)
+        cos, sin = self.rope(positions, max_pos)
         return rotate(k, cos[None, :, None], sin[None, :, None]), v
 
     @torch.inference_mode()

@@ -138,9 +138,12 @@ class RopeTable:
         self.dtype = dtype
         self.cos = self.sin = torch.empty(0, 2 * len(self.inv_freq), device=device, dtype=dtype)
 
-    def __call__(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(cos, sin) [N, hd] of positions [N]."""
-        need = int(positions.max()) + 1 if positions.numel() else 0
+    def __call__(self, positions: torch.Tensor, max_pos: int | None = None):
+        """(cos, sin) [N, hd] of positions [N] (`max_pos`, their maximum when
+        the caller knows it, saves a device sync)."""
+        if max_pos is None:
+            max_pos = int(positions.max()) if positions.numel() else -1
+        need = max_pos + 1
         if need > len(self.cos):
             n = max(need, 2 * len(self.cos), 1024)
             pos = torch.arange(n, device=self.inv_freq.device, dtype=torch.float32)

@@ -145,3 +145,32 @@ def test_bad_hole_requests_are_refused():
         r.fill_holes("copy", h, REQS, torch.tensor(POS), 0, 2)
     with pytest.raises(ValueError, match="unknown KV-hole kind"):
         r.fill_holes("zero", h, REQS, torch.tensor(POS), 1, 2)
+
+
+def test_one_batched_repair_of_consecutive_positions_restores_both():
+    full, skipping = runner(), runner()
+    prefilled(full, PROMPTS), prefilled(skipping, PROMPTS)
+    carried = []
+    for step in range(2):  # request 0 skips LO..HI-1 at positions 10 and 11
+        pos = [10 + step]
+        decode(full, [0], [7 + step], pos)
+        h_lo = decode(skipping, [0], [7 + step], pos, 0, LO)
+        skipping.fill_holes("repair", h_lo, [0], torch.tensor(pos), LO, HI)
+        skipping.decode_layers(h_lo, [0], torch.tensor(pos), HI, skipping.num_layers)
+        carried.append(h_lo)
+    skipping.repair([0, 0], torch.tensor([10, 11]), LO, HI, torch.cat(carried))
+    skipping.check_integrity()
+    s = torch.tensor(skipping.kv.slots([0, 0], [10, 11]))
+    torch.testing.assert_close(skipping.kv.k_rows[:HI, s], full.kv.k_rows[:HI, s], **TOL)
+    torch.testing.assert_close(skipping.kv.v_rows[:HI, s], full.kv.v_rows[:HI, s], **TOL)
+
+
+def test_copying_a_masked_departure_row_keeps_the_copies_masked():
+    r = runner()
+    prefilled(r, PROMPTS)
+    h = decode(r, REQS, TOKS, POS, 0, 1)
+    r.fill_holes("none", h, REQS, torch.tensor(POS), 1, 3)  # a chained skip: 1..2 then 3..4
+    r.fill_holes("copy", h, REQS, torch.tensor(POS), 3, 5)
+    r.check_integrity()
+    s = slots(r)
+    assert (r.kv.state[1:5, s] == HOLE).all() and (r.kv.state[0, s] == 0).all()
