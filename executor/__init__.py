@@ -10,5 +10,5 @@ model, a per-step log priced by the cost model, and its router decisions in
 the format `--skip-model replay` reads.
 
 Data flow: cli -> setup (model, runner, prompts, reference tokens, skip mode)
--> engine (the serving loop) -> outputs.
+-> serve (the serving loop) -> outputs.
 """

@@ -77,7 +77,8 @@ def exec_config(args) -> ExecConfig:
     skip_model = {"router": "measured", "random": "parametric", "no-skip": "no-skip"}[mode]
     sim = SimConfig(
         model=args.model, device="cpu", cost_model=args.cost_model,
-        checkpoints=args.checkpoints or SimConfig.checkpoints, policy=args.policy,
+        checkpoints=args.checkpoints or _default_checkpoints(mode, args.skip_config),
+        policy=args.policy,
         skip_model=skip_model,
         skip_options={"hit_rates": args.skip_rates, "exit_prob": args.exit_prob,
                       "skip_config": args.skip_config, "skip_target": args.skip_target},
@@ -89,6 +90,17 @@ def exec_config(args) -> ExecConfig:
         **parse_goodput(args.goodput))
     return ExecConfig(sim, skip_mode=mode, torch_device=args.device, torch_threads=args.threads,
                       dtype=args.dtype, free_running=args.free_running)
+
+
+def _default_checkpoints(mode: str, profile_path: str | None) -> str:
+    """The SkipProfile's plan for real routers (its banks exist only there)."""
+    if mode != "router":
+        return SimConfig.checkpoints
+    from profiler.calibration.skip_profile import SkipProfile
+    from simulator.skip_models.measured import DEFAULT_PROFILE
+
+    b = SkipProfile.load(profile_path or DEFAULT_PROFILE).boundaries
+    return ",".join(str(y - x) for x, y in zip(b, b[1:]))
 
 
 def run(args) -> int:

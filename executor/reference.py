@@ -27,7 +27,7 @@ def greedy_reference(runner, prompts: list[list[int]], lengths: list[int], progr
 
     out: list[list[int] | None] = [None] * len(prompts)
     pending = list(range(len(prompts)))
-    cap, pt = runner.kv.capacity_blocks, runner.kv.block_tokens
+    cap, pt = runner.allocator.capacity_blocks, runner.allocator.block_tokens
     while pending:
         batch, pages = [], 0
         for i in pending:
@@ -42,7 +42,7 @@ def greedy_reference(runner, prompts: list[list[int]], lengths: list[int], progr
         for i in batch:
             assert runner.allocate(i, len(prompts[i]) + lengths[i])
         try:
-            h = runner.prefill(batch, [prompts[i] for i in batch], [0] * len(batch))
+            h = runner.prefill(batch, [torch.tensor(prompts[i]) for i in batch], [0] * len(batch))
             toks = {i: [t] for i, t in zip(batch, runner.logits(h).argmax(-1).tolist())}
             step = 1
             while True:

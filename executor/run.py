@@ -60,7 +60,7 @@ def execute(args, cfg: ExecConfig) -> int:
 
     from tqdm import tqdm
 
-    from executor.engine import Executor
+    from executor.serve import Executor
     from executor.model_runner import ModelRunner
     from executor.outputs import labels_of, write_all
     from executor.prompts import prompt_ids

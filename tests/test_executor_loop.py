@@ -1,4 +1,4 @@
-"""The executor's serving loop on a deterministic fake runner (tests/executor_helpers.py):
+"""The executor's serving loop on a deterministic fake runner (tests/exec_fakes.py):
 every request completes exactly once with its requested token count, under
 every scheduler, with chunked prefill and under preemption; scheduling never
 changes the tokens; KV pages and request state are consistent after every step."""
@@ -9,12 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from executor.config import ExecConfig
-from executor.engine import Executor
+from executor.serve import Executor
 from executor.reference import greedy_reference
 from executor.skip_modes import make_skip_mode
 from policies.schedulers import SCHEDULERS
 from simulator.config import SimConfig
-from tests.executor_helpers import FakeClock, FakeRunner, FakeSetup, small_trace
+from tests.exec_fakes import FakeClock, FakeRunner, FakeSetup, small_trace
 
 LAYERS, PLAN = 6, "2,2,1,1"
 

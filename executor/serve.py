@@ -221,7 +221,7 @@ class Executor:
         t, t0 = self.t, self.now()
         starts = [int(t.prefilled[i]) for i in pre]
         chunks = [t.chunk[i] for i in pre]
-        ids = [self._context(i)[s:s + c] for i, s, c in zip(pre, starts, chunks)]
+        ids = [self.torch.tensor(self._context(i)[s:s + c]) for i, s, c in zip(pre, starts, chunks)]
         h = self.runner.prefill(pre, ids, starts)
         for i, c in zip(pre, chunks):
             t.prefilled[i] += c
@@ -358,7 +358,7 @@ class Executor:
             t0 = self.now()
             ids = [i for i, _, _ in items]
             h = self.torch.stack([x for _, _, x in items])
-            self.runner.repair(h, ids, self._idx([p for _, p, _ in items]), lo, hi)
+            self.runner.repair(ids, self._idx([p for _, p, _ in items]), lo, hi, h)
             self._sync()
             ctx = tuple(p + 1 for _, p, _ in items)
             self.log.add(self.steps, "repair", -1, t0, self.now(), len(ids), len(ids), sum(ctx),

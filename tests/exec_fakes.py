@@ -1,4 +1,4 @@
-"""A deterministic stand-in for `executor.model_runner.ModelRunner` and a
+"""A deterministic stand-in for `executor.model_runner.ModelRunner` (same interface) and a
 small served system, for the executor's fast tests.
 
 `FakeRunner` keeps a K/V value per (request, layer, position) in pages it
@@ -33,7 +33,7 @@ class Pages:
 class FakeRunner:
     def __init__(self, num_layers=6, hidden=8, vocab=40, num_pages=64, page_tokens=16, seed=0):
         self.num_layers, self.hidden_size, self.vocab = num_layers, hidden, vocab
-        self.kv = Pages(num_pages, page_tokens)
+        self.kv = self.allocator = Pages(num_pages, page_tokens)
         self.dtype, self.device = torch.float64, torch.device("cpu")
         g = torch.Generator().manual_seed(seed)
         self.w_out = torch.randn(hidden, vocab, generator=g, dtype=torch.float64)
@@ -81,7 +81,7 @@ class FakeRunner:
         out = []
         for req, ids, start in zip(reqs, token_ids_list, start_pos_list):
             assert all((0, p) in self.store.get(req, {}) for p in range(start)), "prefix K/V missing"
-            h = self.embed(torch.tensor(ids))
+            h = self.embed(ids)
             for m in range(len(ids)):
                 x = h[m]
                 for layer in range(self.num_layers):
@@ -110,7 +110,7 @@ class FakeRunner:
                 else:  # none, and repair until repaired: masked out
                     self.holes.setdefault(req, set()).add((layer, pos))
 
-    def repair(self, h, reqs, positions, lo, hi):
+    def repair(self, reqs, positions, lo, hi, h):
         self.calls["repair"] += 1
         for b, (req, pos) in enumerate(zip(reqs, positions.tolist())):
             x = h[b]
