@@ -1,0 +1,86 @@
+"""A real run's outputs: the simulator's record schema (measured agreement in
+expected_agreement), decisions the `replay` skip model reads back, the step
+log, and real routers (a tiny knn bank) deciding on the run's hidden states."""
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from executor.routers import RouterSkipMode
+from executor.serve import Executor
+from executor.config import ExecConfig
+from executor.outputs import write_all
+from policies.routers.base import SkipExamples, make_router
+from simulator.config import SimConfig
+from simulator.records import RECORD_COLUMNS
+from simulator.skip_models.replay import ReplaySkipModel, read_decisions
+from tests.exec_fakes import FakeClock, FakeRunner, FakeSetup, small_trace
+from tests.test_executor_loop import LAYERS, PLAN, run
+
+LABELS = {"model": "fake", "checkpoints": PLAN, "policy": "fcfs", "kv_policy": "project",
+          "lookup_placement": "gpu", "cost_model": "fake", "skip_model": "random",
+          "device": "cpu: test", "threads": 1, "dtype": "float64", "model_params": 1000,
+          "agreement": "teacher-forced"}
+
+
+def tiny_routers(plan, hidden, seed=0, n=40):
+    """A knn router per inner checkpoint on random keys with random safe labels."""
+    rng = np.random.default_rng(seed)
+    routers = {}
+    for at in plan.router_checkpoints:
+        landings = tuple(range(at + 1, plan.num_blocks + 1))
+        m = len(landings)
+        ex = SkipExamples(at, landings, rng.normal(size=(n, hidden)).astype(np.float32),
+                          np.zeros(n), np.zeros(n), rng.random((n, m)) < 0.5,
+                          0.01 * rng.normal(size=(n, m, hidden)).astype(np.float32),
+                          np.arange(n) % 4)
+        routers[at] = make_router("knn", ex)
+    return routers
+
+
+def test_records_have_the_schema_and_decisions_replay(tmp_path, capsys):
+    trace, prompts = small_trace([5, 8, 3], [6, 4, 5])
+    ex, stats, _ = run(trace, prompts, "round-robin", "random", rates="0.4", exit_prob=0.2)
+    sim = ex.cfg.sim
+    paths = write_all(tmp_path, ex, stats, FakeSetup(sim, LAYERS), ex.cfg, LABELS,
+                      {"request_rate_per_s": None}, "csv", None, None)
+    assert {p.name for p in paths} >= {"requests.csv", "summary.json", "config.json",
+                                       "steps.parquet", "decisions.csv", "tokens.jsonl"}
+    records = pd.read_csv(tmp_path / "requests.csv")
+    assert list(records.columns) == list(RECORD_COLUMNS)
+    assert records["output_tokens"].tolist() == [6, 4, 5]
+    toks = [json.loads(line) for line in (tmp_path / "tokens.jsonl").read_text().splitlines()]
+    share = [np.mean(np.equal(t["tokens"], t["reference"])) for t in toks]
+    assert np.allclose(records["expected_agreement"], share)  # measured, not assumed
+    replay = ReplaySkipModel(ex.setup.plan, read_decisions(tmp_path / "decisions.csv"))
+    assert replay.label.startswith("replay")
+    steps = pd.read_parquet(tmp_path / "steps.parquet")
+    assert (steps["end_s"] >= steps["start_s"]).all() and (steps["cost_model_s"] > 0).any()
+    out = capsys.readouterr().out
+    assert "REAL run" in out and "measured agreement (teacher-forced)" in out
+
+
+def test_real_routers_skip_on_the_runs_hidden_states():
+    trace, prompts = small_trace([6, 9, 4], [8, 8, 8])
+    sim = SimConfig(checkpoints=PLAN, policy="deepest-first")
+    cfg = ExecConfig(sim, skip_mode="router", check_integrity=True)
+    runner = FakeRunner(LAYERS)
+    setup = FakeSetup(sim, LAYERS)
+    routers = tiny_routers(setup.plan, runner.hidden_size)
+    thresholds = {at: 0.6 for at in routers}
+    mode = RouterSkipMode(routers, thresholds, {at: 0.1 for at in routers}, "delta", "cpu",
+                          "router: knn (test bank)")
+    refs = [[0] * 8 for _ in prompts]
+    clock = FakeClock()
+    ex = Executor(trace, prompts, refs, runner, setup, cfg, mode, clock=clock, sleep=clock.sleep)
+    ex.run()
+    t = ex.t
+    assert t.done.all() and t.column("generated").tolist() == [8, 8, 8]
+    assert t.lookups.sum() > 0 and t.hits.sum() > 0
+    # every decode token is looked up at checkpoint 1 unless it is still prefilling
+    first = [d for d in ex.decisions if d[2] == 1]
+    assert len(first) == sum(o - 1 for o in trace.output_tokens)
+    # a hit is exactly a decision whose landing lies past its checkpoint
+    assert t.hits.sum() == sum(1 for d in ex.decisions if d[3] > d[2])
+    assert all(p == (0.1 if land > at else 0.0) for _, _, at, land, p in ex.decisions)
