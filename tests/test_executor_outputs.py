@@ -84,3 +84,24 @@ def test_real_routers_skip_on_the_runs_hidden_states():
     # a hit is exactly a decision whose landing lies past its checkpoint
     assert t.hits.sum() == sum(1 for d in ex.decisions if d[3] > d[2])
     assert all(p == (0.1 if land > at else 0.0) for _, _, at, land, p in ex.decisions)
+
+
+def test_ctrl_c_writes_the_finished_requests_and_counts_the_rest(tmp_path, capsys):
+    trace, prompts = small_trace([5, 5], [3, 3], arrivals=np.array([0.0, 100.0]))
+    sim = SimConfig(checkpoints=PLAN, policy="fcfs")
+    cfg = ExecConfig(sim, skip_mode="no-skip", check_integrity=True)
+    setup = FakeSetup(sim, LAYERS)
+    clock = FakeClock()
+
+    def interrupt(_seconds):  # Ctrl-C while waiting for the second arrival
+        raise KeyboardInterrupt
+
+    from executor.skip_modes import NoSkipMode
+    ex = Executor(trace, prompts, [[0] * 3] * 2, FakeRunner(LAYERS), setup, cfg, NoSkipMode(),
+                  clock=clock, sleep=interrupt)
+    stats = ex.run()
+    assert ex.interrupted and ex.t.done.tolist() == [True, False]
+    write_all(tmp_path, ex, stats, setup, cfg, LABELS, {"request_rate_per_s": None}, "csv",
+              None, None)
+    assert pd.read_csv(tmp_path / "requests.csv")["request_id"].tolist() == [0]
+    assert json.loads((tmp_path / "summary.json").read_text())["skipsim"]["cut_off"] == 1
