@@ -82,7 +82,8 @@ def write_all(out: Path, ex, stats, setup, cfg, labels: dict, meta: dict, record
     from simulator.writers import write_outputs
 
     done = np.flatnonzero(ex.t.done)
-    records = {k: np.asarray(v)[done] for k, v in collect_records(ex.t).items()}
+    with np.errstate(invalid="ignore", divide="ignore"):  # unfinished rows: 0 / 0, dropped
+        records = {k: np.asarray(v)[done] for k, v in collect_records(ex.t).items()}
     free = _free_running(ex, done) if cfg.free_running else None
     meta = {**meta, "finished": int(len(done)), "cut_off": int(ex.t.n - len(done)),
             "agreement_measured": labels["agreement"], **({"free_running": free} if free else {})}

@@ -80,6 +80,8 @@ class RouterSkipMode(SkipMode):
                  device: str, label: str):
         self.routers, self.thresholds, self.error_prob = routers, thresholds, error_prob
         self.action = action
+        self.bank_entries = max((len(r.bank) for r in routers.values() if hasattr(r, "bank")),
+                                default=0)  # what the cost model prices a lookup at
         self.needs_prev_state = any(r.name == "probe" for r in routers.values())
         self.needs_exit_entropy = any(r.needs_exit_entropy for r in routers.values())
         self.host_copies = device != "cpu" and not _move_banks_to_gpu(routers)
