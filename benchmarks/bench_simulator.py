@@ -39,14 +39,14 @@ def main() -> None:
     start, cpu_start = time.perf_counter(), time.process_time()
     result = simulate(trace, cfg)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    e = result.engine
+    e = result.stats
     print(f"requests {len(trace):,}  blocks {cfg.checkpoints}  policy {cfg.policy}  "
           f"cost model: {result.labels['cost_model']}  skip model: {result.labels.get('skip_model')}")
     print(f"wall {wall:.2f} s   cpu {cpu:.2f} s   steps {e.steps:,}   token-block executions "
           f"{e.token_block_executions:,}")
     print(f"simulated requests/s (wall) {len(trace) / wall:,.0f}   steps/s {e.steps / wall:,.0f}"
           f"   token-block steps/s {e.token_block_executions / wall:,.0f}")
-    print(f"simulated makespan {e.env.now:.1f} s  (target: wall <= 20 s for 10,000 requests)")
+    print(f"simulated makespan {e.end_s:.1f} s  (target: wall <= 20 s for 10,000 requests)")
 
 
 if __name__ == "__main__":

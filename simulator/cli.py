@@ -186,7 +186,8 @@ def run(args) -> int:
     with tqdm(total=len(trace), desc="simulating", unit="req", file=sys.stderr,
               disable=True if args.no_progress else None, leave=False) as bar:
         result = simulate(trace, cfg, timeline=bool(args.timeline), progress=bar, setup=setup)
-    summary = summarize(result.records, result.engine, cfg, setup.spec.num_layers)
+    summary = summarize(result.records, result.stats, setup.spec.num_layers,
+                        cfg.slo_ttft_s, cfg.slo_tpot_s, cfg.slo_e2el_s)
     meta["memory"] = vars(result.memory)
     print(format_summary(summary, result.labels, meta))
     mid, end = queue_levels(result.records)

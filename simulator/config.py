@@ -2,7 +2,7 @@
 
 Units are in the field names. The CLI takes its defaults from here. Checks
 that need the model (weights + banks fit in memory, a request fits in the KV
-cache) happen in `memory.py` once the ModelSpec is known.
+cache) happen in `policies/memory_split.py` once the ModelSpec is known.
 """
 
 from __future__ import annotations

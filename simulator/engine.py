@@ -2,11 +2,13 @@
 the CPU lookup service when banks live on the host.
 
 A GPU step is one batched block execution (never a per-token event): the
-GPU admits waiting requests (stage 0 only, continuous batching), asks the
-scheduler for a queue and a batch, holds for the cost model's time of that
+GPU admits waiting requests (stage 0 only, continuous batching, as the
+`Admission` policy says), asks the scheduler for a queue and a batch, holds for the cost model's time of that
 block (+ in-line lookups, K/V projections, LM head), then moves every token
 of the batch on: to the next queue, through the router, or out as a token.
-Same-time ordering follows `events.py`.
+Same-time ordering follows `events.py`. Every decision (admission, batch,
+preemption victim, KV-hole cost and repair debt) is a `policies/` object the
+real executor calls too; this file only keeps the clock.
 """
 
 from __future__ import annotations
@@ -18,13 +20,17 @@ from operator import itemgetter
 import numpy as np
 import simpy
 
+from policies.admission import Admission
+from policies.kv_hole import RepairDebt
+from policies.preemption import PreemptionPolicy
 from policies.schedulers.base import QueueView, Scheduler, StepState
 from profiler.cost_model import BatchShape, CostModel
 from simulator.events import settle
-from simulator.kv_cache import PagedKVCache
 from simulator.lifecycle import RequestLifecycle
-from simulator.router import Routed, Router
+from simulator.records import RunStats
+from simulator.router_step import Routed, RouterStep
 from simulator.state import RequestTable
+from skipsim.kv_pages import PagedKVCache
 
 NAN = float("nan")
 
@@ -51,11 +57,13 @@ class Step:
 
 class Engine(RequestLifecycle):
     def __init__(self, table: RequestTable, plan, cfg, cost: CostModel, scheduler: Scheduler,
-                 router: Router, cpu_router: Router | None, kv: PagedKVCache,
+                 admission: Admission, preemption: PreemptionPolicy,
+                 router: RouterStep, cpu_router: RouterStep | None, kv: PagedKVCache,
                  stages: list[int], timeline=None, progress=None):
         self.env = simpy.Environment()
         self.t, self.plan, self.cfg, self.cost = table, plan, cfg, cost
         self.scheduler, self.router, self.cpu_router = scheduler, router, cpu_router
+        self.admission, self.preemption = admission, preemption
         self.kv, self.timeline, self.progress = kv, timeline, progress
         self.k = plan.num_blocks
         self.block_sizes = plan.block_sizes
@@ -64,13 +72,12 @@ class Engine(RequestLifecycle):
                            for g in range(cfg.num_gpus)]
         self.routing = scheduler.uses_router and self.k > 1
         self.chunk_limit = cfg.prefill_chunk_tokens if cfg.chunked_prefill else None
-        self.watermark = int(cfg.kv_watermark_fraction * kv.capacity_blocks)
         self.cpu = simpy.Resource(self.env, capacity=1) if cpu_router else None
         self.wake: list = [None] * cfg.num_gpus
         self.last_block: list = [None] * cfg.num_gpus
         self.busy_s = [0.0] * cfg.num_gpus
         self.pending_gpu_s = [0.0] * cfg.num_gpus  # K/V projections owed after CPU lookups
-        self.repair_debt: list = []  # (ids, admit_seq at the skip, layers)
+        self.repair_debt = RepairDebt()  # spans keyed by their layer count
         self.lookup_log: list = []  # (request indices, seconds) per lookup batch
         self.hit_log: list = []  # request indices per batch of hits
         self.lookup_busy_s = 0.0
@@ -140,13 +147,12 @@ class Engine(RequestLifecycle):
             self._notify(g)
 
     def _admit(self) -> None:
-        """Continuous batching: admit waiting requests in order while a batch
-        slot and their prefill's KV (above the watermark) are free."""
-        t, kv = self.t, self.kv
-        while t.waiting and self.running < self.cfg.max_num_seqs:
+        """Continuous batching: admit the head of the waiting line while the
+        admission policy says so (a batch slot and its prefill's KV free)."""
+        t, kv, admits = self.t, self.kv, self.admission.admits
+        while t.waiting:
             i = t.waiting[0]
-            need = kv.blocks_for(t.prefill_target[i])
-            if need > kv.free_blocks - (self.watermark if self.running else 0):
+            if not admits(kv.blocks_for(t.prefill_target[i]), kv.free_blocks, self.running):
                 break
             t.waiting.popleft()
             kv.allocate(i, int(t.prefill_target[i]), self.env.now)
@@ -168,8 +174,7 @@ class Engine(RequestLifecycle):
 
     def _next_step(self, g: int) -> Step | None:
         views = self._views(g)
-        owed = sum(len(ids) for ids, _, _ in self.repair_debt) if g == 0 else 0
-        if owed and (owed >= self.cfg.repair_batch_tokens or not views):
+        if g == 0 and self.repair_debt.due(self.cfg.repair_batch_tokens, idle=not views):
             return self._repair_step(g)
         state = StepState(self.env.now, self.k, self.last_block[g], self.cfg.max_num_seqs,
                           self.cfg.max_batched_tokens)
@@ -232,18 +237,14 @@ class Engine(RequestLifecycle):
     def _repair_step(self, g: int) -> Step:
         """`repair`: recompute the skipped layers of the owed tokens, batched
         by skipped span (tokens of requests preempted or finished since are dropped)."""
-        t, spans = self.t, {}
-        for ids, seq, layers in self.repair_debt:
-            live = ids[t.running[ids] & (t.admit_seq[ids] == seq)]
-            spans.setdefault(layers, []).append(live)
-        self.repair_debt = []
+        t = self.t
         step = Step(g, -1, np.zeros(0, np.int64), self.env.now, 0.0)
         step.parts["overhead"] = self.cost.step_overhead_s
         step.parts["repair"] = 0.0
-        for layers, parts in spans.items():
-            ids = np.concatenate(parts)
+        repair_time_s = self.router.kv_policy.repair_time_s
+        for layers, ids, _ in self.repair_debt.settle(t.running, t.admit_seq):
             ctx = gather(t.ctx, ids.tolist())  # prompt + generated
-            step.parts["repair"] += self.cost.block_time_s(layers, BatchShape((), ctx))
+            step.parts["repair"] += repair_time_s(self.cost, layers, ctx)
             step.tokens += len(ids)
         step.duration_s = sum(step.parts.values())
         return step
@@ -315,7 +316,7 @@ class Engine(RequestLifecycle):
                     skipped[i] += span
                     agree[i] *= kept
         for span_ids, layers in r.repair:
-            self.repair_debt.append((span_ids, t.admit_seq[span_ids], layers))
+            self.repair_debt.owe(layers, span_ids, t.admit_seq[span_ids])
         queues = t.queues
         if not r.hits:  # nobody skipped: everyone runs the next block
             queues[r.start].update(dict.fromkeys(members, 1))
@@ -333,6 +334,13 @@ class Engine(RequestLifecycle):
                 self._emit(exited, from_prefill=False)
             else:
                 queues[k].update(dict.fromkeys(exited, 1))
+
+    def run_stats(self) -> RunStats:
+        """The run's totals beside the records (call once, after `run`)."""
+        end_s = float(self.env.now)
+        return RunStats(end_s, self.steps, self.token_block_executions, tuple(self.busy_s),
+                        self.lookup_busy_s, self.kv.mean_utilisation(end_s),
+                        self.kv.peak_used / self.kv.capacity_blocks)
 
     def flush_logs(self) -> None:
         """Fold the logged lookups and hits into the per-request totals."""

@@ -1,6 +1,7 @@
 """A request's life between steps: it produces a token, finishes, grows its
 KV cache, or is preempted (vLLM's recompute: it gives back all its KV and
-later re-prefills prompt + generated tokens). Mixed into `Engine`, whose
+later re-prefills prompt + generated tokens; the victim is the
+`PreemptionPolicy`'s choice). Mixed into `Engine`, whose
 state (`t`, `kv`, `env`, counters) these methods update.
 """
 
@@ -82,13 +83,13 @@ class RequestLifecycle:
         self._notify(0)  # room for admissions
 
     def _grow(self, i: int) -> None:
-        """KV for request i's next token, preempting the latest-admitted
-        runnable requests (itself included) until it fits, as vLLM does."""
+        """KV for request i's next token, preempting the preemption policy's
+        victims among the runnable requests (itself included) until it fits."""
         t = self.t
         while not self.kv.allocate(i, int(t.ctx[i]), self.env.now):
-            # victims: requests waiting in a queue (not in flight), or i itself
+            # runnable: requests waiting in a queue (not in flight), or i itself
             candidates = [v for q in t.queues for v in q] + [i]
-            victim = max(candidates, key=lambda v: t.admit_seq[v])
+            victim = self.preemption.victim(candidates, t.admit_seq)
             self._preempt(victim)
             if victim == i:
                 return

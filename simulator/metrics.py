@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator.records import RunStats
+
 PERCENTILES = (50, 90, 99)
 
 
@@ -27,7 +29,10 @@ def _stats(values: np.ndarray) -> dict:
             **{f"p{p}": float(np.percentile(v, p)) for p in PERCENTILES}}
 
 
-def summarize(records: dict, engine, cfg, num_layers: int) -> dict:
+def summarize(records: dict, stats: RunStats, num_layers: int, slo_ttft_s: float | None = None,
+              slo_tpot_s: float | None = None, slo_e2el_s: float | None = None) -> dict:
+    """The summary of a run from its records (`RECORD_COLUMNS`) and `RunStats`;
+    goodput and SLO attainment when any SLO (seconds) is given."""
     r = records
     duration = float(np.max(r["finish_time_s"]) - np.min(r["arrival_time_s"]))
     out_tokens = int(r["output_tokens"].sum())
@@ -47,22 +52,22 @@ def summarize(records: dict, engine, cfg, num_layers: int) -> dict:
         "ttft_s": _stats(r["ttft_s"]),
         "tpot_s": _stats(r["tpot_s"]),
         "e2e_s": _stats(r["e2e_s"]),
-        "gpu_busy_fraction": float(np.mean(engine.busy_s) / duration),
+        "gpu_busy_fraction": float(np.mean(stats.busy_s) / duration),
         "layers_per_decode_token": executed / decode_tokens if decode_tokens else float("nan"),
         "skipped_layer_fraction": skipped / (executed + skipped) if executed + skipped else 0.0,
         "exits_per_decode_token": int(r["exits"].sum()) / decode_tokens if decode_tokens else 0.0,
         "lookups_per_decode_token": lookups / decode_tokens if decode_tokens else 0.0,
-        "lookup_busy_s": float(engine.lookup_busy_s),
-        "lookup_busy_fraction": float(engine.lookup_busy_s / duration),
-        "kv_utilisation_mean": engine.kv.mean_utilisation(float(engine.env.now)),
-        "kv_utilisation_peak": engine.kv.peak_used / engine.kv.capacity_blocks,
+        "lookup_busy_s": float(stats.lookup_busy_s),
+        "lookup_busy_fraction": float(stats.lookup_busy_s / duration),
+        "kv_utilisation_mean": stats.kv_utilisation_mean,
+        "kv_utilisation_peak": stats.kv_utilisation_peak,
         "preemptions": int(r["preemptions"].sum()),
         "expected_agreement": agree_sum / out_tokens,
-        "steps": int(engine.steps),
-        "token_block_executions": int(engine.token_block_executions),
+        "steps": int(stats.steps),
+        "token_block_executions": int(stats.token_block_executions),
         "num_layers": num_layers,
     }
-    slos = {"ttft_s": cfg.slo_ttft_s, "tpot_s": cfg.slo_tpot_s, "e2e_s": cfg.slo_e2el_s}
+    slos = {"ttft_s": slo_ttft_s, "tpot_s": slo_tpot_s, "e2e_s": slo_e2el_s}
     if any(v is not None for v in slos.values()):
         ok = np.ones(len(r["request_id"]), bool)
         for key, limit in slos.items():

@@ -1,12 +1,15 @@
 """The per-request record: one schema for the simulator and the real executor.
 
 `validate` joins the two on request_id and subtracts, so both must write
-these columns with these units. Times are seconds from the first arrival.
+these columns with these units. `RunStats` is the run-level record beside
+them (the engine's or the executor's counters), which `summarize` reads. Times are seconds from the first arrival.
 Decode passes are the output tokens after the first (the first comes from
 prefill, which always runs full depth); per-token layer counts refer to them.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,3 +45,17 @@ def record_frame(columns: dict[str, np.ndarray]):
     if missing:
         raise ValueError(f"records lack {missing}")
     return pd.DataFrame({c: np.asarray(columns[c]) for c in RECORD_COLUMNS})
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """A run's totals that no per-request column holds, filled the same way
+    by the simulator's engine and a real executor at the end of a run."""
+
+    end_s: float  # clock at the end (0 = the first arrival's clock origin)
+    steps: int  # batched steps (block, LM-head-only and repair steps)
+    token_block_executions: int  # tokens x blocks run (prefill tokens included)
+    busy_s: tuple[float, ...]  # per device (GPU / pipeline stage): time running steps
+    lookup_busy_s: float  # time spent on bank lookups (in line or on the host)
+    kv_utilisation_mean: float  # time-weighted share of KV blocks in use (PagedKVCache)
+    kv_utilisation_peak: float  # most blocks in use / capacity

@@ -12,20 +12,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from policies.admission import WatermarkAdmission
 from policies.checkpoint_plan import CheckpointPlan
 from policies.kv_hole import kv_hole_policy
+from policies.memory_split import MemorySplit, memory_split, stage_of_blocks
+from policies.preemption import LatestAdmitted
 from policies.schedulers import make_scheduler
 from profiler.devices import device_spec
 from simulator.components import build_cost_model, build_skip_model, host_link_bytes_per_s
 from simulator.config import SimConfig
 from simulator.engine import Engine
-from simulator.kv_cache import PagedKVCache
-from simulator.memory import MemorySplit, memory_split, stage_of_blocks
-from simulator.records import RECORD_COLUMNS
-from simulator.router import Router
+from simulator.records import RECORD_COLUMNS, RunStats
+from simulator.router_step import RouterStep
 from simulator.state import RequestTable
 from simulator.timeline import Timeline
 from skipsim.errors import UserError
+from skipsim.kv_pages import PagedKVCache
 from skipsim.model_spec import model_spec
 from traces.trace import Trace
 
@@ -33,7 +35,8 @@ from traces.trace import Trace
 @dataclass
 class SimResult:
     records: dict  # RECORD_COLUMNS -> arrays
-    engine: Engine
+    stats: RunStats
+    engine: Engine  # its internals, for tests
     memory: MemorySplit
     labels: dict  # cost_model, skip_model, device, policy ...
     timeline: Timeline | None
@@ -57,6 +60,9 @@ class Setup:
                                    cfg.lookup_placement == "gpu", cfg.num_gpus,
                                    cfg.kv_block_tokens, cfg.bank_entry_overhead_bytes)
         self.stages = stage_of_blocks(self.plan, cfg.num_gpus)
+        self.admission = WatermarkAdmission.from_fraction(
+            cfg.max_num_seqs, cfg.kv_watermark_fraction, self.memory.kv_capacity_blocks)
+        self.preemption = LatestAdmitted()
         self.cpu_cost = None if cfg.lookup_placement != "cpu" else (
             self.cost if cfg.device == "cpu" else build_cost_model(cfg.cost_model, self.spec, "cpu"))
 
@@ -66,7 +72,7 @@ class Setup:
                 "model": self.spec.name, "device": self.cfg.device,
                 "kv_policy": self.cfg.kv_policy, "lookup_placement": self.cfg.lookup_placement}
 
-    def router(self, rng: np.random.Generator, on_cpu: bool) -> Router:
+    def router(self, rng: np.random.Generator, on_cpu: bool) -> RouterStep:
         entries, hidden = self.memory.bank_entries_per_checkpoint, self.spec.hidden_size
         if on_cpu:
             link = host_link_bytes_per_s(self.cfg.device)
@@ -75,8 +81,9 @@ class Setup:
                       + q * (hidden * self.spec.dtype_bytes + 8) / link)
         else:
             lookup = self.cost.lookup_time_s
-        return Router(self.plan, self.skip_model, self.kv_policy, lookup,
-                      self.cost.kv_projection_time_s, entries, rng)
+        # the K/V-hole work runs on the GPU wherever the lookups run
+        return RouterStep(self.plan, self.skip_model, self.kv_policy, lookup, self.cost,
+                          entries, rng)
 
 
 def _device_memory(device: str) -> int:
@@ -100,12 +107,13 @@ def simulate(trace: Trace, cfg: SimConfig, timeline: bool = False, progress=None
     table = RequestTable(trace, setup.plan.num_blocks + 1)
     rng = np.random.default_rng([cfg.seed, 3])  # the routers' stream
     on_cpu = cfg.lookup_placement == "cpu"
-    engine = Engine(table, setup.plan, cfg, setup.cost, setup.scheduler,
-                    setup.router(rng, on_cpu=False), setup.router(rng, True) if on_cpu else None,
+    engine = Engine(table, setup.plan, cfg, setup.cost, setup.scheduler, setup.admission,
+                    setup.preemption, setup.router(rng, on_cpu=False),
+                    setup.router(rng, True) if on_cpu else None,
                     kv, setup.stages, Timeline(cfg.num_gpus) if timeline else None, progress)
     engine.run()
-    return SimResult(collect_records(table), engine, setup.memory, setup.labels(),
-                     engine.timeline)
+    return SimResult(collect_records(table), engine.run_stats(), engine, setup.memory,
+                     setup.labels(), engine.timeline)
 
 
 def collect_records(t: RequestTable) -> dict:

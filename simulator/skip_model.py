@@ -71,7 +71,7 @@ class SkipModel(ABC):
 
     def kv_hole_p_change_scale(self, kv_policy: str) -> float:
         """Factor on p_change for a skip whose K/V holes `kv_policy` fills
-        (see policies/kv_hole.py); models that measured it override this."""
+        (see policies/kv_hole/); models that measured it override this."""
         from policies.kv_hole import DEFAULT_P_CHANGE_SCALE
 
         return DEFAULT_P_CHANGE_SCALE.get(kv_policy, 1.0)

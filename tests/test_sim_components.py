@@ -10,8 +10,8 @@ from policies.schedulers import SCHEDULERS, QueueView, StepState, fill_batch, ma
 from profiler.cost_model import BatchShape
 from profiler.devices import DEVICES
 from profiler.roofline import RooflineCostModel
-from simulator.kv_cache import PagedKVCache
-from simulator.memory import memory_split, stage_of_blocks
+from skipsim.kv_pages import PagedKVCache
+from policies.memory_split import memory_split, stage_of_blocks
 from simulator.skip_models.parametric import ParametricSkipModel
 from simulator.skip_models.replay import ReplaySkipModel
 from skipsim.errors import UserError
@@ -128,3 +128,25 @@ def test_fill_batch_respects_both_budgets():
     assert fill_batch(q, StepState(0.0, 2, None, 8, 64)) == (1, 3, 4)
     assert fill_batch(q, StepState(0.0, 2, None, 2, 1000)) == (1, 2)
     assert fill_batch(q, StepState(0.0, 2, None, 8, 10)) == (1,)  # the head always goes
+
+
+def test_kv_page_tables_follow_the_counting_allocator():
+    from skipsim.kv_pages import PagedKVTable
+
+    counts, table = PagedKVCache(6, 4, 3), PagedKVTable(6, 4, 3)
+    ops = [("allocate", 0, 5), ("allocate", 1, 9), ("grow", [0, 1], [1, 0]),
+           ("free", 0), ("allocate", 2, 12), ("allocate", 1, 30)]  # the last does not fit
+    for op in ops:
+        answers = []
+        for kv in (counts, table):
+            if op[0] == "allocate":
+                answers.append(kv.allocate(op[1], op[2], 1.0))
+            elif op[0] == "grow":
+                kv.grow_many(op[1], op[2], 1.0)
+            else:
+                kv.free(op[1], 1.0)
+        assert len(set(answers)) <= 1  # the same decisions
+        assert counts.held == table.held and counts.used == table.used
+        table.check_integrity()
+    assert table.pages == [[], [2, 3, 4], [0, 1, 5]]  # request 0's freed pages, lowest first
+    assert table.slots(2, [0, 5, 11]) == [0, 1 * 4 + 1, 5 * 4 + 3]

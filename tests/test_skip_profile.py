@@ -85,7 +85,7 @@ def test_kv_hole_factors_are_read_from_the_profiles_live_runs():
     from dataclasses import replace
 
     rows = [{"router": "knn", "target": 0.99, "kv_policy": k, "agreement": a}
-            for k, a in (("project", 0.95), ("copy", 0.88), ("full", 0.96))]
+            for k, a in (("project", 0.95), ("copy", 0.88), ("repair", 0.96))]
     rows.append({"router": "cosine", "target": 0.99, "kv_policy": "copy", "agreement": 0.1})
     model = MeasuredSkipModel(replace(make_profile(), live={"comparison": rows}))
     assert model.kv_hole_p_change_scale("copy") == pytest.approx(0.12 / 0.04)

@@ -27,7 +27,7 @@ class CalibrationConfig:
     max_skip_blocks: int = 2
     folds: int = 4
     kv_policy: str = "project"
-    compare_kv_policies: tuple[str, ...] = ("project", "copy", "full")
+    compare_kv_policies: tuple[str, ...] = ("project", "copy", "repair")
     action: str = "identity"
     threshold_calibration: str = "live"   # the profile router's thresholds: live | offline
     bank_fractions: tuple[float, ...] = (0.25, 0.5, 1.0)

@@ -20,14 +20,17 @@ from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
 
 class KVCache:
-    """K/V of every layer for B sequences; `length[b]` positions are filled."""
+    """K/V of every layer for B sequences; `length[b]` positions are filled.
+    With `holes`, holes[layer, b, p] marks rows attention must not read (the
+    `none` KV-hole policy)."""
 
     def __init__(self, num_layers: int, batch: int, kv_heads: int, max_len: int,
-                 head_dim: int, dtype=torch.float32):
+                 head_dim: int, dtype=torch.float32, holes: bool = False):
         shape = (num_layers, batch, kv_heads, max_len, head_dim)
         self.k = torch.zeros(shape, dtype=dtype)
         self.v = torch.zeros(shape, dtype=dtype)
         self.length = torch.zeros(batch, dtype=torch.long)
+        self.holes = torch.zeros(shape[:2] + (max_len,), dtype=torch.bool) if holes else None
 
     @property
     def max_len(self) -> int:
@@ -54,8 +57,9 @@ class LayerwiseModel:
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         self.eos_ids = _as_set(cfg.eos_token_id)
 
-    def new_cache(self, batch: int, max_len: int) -> KVCache:
-        return KVCache(self.num_layers, batch, self.kv_heads, max_len, self.head_dim)
+    def new_cache(self, batch: int, max_len: int, holes: bool = False) -> KVCache:
+        return KVCache(self.num_layers, batch, self.kv_heads, max_len, self.head_dim,
+                       holes=holes)
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         return self.model.model.embed_tokens(ids)
@@ -114,12 +118,16 @@ class LayerwiseModel:
 
     def decode_layer(self, layer: int, h, slots, positions, cache: KVCache, rope):
         """One layer for one new token of each sequence in `slots` (h [n,1,d]),
-        writing its K/V at `positions` and attending to everything before."""
+        writing its K/V at `positions` and attending to everything before
+        (but the cache's holes)."""
         q, k, v = self.qkv(layer, h, rope)
         cache.k[layer, slots, :, positions] = k[:, :, 0]
         cache.v[layer, slots, :, positions] = v[:, :, 0]
         span = int(positions.max()) + 1
-        mask = (torch.arange(span).view(1, span) <= positions.view(-1, 1)).view(-1, 1, 1, span)
+        mask = torch.arange(span).view(1, span) <= positions.view(-1, 1)
+        if cache.holes is not None:
+            mask = mask & ~cache.holes[layer, slots, :span]
+        mask = mask.view(-1, 1, 1, span)
         return self.finish(layer, h, q, cache.k[layer, slots, :, :span],
                            cache.v[layer, slots, :, :span], mask)
 

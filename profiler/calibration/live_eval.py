@@ -9,10 +9,13 @@ see. Prefill is full depth (its K/V are the full model's).
 At each inner checkpoint the router scores the tokens standing there (not
 those carried past it); a token skipping to landing j carries its state
 (plus the router's delta under the `delta` action) and its skipped layers'
-K/V rows are filled by the KV-hole policy:
+K/V rows are filled as the KV-hole policy object (`policies/kv_hole/`, the
+simulator's and executor's) says:
   project  K/V projections of the carried state (input RMSNorm + k/v_proj + RoPE),
   copy     the K/V row of the departure layer (the last layer it ran),
-  full     the full model's K/V row (an ideal repair: the reference for holes).
+  repair   the full model's K/V row (an ideal repair, done at once: the
+           reference for holes; the server's repair comes a few steps later),
+  none     nothing: later tokens' attention masks the row out.
 A static skip set (ShortGPT baseline) skips the same layers for every token.
 """
 
@@ -24,11 +27,12 @@ import numpy as np
 import torch
 
 from policies.checkpoint_plan import CheckpointPlan
+from policies.kv_hole import KV_HOLE_POLICIES, HoleFill, kv_hole_policy
 from policies.routers.base import Query, Router, decide
 from profiler.calibration.decoder import LayerwiseModel
 from profiler.calibration.recording import PromptRecording
 
-KV_POLICIES = ("project", "copy", "full")
+KV_POLICIES = tuple(KV_HOLE_POLICIES)  # every policy's fill is done on the tensors below
 ACTIONS = ("identity", "delta")
 
 
@@ -71,7 +75,9 @@ def evaluate_live(lm: LayerwiseModel, recs: list[PromptRecording], setup: LiveSe
     B, L = len(recs), lm.num_layers
     lens = torch.tensor([r.prompt_len for r in recs])
     steps = [r.num_decode for r in recs]
-    cache = lm.new_cache(B, int((lens + torch.tensor(steps)).max()) + 1)
+    fill = kv_hole_policy(setup.kv_policy).fill
+    cache = lm.new_cache(B, int((lens + torch.tensor(steps)).max()) + 1,
+                         holes=fill is HoleFill.MASK)
     for b, r in enumerate(recs):
         cache.k[:, b, :, :r.prompt_len] = r.k[:, :, :r.prompt_len]
         cache.v[:, b, :, :r.prompt_len] = r.v[:, :, :r.prompt_len]
@@ -112,7 +118,7 @@ def evaluate_live(lm: LayerwiseModel, recs: list[PromptRecording], setup: LiveSe
             hole = torch.from_numpy(np.flatnonzero(~run))
             if len(hole):
                 n_skip[~run] += 1
-                _fill_hole(lm, setup.kv_policy, layer, h[hole], slots[hole], positions[hole],
+                _fill_hole(lm, fill, layer, h[hole], slots[hole], positions[hole],
                            cache, (rope[0][hole], rope[1][hole]), depart[~run], recs)
         logp = torch.log_softmax(lm.logits(h[:, 0]), -1)
         for r, b in enumerate(slots.tolist()):
@@ -151,16 +157,20 @@ def _checkpoint_of(plan: CheckpointPlan, land_layer: int) -> int:
     return plan.num_blocks if land_layer > plan.num_layers else plan.boundaries.index(land_layer)
 
 
-def _fill_hole(lm, policy, layer, h, slots, positions, cache, rope, depart, recs):
-    if policy == "project":
+def _fill_hole(lm, fill: HoleFill, layer, h, slots, positions, cache, rope, depart, recs):
+    if fill is HoleFill.PROJECT:
         k, v = lm.kv(layer, h, rope)
         cache.k[layer, slots, :, positions] = k[:, :, 0]
         cache.v[layer, slots, :, positions] = v[:, :, 0]
-    elif policy == "copy":
+    elif fill is HoleFill.COPY:
         src = torch.from_numpy(np.maximum(depart, 0))
         cache.k[layer, slots, :, positions] = cache.k[src, slots, :, positions]
         cache.v[layer, slots, :, positions] = cache.v[src, slots, :, positions]
-    else:  # full: the full model's row for this teacher-forced token
+    elif fill is HoleFill.REPAIR_LATER:  # the full model's row for this teacher-forced token
         for b, p in zip(slots.tolist(), positions.tolist()):
             cache.k[layer, b, :, p] = recs[b].k[layer, :, p]
             cache.v[layer, b, :, p] = recs[b].v[layer, :, p]
+    elif fill is HoleFill.MASK:
+        cache.holes[layer, slots, positions] = True
+    else:
+        raise ValueError(f"no tensor fill for {fill}")

@@ -20,6 +20,9 @@ from pathlib import Path
 from skipsim.errors import UserError
 
 SCHEMA = "skipsim.skip_profile/1"
+# Profiles written before calibration shared the KV-hole policy objects
+# called the ideal repair (the full model's K/V rows) `full`.
+LEGACY_KV_POLICY_NAMES = {"full": "repair"}
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class SkipProfile:
             raw = json.loads(path.read_text())
             if raw.pop("schema", None) != SCHEMA:
                 raise ValueError(f"not a {SCHEMA} file")
+            _rename_legacy_kv_policies(raw)
             stats = lambda d: {k: CheckpointStats(**v) for k, v in d.items()}  # noqa: E731
             raw["checkpoints"] = [
                 CheckpointProfile(**{**c, "by_target": stats(c["by_target"]),
@@ -92,3 +96,17 @@ class SkipProfile:
 
     def traces_path(self, profile_path: str | Path) -> Path | None:
         return Path(profile_path).parent / self.traces_file if self.traces_file else None
+
+
+def _rename_legacy_kv_policies(raw: dict) -> None:
+    """Old KV-policy names in a loaded profile's JSON -> today's, in place."""
+    new = lambda name: LEGACY_KV_POLICY_NAMES.get(name, name)  # noqa: E731
+    raw["kv_policy"] = new(raw["kv_policy"])
+    for row in raw.get("live", {}).get("comparison", []) + raw.get("static_baseline", []):
+        if "kv_policy" in row:
+            row["kv_policy"] = new(row["kv_policy"])
+    config = raw.get("config", {})
+    if "kv_policy" in config:
+        config["kv_policy"] = new(config["kv_policy"])
+    if "compare_kv_policies" in config:
+        config["compare_kv_policies"] = [new(k) for k in config["compare_kv_policies"]]

@@ -60,8 +60,9 @@ class MeasuredSkipModel(SkipModel):
 
     def kv_hole_p_change_scale(self, kv_policy: str) -> float:
         measured = measured_kv_scales(self.profile)
-        key = "full" if kv_policy == "repair" else kv_policy
-        return measured[key] if key in measured else super().kv_hole_p_change_scale(kv_policy)
+        if kv_policy in measured:
+            return measured[kv_policy]
+        return super().kv_hole_p_change_scale(kv_policy)
 
     def decide(self, plan: CheckpointPlan, at, request_ids, token_indices, rng):
         n = len(request_ids)
@@ -92,12 +93,12 @@ def map_landing(plan: CheckpointPlan, at: int, landing_layer: int, num_layers: i
 
 
 def measured_kv_scales(profile: SkipProfile) -> dict[str, float]:
-    """KV policy -> live disagreement / disagreement with the full model's K/V,
-    for the profile's router at its target; {} when `full` was not measured or
-    never disagreed (no ratio to take)."""
+    """KV policy -> live disagreement / disagreement with the full model's K/V
+    (calibration's `repair`), for the profile's router at its target; {} when
+    `repair` was not measured or never disagreed (no ratio to take)."""
     calibration = profile.config.get("threshold_calibration")
     rows = {r["kv_policy"]: 1.0 - r["agreement"] for r in profile.live.get("comparison", [])
             if r["router"] == profile.router and r.get("target") == profile.target_agreement
             and r.get("calibration", calibration) == calibration}
-    base = rows.get("full", 0.0)
+    base = rows.get("repair", 0.0)
     return {k: v / base for k, v in rows.items()} if base > 0 else {}

@@ -6,9 +6,11 @@ block c (landing = c), skip to a later checkpoint, or exit (landing = k).
 A token landing on an inner checkpoint is looked up there again, so skips
 chain. Every hit multiplies the token's chance of keeping the full model's
 token by (1 - p_change · s), s the KV-hole policy's accuracy factor
-(capped at 1); the
-policy's time (K/V projections, or a deferred repair) is charged here too.
-Pure apart from the skip model's random stream: callers apply the result.
+(capped at 1); the policy's time (`step_time_s`: K/V projections) is charged
+here too, and the spans a deferring policy owes are listed for the caller's
+`RepairDebt`. Pure apart from the skip model's random stream: callers apply
+the result. (`RouterStep`, not a `policies.routers.Router`: the real routers
+decide from hidden states; this step draws their decisions from a skip model.)
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+
+from profiler.cost_model import CostModel
 
 from policies.checkpoint_plan import CheckpointPlan
 from policies.kv_hole import KVHolePolicy
@@ -34,20 +38,20 @@ class Routed:
     rounds: list = field(default_factory=list)  # (checkpoint, position list or None = all, seconds)
     hits: list = field(default_factory=list)  # (positions, skipped layers, 1 - p): lists
     total_lookup_s: float = 0.0  # serial time of all lookup batches
-    kv_time_s: float = 0.0  # `project` time
-    repair: list = field(default_factory=list)  # (ids, layers) owed by `repair`
+    kv_time_s: float = 0.0  # the KV-hole policy's in-step time
+    repair: list = field(default_factory=list)  # (ids, layers) owed by a deferring policy
     exited: int = 0  # tokens with final_at == k
 
 
-class Router:
+class RouterStep:
     def __init__(self, plan: CheckpointPlan, skip_model: SkipModel, kv_policy: KVHolePolicy,
-                 lookup_time_s: Callable[[int, int], float],
-                 kv_projection_time_s: Callable[[int, int], float],
+                 lookup_time_s: Callable[[int, int], float], cost: CostModel,
                  bank_entries: int, rng: np.random.Generator):
         self.plan, self.skip_model, self.kv_policy = plan, skip_model, kv_policy
-        self.lookup_time_s, self.kv_projection_time_s = lookup_time_s, kv_projection_time_s
+        self.lookup_time_s, self.cost = lookup_time_s, cost
         self.bank_entries, self.rng = bank_entries, rng
         self.p_scale = skip_model.kv_hole_p_change_scale(kv_policy.name)
+        self._in_step, self._deferred = kv_policy.costs_in_step, kv_policy.defers_repair
         self._bounds = tuple(plan.boundaries)
 
     def route(self, start: int, ids: np.ndarray, request_ids: np.ndarray,
@@ -99,12 +103,13 @@ class Router:
         return r
 
     def _fill_holes(self, r: Routed, hit_pos: list, layers: list) -> None:
-        if not (self.kv_policy.in_step_projection or self.kv_policy.deferred_repair):
+        policy, in_step, deferred = self.kv_policy, self._in_step, self._deferred
+        if not (in_step or deferred):  # free policies: nothing to charge or owe
             return
         spans = set(layers)
         for span in spans:
             chosen = hit_pos if len(spans) == 1 else [m for m, s in zip(hit_pos, layers) if s == span]
-            if self.kv_policy.in_step_projection:
-                r.kv_time_s += self.kv_projection_time_s(len(chosen), span)
-            else:
+            if in_step:
+                r.kv_time_s += policy.step_time_s(self.cost, len(chosen), span)
+            if deferred:
                 r.repair.append((r.ids[np.array(chosen, np.int64)], span))

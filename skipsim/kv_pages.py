@@ -3,9 +3,13 @@ request holds ceil(tokens / block_tokens) fixed-size blocks; a request's
 K/V for all layers lives in its blocks (skipped layers keep their slots, the
 KV-hole policy decides what is written there).
 
-Only counts are modelled (no block tables): `allocate` grows a request to a
-token count, `free` returns its blocks. Utilisation is integrated over time
-for the time-weighted mean.
+`PagedKVCache` keeps counts only (what the simulator needs): `allocate`
+grows a request to a token count, `free` returns its blocks. `PagedKVTable`
+is the same allocator with block tables (which physical pages each request
+holds, as the real executor indexes its K/V tensors), so both run out of
+memory, preempt and report utilisation identically. Utilisation is
+integrated over time (simulated or wall-clock seconds) for the
+time-weighted mean. Shared by the simulator and the executor.
 """
 
 from __future__ import annotations
@@ -76,3 +80,51 @@ class PagedKVCache:
         assert self.used == sum(self.held), "block count drifted from the per-request sum"
         assert 0 <= self.used <= self.capacity_blocks, "more blocks in use than exist"
         assert min(self.held, default=0) >= 0, "a request holds a negative block count"
+
+
+class PagedKVTable(PagedKVCache):
+    """`PagedKVCache` with block tables: request r's token at position p lives
+    in page pages[r][p // block_tokens], row p % block_tokens. Freed pages are
+    reused lowest first."""
+
+    def __init__(self, capacity_blocks: int, block_tokens: int, num_requests: int):
+        super().__init__(capacity_blocks, block_tokens, num_requests)
+        self._free_pages = list(range(self.capacity_blocks - 1, -1, -1))  # a stack: pop = lowest
+        self.pages: list[list[int]] = [[] for _ in range(num_requests)]
+
+    def _take(self, rid: int) -> None:
+        """Give request rid pages up to its held count."""
+        table, free = self.pages[rid], self._free_pages
+        for _ in range(self.held[rid] - len(table)):
+            table.append(free.pop())
+
+    def allocate(self, rid: int, tokens: int, now_s: float) -> bool:
+        if not super().allocate(rid, tokens, now_s):
+            return False
+        self._take(rid)
+        return True
+
+    def grow_many(self, rids: list[int], extra_blocks: list[int], now_s: float) -> None:
+        super().grow_many(rids, extra_blocks, now_s)
+        for rid in rids:
+            self._take(rid)
+
+    def free(self, rid: int, now_s: float) -> None:
+        super().free(rid, now_s)
+        self._free_pages.extend(reversed(self.pages[rid]))
+        self._free_pages.sort(reverse=True)
+        self.pages[rid] = []
+
+    def slots(self, rid: int, positions) -> list[int]:
+        """Physical row (page * block_tokens + offset) of each token position
+        of request rid (positions it holds pages for)."""
+        table, n = self.pages[rid], self.block_tokens
+        return [table[p // n] * n + p % n for p in positions]
+
+    def check_integrity(self) -> None:
+        super().check_integrity()
+        held = [p for table in self.pages for p in table]
+        assert [len(t) for t in self.pages] == self.held, "a block table disagrees with its count"
+        assert len(set(held)) == len(held), "a page is held twice"
+        assert sorted(held + self._free_pages) == list(range(self.capacity_blocks)), \
+            "pages lost or invented"

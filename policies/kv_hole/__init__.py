@@ -1,0 +1,17 @@
+"""KV-hole policies: what a skip writes into the skipped layers' K/V rows
+(`HolePlan`, asked by the executor), what that costs (asked by the
+simulator), and the repair debt of `repair`. One file per policy, registered
+by name in `KV_HOLE_POLICIES`: project, copy, repair, none.
+"""
+
+from policies.kv_hole.base import (KV_HOLE_POLICIES, HoleFill, HolePlan, KVHolePolicy,
+                                   kv_hole_policy, register_kv_hole_policy)
+from policies.kv_hole import project, copy, repair, none  # noqa: F401,E402  (registration, in CLI order)
+from policies.kv_hole.repair_debt import OwedSpan, RepairDebt
+
+# name -> accuracy factor of each policy where no skip model measured it
+DEFAULT_P_CHANGE_SCALE = {name: cls.default_p_change_scale
+                          for name, cls in KV_HOLE_POLICIES.items()}
+
+__all__ = ["DEFAULT_P_CHANGE_SCALE", "KV_HOLE_POLICIES", "HoleFill", "HolePlan", "KVHolePolicy", "OwedSpan",
+           "RepairDebt", "kv_hole_policy", "register_kv_hole_policy"]
