@@ -90,7 +90,9 @@ def write_all(out: Path, ex, stats, setup, cfg, labels: dict, meta: dict, record
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     if len(done):
-        summary = summarize(records, stats, cfg.sim, setup.plan.num_layers)
+        sim = cfg.sim
+        summary = summarize(records, stats, setup.plan.num_layers, sim.slo_ttft_s,
+                            sim.slo_tpot_s, sim.slo_e2el_s)
         summary["measured_agreement"] = summary["expected_agreement"]
         print(format_real_summary(summary, labels, meta, free))
         paths += write_outputs(out, records, summary, labels, meta, cfg.to_dict(), records_format)

@@ -28,38 +28,20 @@ are the same columns with the same meaning (measured agreement in
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-
 import numpy as np
 
-from policies.schedulers.base import QueueView, StepState
-from profiler.cost_model import BatchShape
-from simulator.state import RequestTable
 from executor.kv_account import KVAccount
 from executor.step_log import StepLog
+from policies.kv_hole import HoleFill, RepairDebt
+from policies.schedulers.base import QueueView, StepState
+from profiler.cost_model import BatchShape
+from simulator.records import RunStats
+from simulator.state import RequestTable
 
 NAN = float("nan")
-
-
-@dataclass
-class RunStats:
-    """What `simulator.metrics.summarize` reads of a run besides its records."""
-
-    busy_s: list
-    lookup_busy_s: float
-    kv: KVAccount
-    steps: int
-    token_block_executions: int
-    now_s: float
-
-    @property
-    def env(self):  # summarize reads engine.env.now
-        return _Now(self.now_s)
-
-
-@dataclass
-class _Now:
-    now: float
+# what the runner does to a skipped layer's K/V rows, per the policy's HolePlan
+RUNNER_FILL = {HoleFill.PROJECT: "project", HoleFill.COPY: "copy",
+               HoleFill.REPAIR_LATER: "repair", HoleFill.MASK: "none"}
 
 
 class Executor:
@@ -72,7 +54,8 @@ class Executor:
         self.trace, self.prompts, self.refs, self.runner = trace, prompts, refs, runner
         self.setup, self.cfg, self.sim = setup, cfg, cfg.sim
         self.plan, self.cost = setup.plan, setup.cost
-        self.scheduler, self.kv_policy = setup.scheduler, setup.kv_policy.name
+        self.scheduler, self.kv_policy = setup.scheduler, setup.kv_policy
+        self.admission, self.preemption = setup.admission, setup.preemption
         self.skip = skip_mode
         self.k = self.plan.num_blocks
         self.bounds = tuple(self.plan.boundaries)
@@ -82,7 +65,6 @@ class Executor:
         self.tokens: list[list[int]] = [[] for _ in range(len(trace))]
         self.chunk_limit = self.sim.prefill_chunk_tokens if self.sim.chunked_prefill else None
         self.kv = KVAccount(runner)
-        self.watermark = int(self.sim.kv_watermark_fraction * self.kv.capacity_blocks)
         n, d = len(trace), runner.hidden_size
         self.h = torch.zeros(n, d, dtype=runner.dtype, device=runner.device)
         self.prev = torch.zeros(n, d, dtype=runner.dtype, device=runner.device) \
@@ -91,7 +73,8 @@ class Executor:
         self.clock, self.sleep = clock, sleep
         self.log = StepLog()
         self.decisions: list[tuple] = []  # (request_id, token_index, at, landing, p_change)
-        self.repair_debt: list = []  # (request, admit_seq, position, state, lo, hi)
+        self.repair_debt = RepairDebt()  # spans keyed by their layer range (lo, hi)
+        self.repair_states: dict = {}  # (request, position, lo) -> state entering layer lo
         self.running = self.finished = self.admitted = 0
         self.busy_s = self.lookup_busy_s = 0.0
         self.steps = self.token_block_executions = 0
@@ -115,7 +98,7 @@ class Executor:
                 self._admit()
                 if self._step():
                     continue
-                if self.repair_debt:
+                if self.repair_debt.tokens:
                     self._repair()
                 elif nxt < n:
                     self.sleep(max(0.0, arrival[nxt] - self.now()))
@@ -123,8 +106,10 @@ class Executor:
                     raise RuntimeError("the executor stalled: requests left but nothing to run")
         except KeyboardInterrupt:
             self.interrupted = True
-        return RunStats([self.busy_s], self.lookup_busy_s, self.kv, self.steps,
-                        self.token_block_executions, self.now())
+        end = self.now()
+        return RunStats(end, self.steps, self.token_block_executions, (self.busy_s,),
+                        self.lookup_busy_s, self.kv.mean_utilisation(end),
+                        self.kv.peak_used / self.kv.capacity_blocks)
 
     def now(self) -> float:
         return self.clock() - self.t0
@@ -135,13 +120,14 @@ class Executor:
 
     # ------------------------------------------------------------ admission
     def _admit(self) -> None:
-        """Continuous batching (the simulator's rule): admit waiting requests in
-        order while a slot and their prefill's pages (above the watermark) are free."""
+        """Continuous batching: admit waiting requests in order while the
+        admission policy says so (the simulator's object: a slot, and the
+        prefill's pages free above the watermark)."""
         t, kv = self.t, self.kv
-        while t.waiting and self.running < self.sim.max_num_seqs:
+        while t.waiting:
             i = t.waiting[0]
-            need = kv.blocks_for(t.prefill_target[i])
-            if need > kv.free_blocks - (self.watermark if self.running else 0):
+            if not self.admission.admits(kv.blocks_for(t.prefill_target[i]), kv.free_blocks,
+                                         self.running):
                 break
             t.waiting.popleft()
             ok = self.runner.allocate(i, int(t.prefill_target[i]))
@@ -160,8 +146,7 @@ class Executor:
         views = [QueueView(q, tuple(m.keys()), tuple(m.values()),
                            min(t.arrival_s[i] for i in m) if arrival else NAN)
                  for q, m in enumerate(t.queues) if m]
-        owed = len(self.repair_debt)
-        if owed and (owed >= self.sim.repair_batch_tokens or not views):
+        if self.repair_debt.due(self.sim.repair_batch_tokens, idle=not views):
             self._repair()
             return True
         state = StepState(self.now(), self.k, self.last_block, self.sim.max_num_seqs,
@@ -329,44 +314,46 @@ class Executor:
         return exited
 
     def _fill_holes(self, ids: list[int], lo: int, hi: int) -> None:
-        t = self.t
+        """The KV-hole policy's plan for layers lo..hi-1 of these tokens, done on the tensors."""
+        t, policy = self.t, self.kv_policy
+        plan = policy.plan(lo, hi)
         idx = self._idx(ids)
         h = self.h[idx]
-        positions = self._idx([t.ctx[i] - 1 for i in ids])
+        pos = [t.ctx[i] - 1 for i in ids]
         t0 = self.now()
-        self.runner.fill_holes(self.kv_policy, h, ids, positions, lo, hi)
-        if self.kv_policy == "repair":
-            for m, i in enumerate(ids):
-                self.repair_debt.append((i, int(t.admit_seq[i]), int(positions[m]),
-                                         h[m].clone(), lo, hi))
+        self.runner.fill_holes(RUNNER_FILL[plan.fill], h, ids, self._idx(pos), lo, hi)
+        if policy.defers_repair:
+            arr = np.asarray(ids, np.int64)
+            self.repair_debt.owe((lo, hi), arr, t.admit_seq[arr], np.asarray(pos, np.int64))
+            for m, (i, p) in enumerate(zip(ids, pos)):
+                self.repair_states[(i, p, lo)] = h[m].clone()
         self._sync()
-        price = (self.cost.kv_projection_time_s(len(ids), hi - lo)
-                 if self.kv_policy == "project" else 0.0)
+        price = policy.step_time_s(self.cost, len(ids), hi - lo) if policy.costs_in_step else 0.0
         self.log.add(self.steps, "kv_hole", -1, t0, self.now(), len(ids), len(ids), 0, 0, price)
 
     def _repair(self) -> None:
         """`repair`: recompute the skipped layers' K/V of the owed tokens, batched
         by span (tokens of requests preempted or finished since are dropped)."""
-        t, spans = self.t, {}
-        for i, seq, pos, h, lo, hi in self.repair_debt:
-            if t.running[i] and t.admit_seq[i] == seq:
-                spans.setdefault((lo, hi), []).append((i, pos, h))
-        self.repair_debt = []
+        t, states = self.t, self.repair_states
+        spans = self.repair_debt.settle(t.running, t.admit_seq)
+        self.repair_states = {}  # states of dropped tokens go with them
         self.steps += 1
-        start = self.now()
-        for (lo, hi), items in spans.items():
+        start, tokens = self.now(), 0
+        for (lo, hi), ids, positions in spans:
+            if not len(ids):
+                continue
             t0 = self.now()
-            ids = [i for i, _, _ in items]
-            h = self.torch.stack([x for _, _, x in items])
-            self.runner.repair(ids, self._idx([p for _, p, _ in items]), lo, hi, h)
+            ids, pos = ids.tolist(), positions.tolist()
+            h = self.torch.stack([states[(i, p, lo)] for i, p in zip(ids, pos)])
+            self.runner.repair(ids, self._idx(pos), lo, hi, h)
             self._sync()
-            ctx = tuple(p + 1 for _, p, _ in items)
+            ctx = tuple(p + 1 for p in pos)
+            tokens += len(ids)
             self.log.add(self.steps, "repair", -1, t0, self.now(), len(ids), len(ids), sum(ctx),
-                         0, self.cost.block_time_s(hi - lo, BatchShape((), ctx)))
+                         0, self.kv_policy.repair_time_s(self.cost, hi - lo, ctx))
         self.busy_s += self.now() - start
         if self.timeline is not None:
-            self.timeline.slice(0, "KV repair", start, self.now() - start,
-                                tokens=sum(len(v) for v in spans.values()))
+            self.timeline.slice(0, "KV repair", start, self.now() - start, tokens=tokens)
 
     # ------------------------------------------------------------ outcomes
     def _lm_head_and_emit(self, ids: list[int], h, from_prefill: list[bool]) -> None:
@@ -419,8 +406,8 @@ class Executor:
         simulator) do. False when i itself was preempted."""
         t = self.t
         while not self.runner.allocate(i, int(t.ctx[i])):
-            candidates = [v for q in t.queues for v in q] + [i]
-            victim = max(candidates, key=lambda v: t.admit_seq[v])
+            candidates = [v for q in t.queues for v in q] + [i]  # runnable: not in flight
+            victim = self.preemption.victim(candidates, t.admit_seq)
             self._preempt(victim)
             if victim == i:
                 return False
@@ -443,6 +430,7 @@ class Executor:
     def check_integrity(self) -> None:
         self.t.check_integrity()
         self.runner.check_integrity()
+        self.repair_debt.check_integrity()
         assert self.running == int(self.t.running.sum()), "running count drifted"
         for i, toks in enumerate(self.tokens):
             assert len(toks) >= self.t.generated[i], "a generated token was lost"

@@ -16,8 +16,10 @@ import math
 import numpy as np
 import torch
 
+from policies.admission import WatermarkAdmission
 from policies.checkpoint_plan import CheckpointPlan
 from policies.kv_hole import kv_hole_policy
+from policies.preemption import LatestAdmitted
 from policies.schedulers import make_scheduler
 from simulator.config import SimConfig
 from traces.trace import Trace
@@ -148,11 +150,14 @@ class FakeCost:
 class FakeSetup:
     """What the engine reads of `simulator.run.Setup`."""
 
-    def __init__(self, sim: SimConfig, num_layers: int):
+    def __init__(self, sim: SimConfig, num_layers: int, capacity_blocks: int = 64):
         self.plan = CheckpointPlan.parse(sim.checkpoints, num_layers)
         self.scheduler = make_scheduler(sim.policy)
         self.kv_policy = kv_hole_policy(sim.kv_policy)
         self.cost = FakeCost()
+        self.admission = WatermarkAdmission.from_fraction(sim.max_num_seqs,
+                                                          sim.kv_watermark_fraction, capacity_blocks)
+        self.preemption = LatestAdmitted()
 
 
 def small_trace(prompt_lens, output_lens, arrivals=None, vocab=40, seed=0):

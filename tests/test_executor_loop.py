@@ -28,7 +28,7 @@ def run(trace, prompts, policy="fcfs", skip="no-skip", pages=64, kv_policy="proj
     if refs is None:
         refs = greedy_reference(FakeRunner(LAYERS, num_pages=10_000), prompts,
                                 trace.output_tokens.tolist())
-    setup = FakeSetup(sim, LAYERS)
+    setup = FakeSetup(sim, LAYERS, capacity_blocks=pages)
     mode = make_skip_mode(skip, setup.plan, {"hit_rates": rates, "exit_prob": exit_prob},
                           {"seed": 0})
     clock = FakeClock()
