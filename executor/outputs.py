@@ -20,12 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-# the simulator's table, relabelled for a real run
+# the simulator's table, relabelled for a real run (row labels keep their width)
 RELABEL = {
     "skipsim run:": "skipsim REAL run (executor):",
     "duration (simulated s)": "duration (wall s)",
     "GPU busy fraction": "device busy fraction",
+    "expected agreement": "measured agreement",
 }
+LABEL_WIDTH = 32  # simulator.writers.format_summary's row label width
 
 
 def device_name(device: str) -> str:
@@ -57,15 +59,17 @@ def labels_of(setup, cfg, skip, device: str, model) -> dict:
 def format_real_summary(summary: dict, labels: dict, meta: dict, free: dict | None) -> str:
     from simulator.writers import format_summary
 
-    text = format_summary(summary, labels, meta)
-    for old, new in RELABEL.items():
-        text = text.replace(old, new, 1)
-    text = text.replace("expected agreement", f"measured agreement ({labels['agreement']})"
-                        .ljust(len("expected agreement")), 1)
-    lines = text.split("\n")
+    lines = format_summary(summary, labels, meta).split("\n")
+    for n, line in enumerate(lines):
+        for old, new in RELABEL.items():
+            if line.startswith(old):
+                width = LABEL_WIDTH if len(old) < LABEL_WIDTH else len(old)
+                lines[n] = new.ljust(width) + line[width:] if len(old) < LABEL_WIDTH else \
+                    line.replace(old, new, 1)
     threads = f", {labels['threads']} torch thread(s)" if labels["threads"] else ""
     lines.insert(1, f"  real run on {labels['device']}{threads}, {labels['dtype']}, "
-                    f"{labels['model_params'] / 1e6:.1f}M parameters")
+                    f"{labels['model_params'] / 1e6:.1f}M parameters; agreement measured "
+                    f"{labels['agreement']} against the full model's greedy tokens")
     if free:
         lines.append(f"{'identical prefix (mean tokens)':<32}{free['identical_prefix_mean']:.1f}"
                      f"  ({100 * free['identical_fraction']:.1f}% of requests fully identical)")

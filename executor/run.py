@@ -5,21 +5,19 @@ Every check that needs no model (names, the memory split, the trace, a
 request that cannot fit the KV cache, a SkipProfile for another plan) runs
 before the model loads. The KV pages are the memory split's capacity
 (`simulator/memory.py`), capped at what the whole trace could ever hold at
-once: pages beyond that are never touched, and allocating them on a CPU
-would only take memory from others (both figures go to config.json).
+once plus the admission watermark: pages beyond that are never touched, and
+allocating them on a CPU would only take memory from others (both figures go
+to config.json). The admission watermark is a share of the pages that exist.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import time
-from pathlib import Path
-
-import numpy as np
 
 from executor.config import ExecConfig
+from policies.admission import WatermarkAdmission
 from skipsim.errors import UserError
 
 # torch GPU names -> the device specs that price their steps
@@ -49,7 +47,13 @@ def execute(args, cfg: ExecConfig) -> int:
         raise UserError(f"a request of {int((trace.prompt_tokens + trace.output_tokens).max())} "
                         f"tokens does not fit the KV cache ({setup.memory.kv_capacity_tokens} "
                         "tokens): raise --gpu-memory or lower --bank-fraction")
-    num_pages = int(min(setup.memory.kv_capacity_blocks, need.sum()))
+    # pages the whole trace could hold at once, plus the admission watermark on top
+    # (so a cap never blocks an admission the uncapped cache would allow)
+    held_at_once = -(-int(need.sum()) // (1.0 - sim.kv_watermark_fraction)) + 1
+    num_pages = int(min(setup.memory.kv_capacity_blocks, held_at_once))
+    # the shared admission rule, its watermark a share of the pages that exist
+    setup.admission = WatermarkAdmission.from_fraction(sim.max_num_seqs,
+                                                       sim.kv_watermark_fraction, num_pages)
     if cfg.skip_mode == "router":  # refuse a profile of another model/plan before loading
         from executor.routers import check_profile
         from profiler.calibration.skip_profile import SkipProfile
