@@ -116,13 +116,12 @@ def _device(cfg: ExecConfig):
     """The torch device, and the served-system config priced for it."""
     import torch
 
+    from executor.devices import configure_device
+
     sim = cfg.sim
+    configure_device(cfg.torch_device, cfg.torch_threads)
     if cfg.torch_device == "cpu":
-        torch.set_num_threads(cfg.torch_threads)
         return "cpu", sim
-    if not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA device is available (this torch build: "
-                        f"{torch.__version__})")
     props = torch.cuda.get_device_properties(0)
     spec = next((s for key, s in GPU_SPECS if key in props.name), None)
     if spec is None:
