@@ -75,7 +75,7 @@ def test_every_scheduler_yields_the_same_tokens_without_skipping(policy, runner)
     assert ex.tokens == base.tokens == refs
 
 
-@settings(max_examples=16, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.integers(1, 20), st.integers(1, 12)), min_size=1, max_size=6),
        st.sampled_from(sorted(SCHEDULERS)), st.sampled_from(["no-skip", "random"]),
        st.sampled_from(["project", "copy", "none", "repair"]), st.booleans(),
