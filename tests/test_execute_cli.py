@@ -40,3 +40,9 @@ def test_a_model_folder_that_is_not_llama_or_qwen(tmp_path, capsys):
 def test_a_missing_trace_file(capsys, tmp_path):
     code, err = _run(["execute", "--trace", str(tmp_path / "t.jsonl")], capsys)
     assert code == 2 and len(err) == 1 and "not found" in err[0]
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a CUDA device is present")
+def test_cuda_without_a_gpu_is_one_line(capsys):
+    code, err = _run(FIXED + ["--device", "cuda"], capsys)
+    assert code == 2 and len(err) == 1 and "CUDA" in err[0]

@@ -127,3 +127,35 @@ def test_requests_are_released_at_their_arrival_times():
     trace, prompts = small_trace([5, 5], [3, 3], arrivals=np.array([0.0, 5.0]))
     ex, _, _ = run(trace, prompts)
     assert ex.t.first_token_s[1] >= 5.0 > ex.t.finish_s[0]
+
+
+def test_free_running_feeds_the_servers_own_tokens():
+    trace, prompts = small_trace([6, 9, 4], [10, 10, 10])
+    forced, _, refs = run(trace, prompts, "deepest-first", "random", rates="0.5", exit_prob=0.3)
+    free, _, _ = run(trace, prompts, "deepest-first", "random", rates="0.5", exit_prob=0.3,
+                     free_running=True, refs=refs)
+    for i in range(3):  # both start from the same full-depth first token
+        assert free.tokens[i][0] == forced.tokens[i][0] == refs[i][0]
+    # free-running inputs are its own tokens: its context is prompt + what it generated
+    assert all(free._context(i) == prompts[i] + free.tokens[i] for i in range(3))
+    assert all(forced._context(i) == prompts[i] + refs[i] for i in range(3))
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="no CUDA device here")
+def test_the_loop_on_cuda_matches_the_full_model():
+    import torch
+
+    from executor.model_runner import ModelRunner
+
+    trace, prompts = small_trace([5, 17, 3, 9], [4, 6, 1, 8])
+    sim = SimConfig(checkpoints=PLAN, policy="deepest-first")
+    cfg = ExecConfig(sim, skip_mode="no-skip", torch_device="cuda", check_integrity=True)
+    model = _tiny().to("cuda")
+    refs = greedy_generate(ModelRunner(model, 64, "cuda"), prompts, trace.output_tokens.tolist())
+    setup = FakeSetup(sim, LAYERS)
+    mode = make_skip_mode("no-skip", setup.plan, {}, {"seed": 0})
+    ex = Executor(trace, prompts, refs, ModelRunner(model, 64, "cuda"), setup, cfg, mode)
+    ex.run()
+    assert ex.tokens == refs and ex.h.device.type == "cuda"
+    _tiny.cache_clear()
+    torch.cuda.empty_cache()
