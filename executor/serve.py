@@ -132,12 +132,9 @@ class Executor:
             t.waiting.popleft()
             ok = self.runner.allocate(i, int(t.prefill_target[i]))
             assert ok, "admission checked the free pages"
-            t.running[i] = True
-            t.admit_seq[i] = self.admitted
-            t.prefilling.add(i)
+            t.admit(i, self.admitted, self.chunk_limit)
             self.admitted += 1
             self.running += 1
-            t.start_prefill_pass(i, self.chunk_limit)
 
     # ------------------------------------------------------------ one step
     def _step(self) -> bool:
@@ -414,16 +411,8 @@ class Executor:
         return True
 
     def _preempt(self, v: int) -> None:
-        t = self.t
-        t.dequeue(v)
         self.runner.free(v)
-        t.pass_skipped[v] = 0
-        t.running[v] = False
-        t.preemptions[v] += 1
-        t.prefill_target[v] = t.prompt[v] + t.generated[v]  # recompute what it had
-        t.prefilled[v] = 0
-        t.prefilling.discard(v)
-        t.waiting.appendleft(v)
+        self.t.preempt(v)
         self.running -= 1
 
     # ------------------------------------------------------------ checks
