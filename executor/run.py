@@ -54,7 +54,9 @@ def execute(args, cfg: ExecConfig) -> int:
     # the shared admission rule, its watermark a share of the pages that exist
     setup.admission = WatermarkAdmission.from_fraction(sim.max_num_seqs,
                                                        sim.kv_watermark_fraction, num_pages)
-    if cfg.skip_mode == "router":  # refuse a profile of another model/plan before loading
+    # the no-skip scheduler turns the routers off, as in the simulator
+    mode = cfg.skip_mode if setup.scheduler.uses_router else "no-skip"
+    if mode == "router":  # refuse a profile of another model/plan before loading
         from executor.routers import check_profile
         from profiler.calibration.skip_profile import SkipProfile
         from simulator.skip_models.measured import DEFAULT_PROFILE
@@ -87,7 +89,7 @@ def execute(args, cfg: ExecConfig) -> int:
     context = {"seed": sim.seed, "model": sim.model, "device": device, "tokenizer": tokenizer,
                "cpu_layerwise": lambda: _cpu_layerwise(model, sim.model, cfg.dtype),
                "log": lambda msg: print(msg, file=sys.stderr)}
-    skip = make_skip_mode(cfg.skip_mode, setup.plan, sim.skip_options, context)
+    skip = make_skip_mode(mode, setup.plan, sim.skip_options, context)
     setup_s = time.time() - started
     timeline = Timeline(1) if args.timeline else None
     with tqdm(total=len(trace), desc="executing", unit="req", file=sys.stderr,
