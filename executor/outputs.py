@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 # the simulator's table, relabelled for a real run (row labels keep their width)
+TITLE = ("skipsim run:", "skipsim REAL run (executor):")
 RELABEL = {
-    "skipsim run:": "skipsim REAL run (executor):",
     "duration (simulated s)": "duration (wall s)",
     "GPU busy fraction": "device busy fraction",
     "expected agreement": "measured agreement",
@@ -60,12 +60,11 @@ def format_real_summary(summary: dict, labels: dict, meta: dict, free: dict | No
     from simulator.writers import format_summary
 
     lines = format_summary(summary, labels, meta).split("\n")
+    lines[0] = lines[0].replace(*TITLE, 1)
     for n, line in enumerate(lines):
         for old, new in RELABEL.items():
             if line.startswith(old):
-                width = LABEL_WIDTH if len(old) < LABEL_WIDTH else len(old)
-                lines[n] = new.ljust(width) + line[width:] if len(old) < LABEL_WIDTH else \
-                    line.replace(old, new, 1)
+                lines[n] = new.ljust(LABEL_WIDTH) + line[LABEL_WIDTH:]
     threads = f", {labels['threads']} torch thread(s)" if labels["threads"] else ""
     lines.insert(1, f"  real run on {labels['device']}{threads}, {labels['dtype']}, "
                     f"{labels['model_params'] / 1e6:.1f}M parameters; agreement measured "
