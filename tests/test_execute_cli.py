@@ -46,3 +46,14 @@ def test_a_missing_trace_file(capsys, tmp_path):
 def test_cuda_without_a_gpu_is_one_line(capsys):
     code, err = _run(FIXED + ["--device", "cuda"], capsys)
     assert code == 2 and len(err) == 1 and "CUDA" in err[0]
+
+
+def test_a_skip_profile_made_for_another_model(tmp_path, capsys):
+    from simulator.skip_models.measured import DEFAULT_PROFILE
+
+    profile = json.loads(DEFAULT_PROFILE.read_text())
+    profile["model"] = "llama-3-8b"
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(profile))
+    code, err = _run(FIXED + ["--skip-config", str(path)], capsys)
+    assert code == 2 and len(err) == 1 and "made for model 'llama-3-8b'" in err[0]
