@@ -105,3 +105,36 @@ def test_ctrl_c_writes_the_finished_requests_and_counts_the_rest(tmp_path, capsy
               None, None)
     assert pd.read_csv(tmp_path / "requests.csv")["request_id"].tolist() == [0]
     assert json.loads((tmp_path / "summary.json").read_text())["skipsim"]["cut_off"] == 1
+
+
+def test_the_timeline_is_the_simulators_chrome_trace(tmp_path):
+    from executor.skip_modes import make_skip_mode
+    from simulator.timeline import Timeline
+
+    trace, prompts = small_trace([5, 8], [4, 3])
+    sim = SimConfig(checkpoints=PLAN, policy="fcfs")
+    cfg = ExecConfig(sim, skip_mode="random")
+    setup = FakeSetup(sim, LAYERS)
+    mode = make_skip_mode("random", setup.plan, {"hit_rates": "0.5"}, {"seed": 0})
+    clock, timeline = FakeClock(), Timeline(1)
+    ex = Executor(trace, prompts, [[0] * 4] * 2, FakeRunner(LAYERS), setup, cfg, mode,
+                  timeline=timeline, clock=clock, sleep=clock.sleep)
+    ex.run()
+    events = json.loads(timeline.write(tmp_path / "t.json").read_text())["traceEvents"]
+    slices = [e for e in events if e["ph"] == "X"]
+    assert {e["name"] for e in slices} >= {"prefill", "block 0", "block 3"}
+    assert len(slices) == ex.steps and all(e["dur"] >= 0 for e in slices)
+
+
+def test_reference_tokens_are_computed_once_and_read_as_prefixes(tmp_path):
+    from executor.reference import cached_reference
+
+    trace, prompts = small_trace([5, 8], [6, 3])
+    runner = FakeRunner(LAYERS)
+    first = cached_reference(tmp_path, runner, prompts, [6, 3])
+    calls = dict(runner.calls)
+    again = cached_reference(tmp_path, runner, prompts, [4, 3])  # shorter: a cached prefix
+    assert runner.calls == calls  # nothing recomputed
+    assert again == [first[0][:4], first[1]]
+    longer = cached_reference(tmp_path, runner, prompts, [6, 5])  # longer: recomputed, same prefix
+    assert longer[1][:3] == first[1] and len(longer[1]) == 5
