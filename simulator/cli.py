@@ -46,24 +46,7 @@ def add_arguments(parser) -> None:
             action.help = (f"mean arrivals per second; inf sends all at t=0 (default: "
                            f"{100 * RATE_FRACTION:.0f}%% of the simulated capacity: a rate "
                            "that short probes show keeps a level queue)")
-    g = parser.add_argument_group("served system")
-    g.add_argument("--model", default=d.model, help=f"model spec name or HF folder (default: {d.model})")
-    g.add_argument("--checkpoints", default=d.checkpoints,
-                   help=f"block sizes or boundaries (default: {d.checkpoints})")
-    g.add_argument("--policy", default=d.policy,
-                   help=f"scheduler: {', '.join(sorted(SCHEDULERS))} (default: {d.policy})")
-    g.add_argument("--kv-policy", default=d.kv_policy,
-                   help=f"KV holes of skipped layers: {', '.join(KV_HOLE_POLICIES)} (default: {d.kv_policy})")
-    g.add_argument("--lookup-placement", default=d.lookup_placement,
-                   help="gpu: lookups in line in the step; cpu: on the host, overlapped (default: gpu)")
-    g.add_argument("--num-gpus", type=int, default=d.num_gpus, help="pipeline stages (default: 1)")
-    g.add_argument("--max-num-seqs", type=int, default=d.max_num_seqs,
-                   help=f"most requests running / in one batch (default: {d.max_num_seqs})")
-    g.add_argument("--max-batched-tokens", type=int, default=d.max_batched_tokens,
-                   help=f"most tokens in one step (default: {d.max_batched_tokens})")
-    g.add_argument("--chunked-prefill", action="store_true", help="split prompts into chunks")
-    g.add_argument("--prefill-chunk-tokens", type=int, default=d.prefill_chunk_tokens,
-                   help=f"chunk size with --chunked-prefill (default: {d.prefill_chunk_tokens})")
+    add_served_system_arguments(parser)
     g = parser.add_argument_group("device and memory")
     g.add_argument("--device", default=d.device, help=f"{', '.join(DEVICES)} (default: {d.device})")
     g.add_argument("--cost-model", default=d.cost_model, metavar="NAME|PATH",
@@ -89,6 +72,34 @@ def add_arguments(parser) -> None:
     g.add_argument("--skip-target", type=float, default=None, metavar="AGREEMENT",
                    help="measured: the SkipProfile's figures for this target agreement "
                         "(default: the profile's own target)")
+    add_output_arguments(parser)
+
+
+def add_served_system_arguments(parser) -> None:
+    """The served system's flags (plan, scheduler, batching), shared with `execute`."""
+    d = SimConfig()
+    g = parser.add_argument_group("served system")
+    g.add_argument("--model", default=d.model, help=f"model spec name or HF folder (default: {d.model})")
+    g.add_argument("--checkpoints", default=d.checkpoints,
+                   help=f"block sizes or boundaries (default: {d.checkpoints})")
+    g.add_argument("--policy", default=d.policy,
+                   help=f"scheduler: {', '.join(sorted(SCHEDULERS))} (default: {d.policy})")
+    g.add_argument("--kv-policy", default=d.kv_policy,
+                   help=f"KV holes of skipped layers: {', '.join(KV_HOLE_POLICIES)} (default: {d.kv_policy})")
+    g.add_argument("--lookup-placement", default=d.lookup_placement,
+                   help="gpu: lookups in line in the step; cpu: on the host, overlapped (default: gpu)")
+    g.add_argument("--num-gpus", type=int, default=d.num_gpus, help="pipeline stages (default: 1)")
+    g.add_argument("--max-num-seqs", type=int, default=d.max_num_seqs,
+                   help=f"most requests running / in one batch (default: {d.max_num_seqs})")
+    g.add_argument("--max-batched-tokens", type=int, default=d.max_batched_tokens,
+                   help=f"most tokens in one step (default: {d.max_batched_tokens})")
+    g.add_argument("--chunked-prefill", action="store_true", help="split prompts into chunks")
+    g.add_argument("--prefill-chunk-tokens", type=int, default=d.prefill_chunk_tokens,
+                   help=f"chunk size with --chunked-prefill (default: {d.prefill_chunk_tokens})")
+
+
+def add_output_arguments(parser) -> None:
+    """Where results go, shared with `execute`."""
     g = parser.add_argument_group("output")
     g.add_argument("--goodput", nargs="+", default=None, metavar="KEY:MS",
                    help="SLOs for goodput as vLLM bench: ttft:MS tpot:MS e2el:MS")

@@ -157,12 +157,9 @@ class Engine(RequestLifecycle):
                 break
             t.waiting.popleft()
             kv.allocate(i, int(t.prefill_target[i]), self.env.now)
-            t.running[i] = True
-            t.admit_seq[i] = self.admitted
-            t.prefilling.add(i)
+            t.admit(i, self.admitted, self.chunk_limit)
             self.admitted += 1
             self.running += 1
-            t.start_prefill_pass(i, self.chunk_limit)
 
     def _views(self, g: int) -> list[QueueView]:
         queues, arrival = self.t.queues, self.arrival

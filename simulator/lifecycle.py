@@ -92,16 +92,7 @@ class RequestLifecycle:
                                   self._preempt)
 
     def _preempt(self, v: int) -> None:
-        t = self.t
-        t.dequeue(v)
         self.kv.free(v, self.env.now)
-        t.pass_skipped[v] = 0
-        t.pass_agree[v] = 1.0
-        t.running[v] = False
-        t.preemptions[v] += 1
-        t.prefill_target[v] = t.prompt[v] + t.generated[v]  # recompute what it had
-        t.prefilled[v] = 0
-        t.prefilling.discard(v)
-        t.waiting.appendleft(v)
+        self.t.preempt(v)
         self.running -= 1
         self._notify(0)

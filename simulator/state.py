@@ -64,6 +64,28 @@ class RequestTable:
         self.chunk[i] = min(left, chunk_limit) if chunk_limit else left
         self.queues[0][i] = self.chunk[i]
 
+    def admit(self, i: int, seq: int, chunk_limit: int | None) -> None:
+        """Request i (its KV just allocated) joins the running batch as
+        admission number `seq`; its (next) prefill pass enters queue 0."""
+        self.running[i] = True
+        self.admit_seq[i] = seq
+        self.prefilling.add(i)
+        self.start_prefill_pass(i, chunk_limit)
+
+    def preempt(self, v: int) -> None:
+        """Request v (its KV just freed) goes back to the head of the waiting
+        line; re-admitted, it recomputes prompt + generated tokens (vLLM's
+        recompute)."""
+        self.dequeue(v)
+        self.pass_skipped[v] = 0
+        self.pass_agree[v] = 1.0
+        self.running[v] = False
+        self.preemptions[v] += 1
+        self.prefill_target[v] = self.prompt[v] + self.generated[v]
+        self.prefilled[v] = 0
+        self.prefilling.discard(v)
+        self.waiting.appendleft(v)
+
     def column(self, name: str) -> np.ndarray:
         """A per-request column as an array (list columns converted)."""
         return np.asarray(getattr(self, name))

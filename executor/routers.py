@@ -1,0 +1,153 @@
+"""`router` skip mode: the real routers and thresholds of a SkipProfile, on real states.
+
+A SkipProfile stores, per checkpoint and target agreement, the calibrated
+threshold of its router, but not the banks: those are the hidden states and
+counterfactual labels of the calibration prompts, which live in the
+calibration cache (`~/.cache/skipsim/calibration/`, shared with `simulate
+calibrate`). They are rebuilt exactly as calibration built them (same
+prompts, same recordings, same `fit_routers`), recorded first if the cache
+is cold. A profile made for another model or another checkpoint plan is
+refused: its banks and thresholds mean nothing there.
+
+Each step's tokens standing at a checkpoint are looked up in one batched
+faiss search (router.scores); with `--device cuda` the bank index moves to
+the GPU when faiss has GPU support, else the states are copied to the host
+and the copies are timed and labelled.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import fields
+
+import numpy as np
+
+from executor.skip_modes import Decision, SkipMode, register_skip_mode
+from skipsim.errors import UserError
+
+NEVER = 1e9  # how a profile stores an infinite threshold (a checkpoint that never skips)
+
+
+def check_profile(profile, model_name: str, plan) -> None:
+    from skipsim.model_loader import is_smollm2
+
+    same_model = (is_smollm2(profile.model) and is_smollm2(model_name)) or profile.model == model_name
+    if not same_model or profile.num_layers != plan.num_layers:
+        raise UserError(f"the SkipProfile was made for model {profile.model!r} "
+                        f"({profile.num_layers} layers), not {model_name!r} ({plan.num_layers})")
+    if tuple(profile.boundaries) != tuple(plan.boundaries):
+        sizes = ",".join(str(b - a) for a, b in zip(profile.boundaries, profile.boundaries[1:]))
+        raise UserError(f"the SkipProfile was made for checkpoints {sizes}, not {plan}: "
+                        f"pass --checkpoints {sizes} or another --skip-config")
+
+
+def profile_target(profile, target) -> str:
+    key = float(profile.target_agreement if target is None else target)
+    match = [t for t in profile.targets() if float(t) == key]
+    if not match:
+        raise UserError(f"the skip profile has no thresholds for target {key:g} "
+                        f"(it has {', '.join(profile.targets())})")
+    return match[0]
+
+
+def rebuild_routers(profile, lm, tokenizer, log=print) -> dict:
+    """checkpoint index -> the profile's router, fitted on its calibration banks."""
+    from profiler.calibration.banks import build_examples
+    from profiler.calibration.config import CalibrationConfig
+    from profiler.calibration.fitting import fit_routers
+    from profiler.calibration.pipeline import _recorded, resolve_plan
+    from profiler.calibration.prompts import split_prompts
+
+    names = {f.name for f in fields(CalibrationConfig)}
+    raw = {k: tuple(v) if isinstance(v, list) else v for k, v in profile.config.items()
+           if k in names}
+    cfg = CalibrationConfig(**raw)
+    plan = resolve_plan(cfg.checkpoints, lm.num_layers)
+    split = split_prompts(tokenizer, cfg.num_calibration_prompts, cfg.num_test_prompts,
+                          cfg.max_prompt_tokens, cfg.seed)
+    if split.calibration_ids != list(profile.config.get("calibration_prompt_rows", [])):
+        raise UserError("the SkipProfile's calibration prompts are not the ShareGPT rows this "
+                        "machine samples: its banks cannot be rebuilt here")
+    cal, _, labels = _recorded(cfg, lm, plan, split, log)
+    return fit_routers(profile.router, build_examples(plan, cal, labels[:len(cal)]))
+
+
+@register_skip_mode("router")
+class RouterSkipMode(SkipMode):
+    does_lookups = True
+
+    def __init__(self, routers: dict, thresholds: dict, error_prob: dict, action: str,
+                 device: str, label: str):
+        self.routers, self.thresholds, self.error_prob = routers, thresholds, error_prob
+        self.action = action
+        self.bank_entries = max((len(r.bank) for r in routers.values() if hasattr(r, "bank")),
+                                default=0)  # what the cost model prices a lookup at
+        self.needs_prev_state = any(r.name == "probe" for r in routers.values())
+        self.needs_exit_entropy = any(r.needs_exit_entropy for r in routers.values())
+        self.host_copies = device != "cpu" and not _move_banks_to_gpu(routers)
+        where = ("on the host (host copies timed)" if self.host_copies
+                 else "faiss GPU" if device != "cpu" else "faiss CPU")
+        self.label = f"{label}, lookups {where}"
+
+    @classmethod
+    def build(cls, plan, options, context):
+        from profiler.calibration.skip_profile import SkipProfile
+        from simulator.skip_models.measured import DEFAULT_PROFILE
+
+        path = options.get("skip_config") or DEFAULT_PROFILE
+        profile = SkipProfile.load(path)
+        check_profile(profile, context["model"], plan)
+        target = profile_target(profile, options.get("skip_target"))
+        routers = rebuild_routers(profile, context["cpu_layerwise"](), context["tokenizer"],
+                                  context["log"])
+        thresholds, error_prob = {}, {}
+        for cp in profile.checkpoints:
+            st = cp.by_target[target]
+            thresholds[cp.index] = float("inf") if st.threshold >= NEVER else st.threshold
+            error_prob[cp.index] = st.error_prob
+            if tuple(cp.landings) != routers[cp.index].landings:
+                raise UserError(f"the SkipProfile's landings at checkpoint {cp.index} differ "
+                                "from its rebuilt bank's: the calibration cache is stale")
+        label = f"router: {profile.router} @ {float(target):g} from {getattr(path, 'name', path)}"
+        return cls(routers, thresholds, error_prob, profile.action, context["device"], label)
+
+    def decide(self, at, h, prev, logits, request_ids, token_indices):
+        import torch
+
+        from policies.routers.base import Query, decide
+
+        router = self.routers[at]
+        t0 = time.perf_counter()
+        keys = h.detach().float().cpu().numpy()
+        cos = (torch.nn.functional.cosine_similarity(prev.float(), h.float(), dim=-1).cpu().numpy()
+               if prev is not None else np.zeros(len(keys)))
+        ent = np.zeros(len(keys))
+        if router.needs_exit_entropy:
+            logp = torch.log_softmax(logits(h).float(), -1)
+            ent = (-(logp.exp() * logp).sum(-1)).cpu().numpy()
+        t1 = time.perf_counter()
+        query = Query(keys, cos, ent)
+        idx = decide(router.scores(query), self.thresholds.get(at, float("inf")))
+        landings = np.asarray(router.landings, np.int64)
+        landing = np.where(idx >= 0, landings[np.maximum(idx, 0)], at).astype(np.int64)
+        delta = None
+        if self.action == "delta" and (idx >= 0).any():
+            delta = router.deltas(query, idx).astype(np.float32)
+        t2 = time.perf_counter()
+        p = np.where(landing != at, self.error_prob.get(at, 0.0), 0.0)
+        copy_s = t1 - t0 if self.host_copies else 0.0
+        return Decision(landing, p, delta, t2 - t1 + (t1 - t0 - copy_s), copy_s)
+
+
+def _move_banks_to_gpu(routers: dict) -> bool:
+    """Put every faiss bank on the GPU if this faiss build can; True when done."""
+    import faiss
+
+    if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() < 1:
+        return False
+    res = faiss.StandardGpuResources()
+    for r in routers.values():
+        bank = getattr(r, "bank", None)
+        if bank is not None:
+            bank.index = faiss.index_cpu_to_gpu(res, 0, bank.index)
+    return True
