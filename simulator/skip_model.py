@@ -15,12 +15,12 @@ comes only from the `rng` passed in.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from policies.checkpoint_plan import CheckpointPlan
-from skipsim.registry import registrar
+from skipsim.registry import Registry
 
 
 class SkipOutcome(NamedTuple):
@@ -83,14 +83,16 @@ class SkipModel(ABC):
         return cls()
 
 
-SKIP_MODELS: dict[str, Callable[..., SkipModel]] = {}
-
-
-register_skip_model = registrar(SKIP_MODELS)
+SKIP_MODELS: Registry = Registry(lazy={
+    "parametric": "simulator.skip_models.parametric:ParametricSkipModel",
+    "replay": "simulator.skip_models.replay:ReplaySkipModel",
+    "measured": "simulator.skip_models.measured:MeasuredSkipModel",
+})
+register_skip_model = SKIP_MODELS.register
 
 
 @register_skip_model("no-skip")
-class NoSkip(SkipModel):
+class NeverSkip(SkipModel):
     """Every token runs every block: the full model."""
 
     name = "no-skip"

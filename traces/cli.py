@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
+from skipsim.outputs import check_writable_file
 from traces.loaders import TRACE_LOADERS, TraceConfig, load_trace
 
-NAME = "trace"
-HELP = "build a workload trace (ShareGPT or synthetic), print a summary, save it"
 
 
 def add_trace_arguments(parser) -> None:
@@ -69,6 +68,8 @@ def format_summary(summary: dict, metadata: dict) -> str:
 
 
 def run(args) -> int:
+    if args.out:  # checked before the trace is built
+        check_writable_file(args.out, "--out", (".jsonl", ".json", ".parquet"))
     trace = load_trace(args.trace, trace_config(args))
     summary = trace.summary()
     if args.json:

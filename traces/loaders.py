@@ -40,6 +40,8 @@ class TraceConfig:
     def __post_init__(self):
         if self.num_prompts < 1:
             raise UserError(f"--num-prompts must be at least 1, got {self.num_prompts}")
+        if self.seed < 0:
+            raise UserError(f"--seed must be at least 0, got {self.seed}")
         check_rate(self.request_rate_per_s, self.burstiness)
 
 

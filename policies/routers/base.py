@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from skipsim.errors import UserError
-from skipsim.registry import registrar
+from skipsim.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -80,10 +79,15 @@ class Router(ABC):
         return np.zeros_like(query.keys)
 
 
-ROUTERS: dict[str, Callable[[SkipExamples], Router]] = {}
-
-
-register_router = registrar(ROUTERS, set_name=True)
+# `ROUTERS[name](examples) -> Router`; the names are known before the
+# implementations (sklearn, faiss) are imported
+ROUTERS: Registry = Registry(set_name=True, lazy={
+    "never": "policies.routers.never:NeverRouter",
+    "cosine": "policies.routers.cosine:CosineRouter",
+    "knn": "policies.routers.knn:KnnRouter",
+    "probe": "policies.routers.probe:ProbeRouter",
+})
+register_router = ROUTERS.register
 
 
 def make_router(name: str, examples: SkipExamples) -> Router:

@@ -8,14 +8,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from policies.routers import ROUTERS
-from profiler.calibration.config import QUICK, THRESHOLD_CALIBRATIONS, CalibrationConfig
-from profiler.calibration.live_eval import ACTIONS, KV_POLICIES
+from profiler.calibration.config import (ACTIONS, KV_POLICIES, QUICK, THRESHOLD_CALIBRATIONS,
+                                         CalibrationConfig)
 from profiler.calibration.show import format_profile
 from profiler.calibration.skip_profile import SkipProfile
 from skipsim.errors import UserError
+from skipsim.outputs import check_writable_file
 
-NAME = "calibrate"
-HELP = "measure semantic skipping on the real model (banks, routers, live accuracy) -> SkipProfile"
 
 
 def add_arguments(parser) -> None:
@@ -132,6 +131,7 @@ def run(args) -> int:
         print(format_profile(SkipProfile.load(args.show)))
         return 0
     cfg = config_from_args(args)
+    check_writable_file(args.out, "--out")  # before the model is loaded
     check_plan(cfg)
     from profiler.calibration.pipeline import run_calibration
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from policies.routers.threshold import check_target
-from profiler.calibration.live_eval import ACTIONS, KV_POLICIES
 from skipsim.errors import UserError
 
+# live_eval's KV-hole policies and carry actions, named here so that the CLI
+# lists them without importing torch
+KV_POLICIES = ("project", "copy", "full")
+ACTIONS = ("identity", "delta")
 THRESHOLD_CALIBRATIONS = ("live", "offline")
 DEFAULT_CHECKPOINTS = "8,2,2,2,2,2,2,2,2,2,2,2"
 
@@ -53,6 +56,8 @@ class CalibrationConfig:
             raise UserError("bank fractions must be in (0, 1]")
         if self.threshold_calibration not in THRESHOLD_CALIBRATIONS:
             raise UserError(f"threshold calibration must be one of {', '.join(THRESHOLD_CALIBRATIONS)}")
+        if self.seed < 0:
+            raise UserError(f"--seed must be at least 0, got {self.seed}")
         if any(n < 1 for n in self.static_layer_counts):
             raise UserError("static baseline layer counts must be at least 1")
 

@@ -28,9 +28,6 @@ from policies.routers.base import Query, Router, decide
 from profiler.calibration.decoder import LayerwiseModel
 from profiler.calibration.recording import PromptRecording
 
-KV_POLICIES = ("project", "copy", "full")
-ACTIONS = ("identity", "delta")
-
 
 @dataclass(frozen=True)
 class LiveSetup:
