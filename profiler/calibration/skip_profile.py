@@ -89,6 +89,3 @@ class SkipProfile:
             return cls(**raw)
         except (ValueError, TypeError, KeyError) as err:
             raise UserError(f"skip profile {path} is malformed: {err}") from None
-
-    def traces_path(self, profile_path: str | Path) -> Path | None:
-        return Path(profile_path).parent / self.traces_file if self.traces_file else None
