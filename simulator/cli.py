@@ -22,7 +22,7 @@ from policies.schedulers import SCHEDULERS
 from profiler.cost_model import COST_MODELS
 from profiler.devices import DEVICES
 from simulator.config import SimConfig
-from simulator.skip_model import SKIP_MODELS
+from simulator.skip_models import SKIP_MODELS
 from skipsim.errors import UserError
 from skipsim.outputs import check_writable_dir, check_writable_file
 from traces.cli import add_trace_arguments, trace_config
@@ -160,7 +160,10 @@ def _out_dir(arg: str | None) -> Path:
 
 def run(args) -> int:
     cfg = sim_config(args)
-    out = check_writable_dir(_out_dir(args.out), "--out")  # checked before any work
+    targs = _trace_args(args)
+    # the workload flags, paths and names are checked before anything heavy is imported
+    trace_config(targs, 1.0 if args.request_rate is None else args.request_rate)
+    out = check_writable_dir(_out_dir(args.out), "--out")
     if args.timeline:
         check_writable_file(args.timeline, "--timeline")
     from simulator.default_rate import choose_rate, is_level, queue_levels
@@ -170,7 +173,6 @@ def run(args) -> int:
     from traces.loaders import load_trace
 
     setup = Setup(cfg)  # every name and the memory split checked before any work
-    targs = _trace_args(args)
     meta = {"trace": args.trace, "burstiness": args.burstiness}
     if args.request_rate is None and not args.arrival_times:
         # the workload with arrivals at 1 req/s: the probes rescale its times

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from policies.checkpoint_plan import CheckpointPlan
-from skipsim.registry import Registry
+from simulator.skip_models import SKIP_MODELS, register_skip_model  # noqa: F401  (re-exported)
 
 
 class SkipOutcome(NamedTuple):
@@ -81,14 +81,6 @@ class SkipModel(ABC):
         """Build from the CLI's skip options (`skip_rates`, `skip_config`, ...);
         models without options ignore them."""
         return cls()
-
-
-SKIP_MODELS: Registry = Registry(lazy={
-    "parametric": "simulator.skip_models.parametric:ParametricSkipModel",
-    "replay": "simulator.skip_models.replay:ReplaySkipModel",
-    "measured": "simulator.skip_models.measured:MeasuredSkipModel",
-})
-register_skip_model = SKIP_MODELS.register
 
 
 @register_skip_model("no-skip")

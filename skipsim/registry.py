@@ -6,7 +6,8 @@ decorator made here, so adding one is one decorated definition.
 
 A `Registry` also knows the names of implementations whose modules are heavy
 (numpy at least, sklearn or faiss at worst) without importing them: a table
-`name -> "module:attr"` (the lazy-registry idea of mini-sglang). `--help` and
+`name -> "module:attr"` (the lazy-registry idea of mini-sglang; `"module"`
+alone where the module registers several names in a loop). `--help` and
 argument choices read the names; the module is imported the first time its
 entry is looked up, and its own decorator registers it.
 """
@@ -45,8 +46,9 @@ class Registry(MutableMapping):
     def __getitem__(self, name: str):
         if name not in self._loaded and name in self.lazy:
             module, _, attr = self.lazy[name].partition(":")
-            obj = getattr(importlib.import_module(module), attr)
-            if self._loaded.get(name) is not obj:
+            imported = importlib.import_module(module)
+            obj = getattr(imported, attr) if attr else self._loaded.get(name)
+            if obj is None or self._loaded.get(name) is not obj:
                 raise RuntimeError(f"{self.lazy[name]} does not register itself as {name!r}")
         return self._loaded[name]
 

@@ -57,10 +57,17 @@ def test_a_lazy_entry_must_register_itself_under_its_name():
 def test_every_lazy_builtin_is_what_its_module_registers():
     from policies.routers import ROUTERS
     from profiler.cost_model import COST_MODELS
-    from simulator.skip_model import SKIP_MODELS
+    from simulator.skip_models import SKIP_MODELS
+    from traces.config import TRACE_LOADERS
 
-    for registry in (ROUTERS, COST_MODELS, SKIP_MODELS):
+    for registry in (ROUTERS, COST_MODELS, SKIP_MODELS, TRACE_LOADERS):
         for name, path in registry.lazy.items():
             module, _, attr = path.partition(":")
-            assert registry[name] is getattr(importlib.import_module(module), attr), name
+            obj = registry[name]
+            assert obj is getattr(importlib.import_module(module), attr or "", obj), name
     assert ROUTERS["probe"].name == "probe"
+
+
+def test_a_module_only_entry_must_register_its_name():
+    with pytest.raises(RuntimeError, match="does not register itself as 'x'"):
+        Registry(lazy={"x": "json"})["x"]

@@ -27,7 +27,7 @@ try:
 {chr(10).join('    ' + line for line in code.strip().splitlines())}
 except SystemExit:
     pass
-names = {list(HEAVY + SUBCOMMAND_MODULES)!r}
+names = {list(HEAVY + SUBCOMMAND_MODULES + ("numpy",))!r}
 print(json.dumps({{"modules": [m for m in names if m in sys.modules],
                   "env": sorted(set(os.environ) - set(before))}}))
 """
@@ -75,3 +75,14 @@ def test_help_and_argument_errors_import_only_their_subcommand(argv, modules, tm
     got = _loaded_after(f"from skipsim.cli import main\nmain({argv!r})", tmp_path)
     assert [m for m in got["modules"] if m in HEAVY] == []
     assert sorted(m for m in got["modules"] if m in SUBCOMMAND_MODULES) == sorted(modules)
+
+
+@pytest.mark.parametrize("argv", [
+    ["--help"], ["run", "--help"], ["run", "--scheduler", "bogus"], ["run", "--seed", "-1"],
+    ["run", "--request-rate", "0"], ["trace", "--help"], ["trace", "--request-rate", "0"],
+    ["profile", "--help"], ["calibrate", "--help"], ["calibrate", "--target-agreement", "2"],
+])
+def test_flags_parse_without_numpy(argv, tmp_path):
+    """Names and defaults come from light modules (configs, registry tables)."""
+    got = _loaded_after(f"from skipsim.cli import main\nmain({argv!r})", tmp_path)
+    assert "numpy" not in got["modules"]

@@ -6,7 +6,7 @@ import json
 import sys
 
 from skipsim.outputs import check_writable_file
-from traces.loaders import TRACE_LOADERS, TraceConfig, load_trace
+from traces.config import TRACE_LOADERS, TraceConfig
 
 
 
@@ -68,9 +68,12 @@ def format_summary(summary: dict, metadata: dict) -> str:
 
 
 def run(args) -> int:
+    cfg = trace_config(args)
     if args.out:  # checked before the trace is built
         check_writable_file(args.out, "--out", (".jsonl", ".json", ".parquet"))
-    trace = load_trace(args.trace, trace_config(args))
+    from traces.loaders import load_trace
+
+    trace = load_trace(args.trace, cfg)
     summary = trace.summary()
     if args.json:
         print(json.dumps({"summary": summary, "metadata": trace.metadata}, indent=2))

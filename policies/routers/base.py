@@ -1,4 +1,4 @@
-"""The router contract and registry.
+"""The router contract (the registry's table is in the package's `__init__`).
 
 A router at checkpoint index `at` learns from `SkipExamples` (recorded hidden
 states with the safety of each candidate landing) and scores new queries: one
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from skipsim.errors import UserError
-from skipsim.registry import Registry
+from policies.routers import ROUTERS, register_router  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -79,15 +79,6 @@ class Router(ABC):
         return np.zeros_like(query.keys)
 
 
-# `ROUTERS[name](examples) -> Router`; the names are known before the
-# implementations (sklearn, faiss) are imported
-ROUTERS: Registry = Registry(set_name=True, lazy={
-    "never": "policies.routers.never:NeverRouter",
-    "cosine": "policies.routers.cosine:CosineRouter",
-    "knn": "policies.routers.knn:KnnRouter",
-    "probe": "policies.routers.probe:ProbeRouter",
-})
-register_router = ROUTERS.register
 
 
 def make_router(name: str, examples: SkipExamples) -> Router:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from policies.routers.threshold import check_target
 from skipsim.errors import UserError
 
 # live_eval's KV-hole policies and carry actions, named here so that the CLI
@@ -38,9 +37,9 @@ class CalibrationConfig:
     seed: int = 0
 
     def __post_init__(self):
-        check_target(self.target_agreement)
-        for t in self.targets:
-            check_target(t)
+        for t in (self.target_agreement, *self.targets):
+            if not 0.0 < t <= 1.0:
+                raise UserError(f"target agreement {t} must be in (0, 1]")
         for name, v in (("calibration prompts", self.num_calibration_prompts),
                         ("test prompts", self.num_test_prompts),
                         ("max new tokens", self.max_new_tokens - 1),
