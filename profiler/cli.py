@@ -9,12 +9,10 @@ from __future__ import annotations
 import shlex
 import sys
 
-from skipsim.errors import UserError
-
 from profiler.grid import GRIDS
+from skipsim.errors import UserError
+from skipsim.outputs import check_writable_file
 
-NAME = "profile"
-HELP = "time the model's layers and bank lookups on this device; show a fitted profile"
 
 
 def add_arguments(parser) -> None:
@@ -42,14 +40,13 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     if args.show:
+        from profiler.fitted import FIT_SUFFIX, load_fitted
         from profiler.show import show_profile
 
+        if args.save_fit:
+            check_writable_file(args.save_fit, "--save-fit", (FIT_SUFFIX,))
         print(show_profile(args.show))
         if args.save_fit:
-            from profiler.fitted import FIT_SUFFIX, load_fitted
-
-            if not args.save_fit.endswith(FIT_SUFFIX):
-                raise UserError(f"--save-fit {args.save_fit}: name it *{FIT_SUFFIX}")
             print(f"wrote {load_fitted(args.show).save(args.save_fit)}", file=sys.stderr)
         if args.compare:
             from profiler.show import repeatability
@@ -63,8 +60,7 @@ def run(args) -> int:
     if args.quick and args.grid not in (None, "quick"):
         raise UserError("--quick and --grid name different grids: pass one")
     from profiler.profile_table import SUFFIXES
-    if not args.out.endswith(SUFFIXES):
-        raise UserError(f"--out {args.out}: a profile is saved as .csv or .parquet")
+    check_writable_file(args.out, "--out", SUFFIXES)  # before minutes of timing
     from profiler.record import record_profile
 
     grid = GRIDS["quick" if args.quick else (args.grid or "full")]()

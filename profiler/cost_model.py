@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Callable
 
 from skipsim.errors import UserError
-from skipsim.registry import registrar
+from skipsim.registry import Registry
 
 
 @dataclass(frozen=True, slots=True)  # built once per simulated step: slots keep it cheap
@@ -87,11 +86,13 @@ class CostModel(ABC):
         """Fixed cost of one scheduler step (launches, bookkeeping)."""
 
 
-COST_MODELS: dict[str, Callable[..., CostModel]] = {}
-
-
-# class or factory decorator: `COST_MODELS[name](spec=, device=) -> CostModel`
-register_cost_model = registrar(COST_MODELS)
+# `COST_MODELS[name](spec=, device=) -> CostModel`; the names are known before
+# the implementations (pandas for the measured one) are imported
+COST_MODELS: Registry = Registry(lazy={
+    "measured": "profiler.fitted:MeasuredCostModel",
+    "roofline": "profiler.roofline:RooflineCostModel",
+})
+register_cost_model = COST_MODELS.register
 
 
 def unknown_cost_model(name: str) -> UserError:

@@ -91,10 +91,6 @@ class RooflineCostModel(CostModel):
                                                         + s.kv_bytes_per_token_per_layer)
         return num_layers * self._op(2.0 * p * num_tokens, bytes_moved)
 
-    def host_copy_time_s(self, num_bytes: int) -> float:
-        """Host <-> device copy over the device's host link (PCIe/NVLink-C2C)."""
-        return num_bytes / self.device.host_link_bytes_per_s
-
     @property
     def step_overhead_s(self) -> float:
         return self.device.step_overhead_s

@@ -21,8 +21,6 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
-
 from skipsim.errors import UserError
 
 
@@ -64,6 +62,8 @@ class Timing:
 
     @classmethod
     def from_samples(cls, samples_s: list[float], inner: int) -> "Timing":
+        import numpy as np  # here, so that `simulate profile --help` loads no numpy
+
         a = np.asarray(samples_s, dtype=float)
         return cls(float(np.median(a)), float(np.quantile(a, 0.1)),
                    float(np.quantile(a, 0.9)), len(a), inner)

@@ -1,6 +1,6 @@
 """`simulate run` (the default subcommand): simulate serving a trace.
 
-    simulate --trace sharegpt --policy deepest-first
+    simulate --trace sharegpt --scheduler deepest-first
 
 Without --request-rate the rate is 80% of this configuration's simulated
 capacity: a rate that short probes show the server sustains with a level
@@ -22,17 +22,11 @@ from policies.schedulers import SCHEDULERS
 from profiler.cost_model import COST_MODELS
 from profiler.devices import DEVICES
 from simulator.config import SimConfig
-from simulator.metrics import summarize
-from simulator.default_rate import choose_rate, is_level, queue_levels
-from simulator.run import Setup, simulate
-from simulator.skip_model import SKIP_MODELS
-from simulator.writers import format_summary, write_outputs
+from simulator.skip_models import SKIP_MODELS
 from skipsim.errors import UserError
+from skipsim.outputs import check_writable_dir, check_writable_file
 from traces.cli import add_trace_arguments, trace_config
-from traces.loaders import load_trace
 
-NAME = "run"
-HELP = "simulate serving a trace with layer skipping and print the summary (default)"
 RATE_FRACTION = 0.8  # default load: this share of the simulated capacity
 GOODPUT_KEYS = {"ttft": "slo_ttft_s", "tpot": "slo_tpot_s", "e2el": "slo_e2el_s"}
 
@@ -58,7 +52,7 @@ def add_arguments(parser) -> None:
     g.add_argument("--bank-fraction", type=float, default=d.bank_fraction,
                    help=f"share of GPU memory for the banks (default: {d.bank_fraction})")
     g = parser.add_argument_group("skipping")
-    g.add_argument("--skip-model", default=None,
+    g.add_argument("--skip-model", default=None, choices=sorted(SKIP_MODELS), metavar="NAME",
                    help=f"{', '.join(sorted(SKIP_MODELS))} (default: {d.skip_model}, the committed "
                         "SkipProfile of SmolLM2; parametric when --skip-rates, --p-change or "
                         "--exit-prob is given)")
@@ -82,9 +76,11 @@ def add_served_system_arguments(parser) -> None:
     g.add_argument("--model", default=d.model, help=f"model spec name or HF folder (default: {d.model})")
     g.add_argument("--checkpoints", default=d.checkpoints,
                    help=f"block sizes or boundaries (default: {d.checkpoints})")
-    g.add_argument("--policy", default=d.policy,
-                   help=f"scheduler: {', '.join(sorted(SCHEDULERS))} (default: {d.policy})")
-    g.add_argument("--kv-policy", default=d.kv_policy,
+    g.add_argument("--scheduler", "--policy", dest="policy", default=d.policy,
+                   choices=sorted(SCHEDULERS), metavar="NAME",
+                   help=f"scheduler: {', '.join(sorted(SCHEDULERS))} (default: {d.policy}; "
+                        "--policy is an alias)")
+    g.add_argument("--kv-policy", default=d.kv_policy, choices=KV_HOLE_POLICIES, metavar="NAME",
                    help=f"KV holes of skipped layers: {', '.join(KV_HOLE_POLICIES)} (default: {d.kv_policy})")
     g.add_argument("--lookup-placement", default=d.lookup_placement,
                    help="gpu: lookups in line in the step; cpu: on the host, overlapped (default: gpu)")
@@ -139,13 +135,21 @@ def sim_config(args) -> SimConfig:
         checkpoints=args.checkpoints, policy=args.policy, skip_model=skip_model,
         skip_options=skip_options, kv_policy=args.kv_policy,
         lookup_placement=args.lookup_placement,
-        gpu_memory_bytes=None if args.gpu_memory is None else int(args.gpu_memory * 2**30),
+        gpu_memory_bytes=_gib_to_bytes(args.gpu_memory),
         bank_fraction=args.bank_fraction, max_num_seqs=args.max_num_seqs,
         max_batched_tokens=args.max_batched_tokens, chunked_prefill=args.chunked_prefill,
         prefill_chunk_tokens=args.prefill_chunk_tokens, num_gpus=args.num_gpus, seed=args.seed,
         **parse_goodput(args.goodput))
     assert set(values) <= {f.name for f in fields(SimConfig)}
     return SimConfig(**values)
+
+
+def _gib_to_bytes(gib: float | None) -> int | None:
+    if gib is None:
+        return None
+    if not (gib > 0 and math.isfinite(gib)):
+        raise UserError(f"--gpu-memory must be a positive number of GiB, got {gib}")
+    return int(gib * 2**30)
 
 
 def _trace_args(args):
@@ -167,8 +171,19 @@ def _out_dir(arg: str | None) -> Path:
 
 def run(args) -> int:
     cfg = sim_config(args)
-    setup = Setup(cfg)  # every name and the memory split checked before any work
     targs = _trace_args(args)
+    # the workload flags, paths and names are checked before anything heavy is imported
+    trace_config(targs, 1.0 if args.request_rate is None else args.request_rate)
+    out = check_writable_dir(_out_dir(args.out), "--out")
+    if args.timeline:
+        check_writable_file(args.timeline, "--timeline")
+    from simulator.default_rate import choose_rate, is_level, queue_levels
+    from simulator.metrics import summarize
+    from simulator.run import Setup, simulate
+    from simulator.writers import format_summary, write_outputs
+    from traces.loaders import load_trace
+
+    setup = Setup(cfg)  # every name and the memory split checked before any work
     meta = {"trace": args.trace, "burstiness": args.burstiness}
     if args.request_rate is None and not args.arrival_times:
         # the workload with arrivals at 1 req/s: the probes rescale its times
@@ -196,7 +211,6 @@ def run(args) -> int:
               f"of the arrivals) to {end:.0f} (last quarter) at {rate:.3f} req/s offered, "
               f"{summary['request_throughput_per_s']:.3f} served; latencies grow with the "
               "run length: pass a lower --request-rate", file=sys.stderr)
-    out = _out_dir(args.out)
     paths = write_outputs(out, result.records, summary, result.labels, meta, cfg.to_dict(),
                           args.records_format)
     if args.timeline:

@@ -1,14 +1,12 @@
 """Names to objects: the cost model, skip model and scheduler a config asks for.
 
 Lookups are generic over the registries: cost models via `profiler.resolve`,
-`SKIP_MODELS[name].from_options(plan, options)`, `SCHEDULERS[name]()`.
-Importing this module imports the packages whose import registers the
-built-in implementations.
+`SKIP_MODELS[name].from_options(plan, options)`, `SCHEDULERS[name]()`; a
+registry imports an implementation the first time its name is looked up.
 """
 
 from __future__ import annotations
 
-import simulator.skip_models  # noqa: F401  (registers "parametric", "replay")
 from policies.checkpoint_plan import CheckpointPlan
 from profiler.cost_model import CostModel
 from profiler.devices import DEVICES

@@ -59,6 +59,8 @@ class SimConfig:
                      "prefill_chunk_tokens", "repair_batch_tokens", "num_gpus"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.seed < 0:
+            raise UserError(f"--seed must be at least 0, got {self.seed}")
         for name in ("slo_ttft_s", "slo_tpot_s", "slo_e2el_s"):
             v = getattr(self, name)
             if v is not None and not (v > 0 and math.isfinite(v)):

@@ -15,12 +15,12 @@ comes only from the `rng` passed in.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from policies.checkpoint_plan import CheckpointPlan
-from skipsim.registry import registrar
+from simulator.skip_models import SKIP_MODELS, register_skip_model  # noqa: F401  (re-exported)
 
 
 class SkipOutcome(NamedTuple):
@@ -83,14 +83,8 @@ class SkipModel(ABC):
         return cls()
 
 
-SKIP_MODELS: dict[str, Callable[..., SkipModel]] = {}
-
-
-register_skip_model = registrar(SKIP_MODELS)
-
-
 @register_skip_model("no-skip")
-class NoSkip(SkipModel):
+class NeverSkip(SkipModel):
     """Every token runs every block: the full model."""
 
     name = "no-skip"

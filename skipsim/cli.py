@@ -1,9 +1,17 @@
 """The `simulate` command: one entry point, one subcommand per job.
 
-Each subcommand lives beside the code it drives, as a module exposing
-`NAME`, `HELP`, `add_arguments(parser)` and `run(args) -> int`; adding one is
-one line in `SUBCOMMANDS`. `simulate --trace ...` with no subcommand runs the
-default one (the simulation) once it exists.
+Adding a subcommand is one line in `SUBCOMMANDS`: `(name, module path,
+one-line help)`. The module lives beside the code it drives and exposes
+`add_arguments(parser)` and `run(args) -> int`. It is imported only when its
+subcommand is named, so `simulate --help` imports no subcommand module and
+`simulate X ...` imports X's alone. Subcommand modules stay import-light:
+torch, transformers, sklearn, faiss, pandas, plotly, ray or pulp (and the
+simulator itself) are imported inside the functions that use them, so every
+`--help` and argument error answers at once (`benchmarks/bench_startup.py`).
+
+`simulate --trace ...` with no subcommand runs the default one (`run`).
+Every error the user can fix is one line `simulate: error: ...` and exit 2,
+argparse's own included; Ctrl-C is one line and exit 130.
 """
 
 from __future__ import annotations
@@ -11,50 +19,70 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NamedTuple, NoReturn
 
 from skipsim.errors import UserError
 
-# module paths of the subcommands, in the order `--help` lists them
+
+class Subcommand(NamedTuple):
+    name: str
+    module: str  # exposes add_arguments(parser) and run(args) -> int
+    help: str
+
+
+# in the order `simulate --help` lists them
 SUBCOMMANDS = [
-    "simulator.cli",
-    "traces.cli",
-    "profiler.cli",
-    "profiler.calibration.cli",
-    "executor.cli",
+    Subcommand("run", "simulator.cli",
+               "simulate serving a trace with layer skipping and print the summary (default)"),
+    Subcommand("trace", "traces.cli",
+               "build a workload trace (ShareGPT or synthetic), print a summary, save it"),
+    Subcommand("profile", "profiler.cli",
+               "time the model's layers and bank lookups on this device; show a fitted profile"),
+    Subcommand("calibrate", "profiler.calibration.cli",
+               "measure semantic skipping on the real model (banks, routers, live accuracy) "
+               "-> SkipProfile"),
+    Subcommand("execute", "executor.cli",
+               "serve a trace on the real model with the same policies; write the same records"),
 ]
 DEFAULT_SUBCOMMAND = "run"
 
 
-def _load_subcommands():
-    return [importlib.import_module(path) for path in SUBCOMMANDS]
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: `simulate: error: ...` and where to look."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"simulate: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="simulate",
-        description="skipsim: simulate LLM serving with semantic layer skipping.",
-    )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in _load_subcommands():
-        sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP)
-        module.add_arguments(sub)
-        sub.set_defaults(_run=module.run)
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only `command`'s module is imported and its flags added."""
+    parser = Parser(prog="simulate",
+                    description="skipsim: simulate LLM serving with semantic layer skipping.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for sub in SUBCOMMANDS:
+        sp = subparsers.add_parser(sub.name, help=sub.help, description=sub.help)
+        if sub.name == command:
+            module = importlib.import_module(sub.module)
+            module.add_arguments(sp)
+            sp.set_defaults(_run=module.run)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    names = {m.NAME for m in _load_subcommands()}
+def _main(argv: list[str]) -> int:
+    names = {sub.name for sub in SUBCOMMANDS}
     if argv and argv[0] not in names and argv[0] not in ("-h", "--help"):
-        if DEFAULT_SUBCOMMAND in names:
-            argv.insert(0, DEFAULT_SUBCOMMAND)
+        argv.insert(0, DEFAULT_SUBCOMMAND)
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    return int(args._run(args) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
     try:
-        return int(args._run(args) or 0)
+        return _main(list(sys.argv[1:] if argv is None else argv))
     except UserError as err:
         print(f"simulate: error: {err}", file=sys.stderr)
         return err.exit_code

@@ -36,9 +36,6 @@ class PagedKVCache:
         self._block_seconds += self.used * (now_s - self._last_s)
         self._last_s = now_s
 
-    def can_grow(self, rid: int, tokens: int) -> bool:
-        return self.blocks_for(tokens) - self.held[rid] <= self.free_blocks
-
     def allocate(self, rid: int, tokens: int, now_s: float) -> bool:
         """Grow request `rid` to hold `tokens` tokens; False (nothing changes) if full."""
         extra = self.blocks_for(tokens) - int(self.held[rid])

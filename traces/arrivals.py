@@ -15,13 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from skipsim.errors import UserError
-
-
-def check_rate(request_rate_per_s: float, burstiness: float) -> None:
-    if not (request_rate_per_s > 0):
-        raise UserError(f"--request-rate must be positive (or inf), got {request_rate_per_s}")
-    if not (burstiness > 0) or math.isinf(burstiness):
-        raise UserError(f"--burstiness must be a positive number, got {burstiness}")
+from traces.config import check_rate
 
 
 def gamma_arrivals(n: int, request_rate_per_s: float, burstiness: float,

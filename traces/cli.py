@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
-from traces.loaders import TRACE_LOADERS, TraceConfig, load_trace
+from skipsim.outputs import check_writable_file
+from traces.config import TRACE_LOADERS, TraceConfig
 
-NAME = "trace"
-HELP = "build a workload trace (ShareGPT or synthetic), print a summary, save it"
 
 
 def add_trace_arguments(parser) -> None:
@@ -69,7 +68,12 @@ def format_summary(summary: dict, metadata: dict) -> str:
 
 
 def run(args) -> int:
-    trace = load_trace(args.trace, trace_config(args))
+    cfg = trace_config(args)
+    if args.out:  # checked before the trace is built
+        check_writable_file(args.out, "--out", (".jsonl", ".json", ".parquet"))
+    from traces.loaders import load_trace
+
+    trace = load_trace(args.trace, cfg)
     summary = trace.summary()
     if args.json:
         print(json.dumps({"summary": summary, "metadata": trace.metadata}, indent=2))

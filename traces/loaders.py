@@ -1,46 +1,23 @@
 """Trace sources by name: `sharegpt`, `fixed`, `uniform`, `lognormal`.
 
 A loader turns a `TraceConfig` into a `Trace`. Register a new source with
-`@register_trace("name")`; the CLI takes its choices from `TRACE_LOADERS`.
+`@register_trace("name")` and name it in `TRACE_LOADERS`'s table
+(`traces/config.py`), where the CLI reads the names without importing this
+module.
 `--trace PATH` (a saved .jsonl/.parquet) bypasses the registry.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from skipsim.errors import UserError
-from skipsim.registry import registrar
-from traces.arrivals import check_rate, gamma_arrivals, replay_arrivals
+from traces.arrivals import gamma_arrivals, replay_arrivals
+from traces.config import TRACE_LOADERS, TraceConfig, register_trace  # noqa: F401  (re-exported)
 from traces.lengths import LengthSpec, draw_lengths
 from traces.trace import Trace
-
-TRACE_LOADERS: dict[str, Callable[["TraceConfig"], Trace]] = {}
-
-
-register_trace = registrar(TRACE_LOADERS)
-
-
-@dataclass(frozen=True)
-class TraceConfig:
-    num_prompts: int = 1000
-    request_rate_per_s: float = math.inf
-    burstiness: float = 1.0
-    seed: int = 0
-    arrival_times_file: str | None = None  # replay instead of Gamma arrivals
-    tokenizer: str = "smollm2"
-    prompt_tokens: int = 256  # fixed / uniform upper bound
-    output_tokens: int = 128
-
-    def __post_init__(self):
-        if self.num_prompts < 1:
-            raise UserError(f"--num-prompts must be at least 1, got {self.num_prompts}")
-        check_rate(self.request_rate_per_s, self.burstiness)
 
 
 def _arrivals(cfg: TraceConfig, rng: np.random.Generator) -> np.ndarray:

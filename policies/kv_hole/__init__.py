@@ -7,7 +7,14 @@ by name in `KV_HOLE_POLICIES`: project, copy, repair, none.
 from policies.kv_hole.base import (KV_HOLE_POLICIES, HoleFill, HolePlan, KVHolePolicy,
                                    kv_hole_policy, register_kv_hole_policy)
 from policies.kv_hole import project, copy, repair, none  # noqa: F401,E402  (registration, in CLI order)
-from policies.kv_hole.repair_debt import OwedSpan, RepairDebt
+
+def __getattr__(name):  # the repair debt needs numpy: not imported for `--help`
+    if name in ("OwedSpan", "RepairDebt"):
+        from policies.kv_hole import repair_debt
+
+        return getattr(repair_debt, name)
+    raise AttributeError(name)
+
 
 # name -> accuracy factor of each policy where no skip model measured it
 DEFAULT_P_CHANGE_SCALE = {name: cls.default_p_change_scale

@@ -1,4 +1,4 @@
-"""The router contract and registry.
+"""The router contract (the registry's table is in the package's `__init__`).
 
 A router at checkpoint index `at` learns from `SkipExamples` (recorded hidden
 states with the safety of each candidate landing) and scores new queries: one
@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from skipsim.errors import UserError
-from skipsim.registry import registrar
+from policies.routers import ROUTERS, register_router  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -80,10 +79,6 @@ class Router(ABC):
         return np.zeros_like(query.keys)
 
 
-ROUTERS: dict[str, Callable[[SkipExamples], Router]] = {}
-
-
-register_router = registrar(ROUTERS, set_name=True)
 
 
 def make_router(name: str, examples: SkipExamples) -> Router:

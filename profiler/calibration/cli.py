@@ -8,14 +8,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from policies.routers import ROUTERS
-from profiler.calibration.config import QUICK, THRESHOLD_CALIBRATIONS, CalibrationConfig
-from profiler.calibration.live_eval import ACTIONS, KV_POLICIES
-from profiler.calibration.show import format_profile
-from profiler.calibration.skip_profile import SkipProfile
+from profiler.calibration.config import (ACTIONS, KV_POLICIES, QUICK, THRESHOLD_CALIBRATIONS,
+                                         CalibrationConfig)
 from skipsim.errors import UserError
+from skipsim.outputs import check_writable_file
 
-NAME = "calibrate"
-HELP = "measure semantic skipping on the real model (banks, routers, live accuracy) -> SkipProfile"
 
 
 def add_arguments(parser) -> None:
@@ -129,11 +126,16 @@ def check_plan(cfg: CalibrationConfig) -> None:
 
 def run(args) -> int:
     if args.show:
+        from profiler.calibration.show import format_profile
+        from profiler.calibration.skip_profile import SkipProfile
+
         print(format_profile(SkipProfile.load(args.show)))
         return 0
     cfg = config_from_args(args)
+    check_writable_file(args.out, "--out")  # before the model is loaded
     check_plan(cfg)
     from profiler.calibration.pipeline import run_calibration
+    from profiler.calibration.show import format_profile
 
     profile = run_calibration(cfg, Path(args.out), log=lambda m: print(m, file=sys.stderr))
     print(f"wrote {args.out} ({profile.config['wall_time_s']} s)")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from policies.routers.threshold import check_target
-from profiler.calibration.live_eval import ACTIONS, KV_POLICIES
 from skipsim.errors import UserError
 
+# live_eval's KV-hole policies and carry actions, named here so that the CLI
+# lists them without importing torch
+KV_POLICIES = ("project", "copy", "full")
+ACTIONS = ("identity", "delta")
 THRESHOLD_CALIBRATIONS = ("live", "offline")
 DEFAULT_CHECKPOINTS = "8,2,2,2,2,2,2,2,2,2,2,2"
 
@@ -35,9 +37,9 @@ class CalibrationConfig:
     seed: int = 0
 
     def __post_init__(self):
-        check_target(self.target_agreement)
-        for t in self.targets:
-            check_target(t)
+        for t in (self.target_agreement, *self.targets):
+            if not 0.0 < t <= 1.0:
+                raise UserError(f"target agreement {t} must be in (0, 1]")
         for name, v in (("calibration prompts", self.num_calibration_prompts),
                         ("test prompts", self.num_test_prompts),
                         ("max new tokens", self.max_new_tokens - 1),
@@ -53,6 +55,8 @@ class CalibrationConfig:
             raise UserError("bank fractions must be in (0, 1]")
         if self.threshold_calibration not in THRESHOLD_CALIBRATIONS:
             raise UserError(f"threshold calibration must be one of {', '.join(THRESHOLD_CALIBRATIONS)}")
+        if self.seed < 0:
+            raise UserError(f"--seed must be at least 0, got {self.seed}")
         if any(n < 1 for n in self.static_layer_counts):
             raise UserError("static baseline layer counts must be at least 1")
 

@@ -40,7 +40,6 @@ class PromptLabels:
     safe: dict[int, torch.Tensor]       # checkpoint index -> [T, len(landings)] bool
     landings: dict[int, list[int]]
     exit_entropy: dict[int, torch.Tensor]  # checkpoint index -> [T] nats of the early-exit softmax
-    exit_maxprob: dict[int, torch.Tensor]
 
 
 @torch.no_grad()
@@ -52,10 +51,9 @@ def label_prompt(lm: LayerwiseModel, rec: PromptRecording, plan: CheckpointPlan,
     inner = list(plan.router_checkpoints)
     landings = {i: candidate_landings(plan, i, max_skip_blocks) for i in inner}
     safe = {i: torch.zeros(T, len(landings[i]), dtype=torch.bool) for i in inner}
-    ent, maxp = {}, {}
+    ent = {}
     if T == 0:
-        empty = torch.zeros(0)
-        return PromptLabels(safe, landings, {i: empty for i in inner}, {i: empty for i in inner})
+        return PromptLabels(safe, landings, {i: torch.zeros(0) for i in inner})
     for j in sorted({j for i in inner for j in landings[i]}, reverse=True):
         starts = [i for i in inner if j in landings[i]]
         h = torch.stack([rec.states[:, plan.boundaries[i]] for i in starts])  # [n, T, d]
@@ -69,8 +67,7 @@ def label_prompt(lm: LayerwiseModel, rec: PromptRecording, plan: CheckpointPlan,
             logp = torch.log_softmax(logits, -1)
             for n, i in enumerate(starts):
                 ent[i] = -(logp[n].exp() * logp[n]).sum(-1)
-                maxp[i] = logp[n].max(-1).values.exp()
-    return PromptLabels(safe, landings, ent, maxp)
+    return PromptLabels(safe, landings, ent)
 
 
 def run_from(lm: LayerwiseModel, rec: PromptRecording, h: torch.Tensor, first_layer: int):

@@ -7,7 +7,7 @@ decoder layer (Llama: RMSNorm -> attention with RoPE and grouped KV heads ->
 residual -> RMSNorm -> SwiGLU MLP -> residual; Touvron et al. 2023) on the HF
 weights, and `KVCache` holds K/V per layer for a batch of sequences padded to
 a common length. With no skips the loop reproduces HF greedy decoding
-(tests/test_calibration_decoder.py, slow).
+(tests/test_calibration_model.py::test_layerwise_decoding_reproduces_hf_generate, slow).
 
 Shapes: h [B, T, d] hidden states; q [B, H, T, hd]; k, v [B, Hkv, T, hd].
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
 
 class KVCache:
@@ -47,6 +46,10 @@ class LayerwiseModel:
     """The layers of a HF LlamaForCausalLM, callable one at a time."""
 
     def __init__(self, model):
+        # imported here, once a model exists: importing this module loads no transformers
+        from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+        self.apply_rope = apply_rotary_pos_emb
         cfg = model.config
         self.model = model
         self.layers = model.model.layers
@@ -75,7 +78,7 @@ class LayerwiseModel:
         k = attn.k_proj(x).view(B, T, self.kv_heads, self.head_dim).transpose(1, 2)
         v = attn.v_proj(x).view(B, T, self.kv_heads, self.head_dim).transpose(1, 2)
         q = attn.q_proj(x).view(B, T, self.heads, self.head_dim).transpose(1, 2) if with_q else k
-        q, k = apply_rotary_pos_emb(q, k, *rope)
+        q, k = self.apply_rope(q, k, *rope)
         return (q if with_q else None), k, v
 
     def kv(self, layer: int, h: torch.Tensor, rope):

@@ -62,10 +62,6 @@ class LiveResult:
     def skipped_fraction(self) -> float:
         return float(self.skipped_layers.mean() / self.num_layers)
 
-    def hit_rate(self, at: int) -> tuple[float, int]:
-        rows = [r for r in self.trace if r[2] == at]
-        return (sum(r[3] != at for r in rows) / len(rows) if rows else 0.0), len(rows)
-
 
 @torch.no_grad()
 def evaluate_live(lm: LayerwiseModel, recs: list[PromptRecording], setup: LiveSetup,

@@ -94,9 +94,6 @@ class SkipProfile:
         except (ValueError, TypeError, KeyError) as err:
             raise UserError(f"skip profile {path} is malformed: {err}") from None
 
-    def traces_path(self, profile_path: str | Path) -> Path | None:
-        return Path(profile_path).parent / self.traces_file if self.traces_file else None
-
 
 def _rename_legacy_kv_policies(raw: dict) -> None:
     """Old KV-policy names in a loaded profile's JSON -> today's, in place."""
