@@ -61,6 +61,10 @@ class CostModel(ABC):
 
     name: str = "abstract"
     label: str = "abstract"
+    # Models fitted to a measured grid count the steps they priced outside it
+    # (the simulator resets the count per run) and say what the grid was.
+    outside_grid_steps: int = 0
+    grid_note: str = ""
 
     @abstractmethod
     def block_time_s(self, num_layers: int, batch: BatchShape) -> float:

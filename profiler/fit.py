@@ -4,7 +4,11 @@ Two forms, both cited where they come from:
 
 - `LinearFit`: time = sum_i coef_i * feature_i, fitted by least squares on the
   *relative* residual (each row divided by its measured time, so a 1 ms point
-  counts as much as a 1 s one). For a decoder layer the features follow
+  counts as much as a 1 s one), constrained so that time never falls as work
+  grows (`profiler.monotone`: every piecewise-linear curve has non-negative
+  slopes, the attention-pair and context terms non-negative coefficients; an
+  unconstrained fit gave the committed CPU profile a negative pair term, so
+  long prompts came out cheaper than short ones). For a decoder layer the features follow
   DistServe's prefill model (a + b*tokens + c*sum len^2, Zhong et al., OSDI'24)
   and Vidur's split of prefill and decode work (Agrawal et al., MLSys'24):
   prefill tokens and decode sequences, each with hinges (piecewise-linear GEMM
@@ -28,6 +32,8 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+
+from profiler.monotone import identified, is_monotone, nonneg_slope_lstsq
 
 HOLDOUT_FRACTION = 0.25
 # Hinges of the piecewise-linear token curves, every other octave of the
@@ -152,11 +158,19 @@ class LinearFit:
     def fit(cls, features: dict[str, np.ndarray], measured_s) -> "LinearFit":
         y = np.asarray(measured_s, dtype=float)
         names = [k for k, v in features.items() if np.any(np.asarray(v) != 0)]
+        columns = lambda keep: np.column_stack(  # noqa: E731
+            [np.broadcast_to(features[k], y.shape) for k in keep])
+        names = identified(names, columns(names))
         if len(y) < len(names):  # too few points: drop the last hinges first
             names = names[:max(1, len(y))]
-        x = np.column_stack([np.broadcast_to(features[k], y.shape) for k in names])
-        coef, *_ = np.linalg.lstsq(x / y[:, None], np.ones_like(y), rcond=None)
+        x = columns(names)
+        coef = nonneg_slope_lstsq(x / y[:, None], np.ones_like(y), names)
         return cls(tuple(names), tuple(float(v) for v in coef), float(y.min() / 2))
+
+    @property
+    def monotone(self) -> bool:
+        """Non-decreasing in every feature (always true of a fit made here)."""
+        return is_monotone(list(self.features), self.coef, tol=1e-15)
 
     def predict(self, features: dict[str, np.ndarray]) -> np.ndarray:
         total = sum(c * np.asarray(features[k], dtype=float)

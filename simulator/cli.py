@@ -4,13 +4,14 @@
 
 Without --request-rate the rate is 80% of this configuration's simulated
 capacity: a rate that short probes show the server sustains with a level
-queue (see `default_rate.py`); the choice and its probes are printed. Every run writes its records, JSON summary and resolved config to
---out (default out/<UTC timestamp>).
+queue (see `default_rate.py`); the choice and its probes are printed. A
+saved trace keeps its own arrival times (no probes; see `workload.py`).
+Every run writes its records, JSON summary and resolved config to --out
+(default out/<UTC timestamp>).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from dataclasses import fields
@@ -23,13 +24,13 @@ from profiler.cost_model import COST_MODELS
 from profiler.devices import DEVICES
 from simulator.config import SimConfig
 from simulator.metrics import summarize
-from simulator.default_rate import choose_rate, is_level, queue_levels
+from simulator.default_rate import is_level, queue_levels
 from simulator.run import Setup, simulate
 from simulator.skip_model import SKIP_MODELS
+from simulator.workload import resolve_workload
 from simulator.writers import format_summary, write_outputs
 from skipsim.errors import UserError
-from traces.cli import add_trace_arguments, trace_config
-from traces.loaders import load_trace
+from traces.cli import add_trace_arguments
 
 NAME = "run"
 HELP = "simulate serving a trace with layer skipping and print the summary (default)"
@@ -137,13 +138,6 @@ def sim_config(args) -> SimConfig:
     return SimConfig(**values)
 
 
-def _trace_args(args):
-    """The trace's tokenizer: the model's when it is a local folder, else SmolLM2's."""
-    ns = argparse.Namespace(**vars(args))
-    ns.model = args.model if Path(args.model).is_dir() else "smollm2"
-    return ns
-
-
 def _out_dir(arg: str | None) -> Path:
     if arg:
         return Path(arg)
@@ -157,19 +151,8 @@ def _out_dir(arg: str | None) -> Path:
 def run(args) -> int:
     cfg = sim_config(args)
     setup = Setup(cfg)  # every name and the memory split checked before any work
-    targs = _trace_args(args)
-    meta = {"trace": args.trace, "burstiness": args.burstiness}
-    if args.request_rate is None and not args.arrival_times:
-        # the workload with arrivals at 1 req/s: the probes rescale its times
-        choice = choose_rate(load_trace(args.trace, trace_config(targs, 1.0)), cfg,
-                             RATE_FRACTION, setup)
-        rate = choice.rate_per_s
-        meta["rate_note"] = choice.note()
-        print(f"request rate: {rate:.3f} req/s ({meta['rate_note']})", file=sys.stderr)
-    else:
-        rate = args.request_rate if args.request_rate is not None else float("inf")
-    trace = load_trace(args.trace, trace_config(targs, rate))
-    meta["request_rate_per_s"] = rate if not args.arrival_times else None
+    work = resolve_workload(args, cfg, setup, RATE_FRACTION)
+    trace, rate, meta = work.trace, work.request_rate_per_s, work.meta
     from tqdm import tqdm
 
     with tqdm(total=len(trace), desc="simulating", unit="req", file=sys.stderr,
@@ -179,7 +162,7 @@ def run(args) -> int:
     meta["memory"] = vars(result.memory)
     print(format_summary(summary, result.labels, meta))
     mid, end = queue_levels(result.records)
-    if math.isfinite(rate) and not args.arrival_times and not is_level(mid, end):
+    if rate is not None and math.isfinite(rate) and not is_level(mid, end):
         print(f"warning: overloaded: requests in the system grew from {mid:.0f} (2nd quarter "
               f"of the arrivals) to {end:.0f} (last quarter) at {rate:.3f} req/s offered, "
               f"{summary['request_throughput_per_s']:.3f} served; latencies grow with the "

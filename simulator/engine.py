@@ -62,7 +62,8 @@ class Engine(RequestLifecycle):
         self.queue_gpu = list(stages) + [stages[-1]]  # the LM-head queue sits with the last block
         self.gpu_queues = [[q for q, s in enumerate(self.queue_gpu) if s == g]
                            for g in range(cfg.num_gpus)]
-        self.routing = scheduler.uses_router and self.k > 1
+        # an empty bank cannot hit: no lookups at all (Setup says so)
+        self.routing = scheduler.uses_router and self.k > 1 and router.bank_entries > 0
         self.chunk_limit = cfg.prefill_chunk_tokens if cfg.chunked_prefill else None
         self.watermark = int(cfg.kv_watermark_fraction * kv.capacity_blocks)
         self.cpu = simpy.Resource(self.env, capacity=1) if cpu_router else None

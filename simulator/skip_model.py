@@ -76,6 +76,11 @@ class SkipModel(ABC):
 
         return DEFAULT_P_CHANGE_SCALE.get(kv_policy, 1.0)
 
+    def notes(self, plan: CheckpointPlan) -> list[str]:
+        """What a reader of the results must know about this model on `plan`
+        (figures transferred from another model, routers that never fire)."""
+        return []
+
     @classmethod
     def from_options(cls, plan: CheckpointPlan, options: dict) -> "SkipModel":
         """Build from the CLI's skip options (`skip_rates`, `skip_config`, ...);

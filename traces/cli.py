@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from traces.loaders import TRACE_LOADERS, TraceConfig, load_trace
+from traces.loaders import DEFAULT_NUM_PROMPTS, TRACE_LOADERS, TraceConfig, load_trace
 
 NAME = "trace"
 HELP = "build a workload trace (ShareGPT or synthetic), print a summary, save it"
@@ -19,9 +19,11 @@ def add_trace_arguments(parser) -> None:
                    help=f"a source ({', '.join(sorted(TRACE_LOADERS))}) or a saved "
                         ".jsonl/.parquet trace (default: sharegpt)")
     g.add_argument("--num-prompts", type=int, default=d.num_prompts,
-                   help=f"requests to sample (default: {d.num_prompts})")
+                   help=f"requests to sample (default: {DEFAULT_NUM_PROMPTS}; a saved trace: "
+                        "all of its requests, else its first N)")
     g.add_argument("--request-rate", type=float, default=d.request_rate_per_s,
-                   help="mean arrivals per second; inf sends all at t=0 (default: inf)")
+                   help="mean arrivals per second; inf sends all at t=0 (default: inf; a "
+                        "saved trace keeps its own arrival times unless this is given)")
     g.add_argument("--burstiness", type=float, default=d.burstiness,
                    help="Gamma shape of the gaps: 1 = Poisson, <1 burstier (default: 1)")
     g.add_argument("--seed", type=int, default=d.seed, help="seed of every random stream")
@@ -68,8 +70,15 @@ def format_summary(summary: dict, metadata: dict) -> str:
     return "\n".join(lines)
 
 
+def print_notes(trace) -> None:
+    """What loading the trace changed (sorted arrivals, a cut, redrawn arrivals)."""
+    for note in trace.notes:
+        print(f"note: {note}", file=sys.stderr)
+
+
 def run(args) -> int:
     trace = load_trace(args.trace, trace_config(args))
+    print_notes(trace)
     summary = trace.summary()
     if args.json:
         print(json.dumps({"summary": summary, "metadata": trace.metadata}, indent=2))
