@@ -26,6 +26,7 @@ from simulator.config import SimConfig
 from simulator.metrics import summarize
 from simulator.default_rate import is_level, queue_levels
 from simulator.run import Setup, simulate
+from simulator.timeline import parse_window
 from simulator.skip_model import SKIP_MODELS
 from simulator.workload import resolve_workload
 from simulator.writers import format_summary, write_outputs
@@ -96,6 +97,9 @@ def add_arguments(parser) -> None:
     g.add_argument("--out", default=None, metavar="DIR", help="output folder (default: out/<timestamp>)")
     g.add_argument("--records-format", default="csv", help="csv or parquet")
     g.add_argument("--timeline", default=None, metavar="FILE", help="write a Chrome trace (Perfetto)")
+    g.add_argument("--timeline-window", default=None, metavar="START:END",
+                   help="only the timeline's slices within these simulated seconds "
+                        "(a whole run's timeline takes ~240 bytes a step)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -148,16 +152,26 @@ def _out_dir(arg: str | None) -> Path:
     return path
 
 
+def warn_extrapolation(summary: dict, cost) -> None:
+    """Once per run: how many steps the measured cost model priced outside its grid."""
+    n = summary.get("steps_outside_profiled_grid", 0)
+    if n:
+        print(f"warning: {n:,} of {summary['steps']:,} steps lie outside the profiled grid "
+              f"({cost.grid_note}): the measured fit extrapolates there", file=sys.stderr)
+
+
 def run(args) -> int:
     cfg = sim_config(args)
     setup = Setup(cfg)  # every name and the memory split checked before any work
+    window = parse_window(args.timeline_window)
     work = resolve_workload(args, cfg, setup, RATE_FRACTION)
     trace, rate, meta = work.trace, work.request_rate_per_s, work.meta
     from tqdm import tqdm
 
     with tqdm(total=len(trace), desc="simulating", unit="req", file=sys.stderr,
               disable=True if args.no_progress else None, leave=False) as bar:
-        result = simulate(trace, cfg, timeline=bool(args.timeline), progress=bar, setup=setup)
+        result = simulate(trace, cfg, timeline=bool(args.timeline), progress=bar, setup=setup,
+                          timeline_window=window)
     summary = summarize(result.records, result.engine, cfg, setup.spec.num_layers)
     meta["memory"] = vars(result.memory)
     print(format_summary(summary, result.labels, meta))
@@ -171,6 +185,12 @@ def run(args) -> int:
     paths = write_outputs(out, result.records, summary, result.labels, meta, cfg.to_dict(),
                           args.records_format)
     if args.timeline:
-        paths.append(result.timeline.write(args.timeline))
+        path = result.timeline.write(args.timeline)
+        paths.append(path)
+        print(f"timeline: {path}: {path.stat().st_size / 1e6:.1f} MB, "
+              f"{result.timeline.slices:,} slices"
+              + (f" in {args.timeline_window} s" if window else
+                 " (--timeline-window START:END writes less)"), file=sys.stderr)
+    warn_extrapolation(summary, setup.cost)
     print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
     return 0

@@ -88,7 +88,9 @@ def summarize(records: dict, engine, cfg, num_layers: int) -> dict:
         "exits_per_decode_token": int(r["exits"].sum()) / decode_tokens if decode_tokens else 0.0,
         "lookups_per_decode_token": lookups / decode_tokens if decode_tokens else 0.0,
         "lookup_busy_s": float(engine.lookup_busy_s),
-        "lookup_busy_fraction": float(engine.lookup_busy_s / duration),
+        # in-line lookups add up over the GPUs, host lookups queue on one CPU
+        "lookup_busy_fraction": float(engine.lookup_busy_s / duration / (
+            cfg.num_gpus if cfg.lookup_placement == "gpu" else 1)),
         "kv_utilisation_mean": engine.kv.mean_utilisation(float(engine.env.now)),
         "kv_utilisation_peak": engine.kv.peak_used / engine.kv.capacity_blocks,
         "preemptions": int(r["preemptions"].sum()),

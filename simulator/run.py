@@ -107,7 +107,8 @@ def _device_memory(device: str) -> int:
 
 
 def simulate(trace: Trace, cfg: SimConfig, timeline: bool = False, progress=None,
-             setup: Setup | None = None) -> SimResult:
+             setup: Setup | None = None,
+             timeline_window: tuple[float, float] | None = None) -> SimResult:
     setup = setup or Setup(cfg)
     if len(trace) == 0:
         raise UserError("the trace holds no requests")
@@ -123,7 +124,7 @@ def simulate(trace: Trace, cfg: SimConfig, timeline: bool = False, progress=None
     on_cpu = cfg.lookup_placement == "cpu"
     engine = Engine(table, setup.plan, cfg, setup.cost, setup.scheduler,
                     setup.router(rng, on_cpu=False), setup.router(rng, True) if on_cpu else None,
-                    kv, setup.stages, Timeline(cfg.num_gpus) if timeline else None, progress)
+                    kv, setup.stages, Timeline(cfg.num_gpus, timeline_window) if timeline else None, progress)
     setup.cost.outside_grid_steps = 0  # counted per run (probes share the cost model)
     engine.run()
     return SimResult(collect_records(table), engine, setup.memory, setup.labels(),
