@@ -30,7 +30,7 @@ def whole_numbers(values, name: str) -> np.ndarray:
         raise UserError(f"trace {name} must be whole numbers") from None
     bad = ~np.isfinite(as_float) | (as_float != np.round(as_float))
     if np.any(bad):
-        raise UserError(f"trace {name} must be whole numbers, got {arr[np.argmax(bad)]!r}")
+        raise UserError(f"trace {name} must be whole numbers, got {as_float[np.argmax(bad)]:g}")
     return as_float.astype(np.int64)
 
 
