@@ -22,7 +22,8 @@ def committed():
 
 
 def _non_decreasing(values):
-    return bool(np.all(np.diff(values) >= 0))
+    v = np.asarray(values, dtype=float)
+    return bool(np.all(np.diff(v) >= -1e-12 * v[1:]))  # up to float rounding of exp(log t)
 
 
 def test_every_committed_linear_fit_is_monotone(committed):
@@ -59,6 +60,17 @@ def test_token_components_grow_with_tokens(committed, tokens):
     assert committed.lm_head_time_s(tokens) >= committed.lm_head_time_s(tokens // 2)
     assert committed.kv_projection_time_s(tokens, 1) >= committed.kv_projection_time_s(
         tokens // 2, 1)
+
+
+@pytest.mark.parametrize("index", ["flat", "ivfpq", "hnsw"])
+def test_lookups_never_get_cheaper_with_more_queries_or_a_larger_bank(committed, index):
+    cm = MeasuredCostModel(profile=committed.fitted, index=index)
+    queries = range(1, 1025)  # grid ends at 256
+    for bank in (500, 3_000, 100_000, 1_000_000):  # grid: 1,000..300,000 (hnsw 100,000)
+        assert _non_decreasing([cm.lookup_time_s(bank, q) for q in queries])
+    for q in (1, 7, 128, 256, 512):
+        banks = np.unique(np.geomspace(100, 3e6, 60).astype(int))
+        assert _non_decreasing([cm.lookup_time_s(int(n), q) for n in banks])
 
 
 @pytest.mark.parametrize("prompt,chunk", [(2048, 512), (2048, 256), (4096, 512), (1000, 128)])
