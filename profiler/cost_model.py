@@ -66,6 +66,11 @@ class CostModel(ABC):
     outside_grid_steps: int = 0
     grid_note: str = ""
 
+    def start_run(self, longest_request_tokens: int) -> None:
+        """A run begins whose requests hold at most this many tokens (prompt +
+        output): reset the per-run counts (models with a grid override this)."""
+        self.outside_grid_steps = 0
+
     @abstractmethod
     def block_time_s(self, num_layers: int, batch: BatchShape) -> float:
         """Run `num_layers` consecutive decoder layers over `batch`."""

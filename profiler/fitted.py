@@ -101,6 +101,7 @@ class MeasuredCostModel(CostModel):
         # a fit saved without its grid never counts (it cannot know)
         self._grid = (g.get("prefill_tokens", inf), g.get("prefill_context", inf),
                       g.get("decode_seqs", inf), g.get("decode_context", inf))
+        self._check_context = True  # see start_run
         self.grid_note = (f"prefill <= {self._grid[0]:.0f} tokens (context <= "
                           f"{self._grid[1]:.0f}), decode batch <= {self._grid[2]:.0f} at "
                           f"context <= {self._grid[3]:.0f}") if g else ""
@@ -127,10 +128,19 @@ class MeasuredCostModel(CostModel):
             self.outside_grid_steps += 1
         return num_layers * self._one("layer", f)
 
+    def start_run(self, longest_request_tokens: int) -> None:
+        """No context of the run exceeds its longest request: when that fits
+        the grid, steps need not look for a long one (max() over a batch's
+        contexts costs more than the rest of the check)."""
+        self.outside_grid_steps = 0
+        self._check_context = longest_request_tokens > min(self._grid[1], self._grid[3])
+
     def _outside_grid(self, batch: BatchShape, n: int, b: int, ctx: int) -> bool:
         top_n, top_prefill_ctx, top_b, top_ctx = self._grid
         if n > top_n or b > top_b:
             return True
+        if not self._check_context:
+            return False
         # every context is <= their sum: the max is needed only when the sum is larger
         if b and ctx > top_ctx and max(batch.decode_context_lens) > top_ctx:
             return True

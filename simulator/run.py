@@ -125,7 +125,7 @@ def simulate(trace: Trace, cfg: SimConfig, timeline: bool = False, progress=None
     engine = Engine(table, setup.plan, cfg, setup.cost, setup.scheduler,
                     setup.router(rng, on_cpu=False), setup.router(rng, True) if on_cpu else None,
                     kv, setup.stages, Timeline(cfg.num_gpus, timeline_window) if timeline else None, progress)
-    setup.cost.outside_grid_steps = 0  # counted per run (probes share the cost model)
+    setup.cost.start_run(longest)  # counts are per run (probes share the cost model)
     engine.run()
     return SimResult(collect_records(table), engine, setup.memory, setup.labels(),
                      engine.timeline)

@@ -128,6 +128,10 @@ def test_steps_outside_the_grid_are_counted(committed):
     for b in outside:
         cm.block_time_s(4, b)
     assert cm.outside_grid_steps == len(outside)
+    cm.start_run(longest_request_tokens=1000)  # a new run: counts restart
+    assert cm.outside_grid_steps == 0
+    cm.block_time_s(4, BatchShape(((2049, 0),)))
+    assert cm.outside_grid_steps == 1
     assert "prefill <= 2048 tokens" in cm.grid_note and "decode batch <= 256" in cm.grid_note
 
 

@@ -79,6 +79,19 @@ def test_the_default_profile_is_the_best_measured_and_its_routers_fire():
     assert notes == ["routers never fire at target 0.99 in this profile: lookups are pure cost"]
     partly = MeasuredSkipModel().notes(DEFAULT)
     assert len(partly) == 1 and "never fire" in partly[0] and "of 7" in partly[0]
+    silent = [c.layer for c in SkipProfile.load(DEFAULT_PROFILE).checkpoints
+              if c.layer in DEFAULT.boundaries and c.by_target["0.99"].hit_prob == 0]
+    assert partly[0].startswith(f"routers at layers {', '.join(map(str, silent))} ")
+
+
+def test_parametric_routers_with_hit_rate_zero_are_named():
+    from simulator.skip_models.parametric import ParametricSkipModel
+
+    plan = CheckpointPlan.parse("10,10,6,4", 30)
+    model = ParametricSkipModel.from_options(plan, {"hit_rates": "0,0.2,0"})
+    assert model.notes(plan) == ["routers at layers 10, 26 (2 of 3) never fire (hit rate 0): "
+                                 "their lookups are pure cost"]
+    assert ParametricSkipModel.from_options(plan, {"hit_rates": "0.1"}).notes(plan) == []
 
 
 def test_empty_banks_make_no_lookups_and_no_skips(tmp_path, capsys):

@@ -80,18 +80,11 @@ class MeasuredSkipModel(SkipModel):
             out.append(f"skip figures of {p.model} ({p.num_layers} layers) transferred by "
                        f"relative depth to {plan.num_layers} layers: an assumption, not a "
                        "measurement of this model")
-        silent = [plan.boundaries[c] for c in plan.router_checkpoints
+        silent = [c for c in plan.router_checkpoints
                   if (cp := self._checkpoint(plan, c)) is None
                   or cp.by_target[self.target].hit_prob <= 0]
-        routers = len(plan.router_checkpoints)
-        if silent and len(silent) == routers:
-            out.append(f"routers never fire at target {float(self.target):g} in this profile: "
-                       "lookups are pure cost")
-        elif silent:
-            out.append(f"routers at layers {', '.join(map(str, silent))} ({len(silent)} of "
-                       f"{routers}) never fire at target {float(self.target):g} in this "
-                       "profile: their lookups are pure cost")
-        return out
+        return out + self.never_fire_note(
+            plan, silent, f"at target {float(self.target):g} in this profile")
 
     def kv_hole_p_change_scale(self, kv_policy: str) -> float:
         measured = measured_kv_scales(self.profile)
