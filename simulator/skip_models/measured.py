@@ -62,6 +62,7 @@ class MeasuredSkipModel(SkipModel):
                             f"(it has {', '.join(targets)})")
         self.target = match[0]
         self.label = f"measured {self.profile.router} @ {float(self.target):g}"
+        self._memo: dict = {}
 
     @classmethod
     def from_options(cls, plan: CheckpointPlan, options: dict) -> "MeasuredSkipModel":
@@ -72,6 +73,19 @@ class MeasuredSkipModel(SkipModel):
     def _checkpoint(self, plan: CheckpointPlan, at: int):
         return self.profile.checkpoint_at_layer(
             profile_layer(plan.boundaries[at], plan.num_layers, self.profile.num_layers))
+
+    def _resolved(self, plan: CheckpointPlan, at: int):
+        """(profile checkpoint, plan landing per profile landing) at `at`,
+        computed once per plan and checkpoint (decide runs every router step)."""
+        key = (plan.boundaries, at)
+        found = self._memo.get(key)
+        if found is None:
+            cp = self._checkpoint(plan, at)
+            mapped = None if cp is None else np.array(
+                [map_landing(plan, at, layer, self.profile.num_layers)
+                 for layer in cp.landing_layers], dtype=np.int64)
+            found = self._memo[key] = (cp, mapped)
+        return found
 
     def notes(self, plan: CheckpointPlan) -> list[str]:
         out = []
@@ -95,7 +109,7 @@ class MeasuredSkipModel(SkipModel):
         n = len(request_ids)
         landing = np.full(n, at, dtype=np.int64)
         p_change = np.zeros(n)
-        cp = self._checkpoint(plan, at)
+        cp, mapped = self._resolved(plan, at)
         if cp is None or n == 0:
             return SkipOutcome(landing, p_change)
         stats = cp.by_target[self.target]
@@ -103,8 +117,6 @@ class MeasuredSkipModel(SkipModel):
         if hit.any() and sum(stats.landing_probs) > 0:
             probs = np.asarray(stats.landing_probs, float)
             drawn = rng.choice(len(probs), size=int(hit.sum()), p=probs / probs.sum())
-            mapped = np.array([map_landing(plan, at, cp.landing_layers[d], self.profile.num_layers)
-                               for d in range(len(probs))])
             landing[hit] = mapped[drawn]
         skipped = landing != at
         p_change[skipped] = stats.error_prob
