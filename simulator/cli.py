@@ -26,8 +26,8 @@ from simulator.config import SimConfig
 from simulator.metrics import summarize
 from simulator.default_rate import is_level, queue_levels
 from simulator.run import Setup, simulate
-from simulator.timeline import parse_window
 from simulator.skip_model import SKIP_MODELS
+from simulator.timeline import parse_window
 from simulator.workload import resolve_workload
 from simulator.writers import format_summary, write_outputs
 from skipsim.errors import UserError

@@ -17,7 +17,8 @@ from policies.kv_hole import kv_hole_policy
 from policies.schedulers import make_scheduler
 from profiler.devices import device_spec
 from simulator.components import build_cost_model, build_skip_model, host_link_bytes_per_s
-from simulator.config import DEFAULT_CHECKPOINTS, DEFAULT_CHECKPOINTS_LAYERS, SimConfig
+from simulator.config import (DEFAULT_CHECKPOINTS, DEFAULT_CHECKPOINTS_LAYERS,
+                              SimConfig)
 from simulator.engine import Engine
 from simulator.kv_cache import PagedKVCache
 from simulator.memory import MemorySplit, memory_split, stage_of_blocks
