@@ -27,7 +27,7 @@ from simulator.metrics import summarize
 from simulator.default_rate import is_level, queue_levels
 from simulator.run import Setup, simulate
 from simulator.skip_model import SKIP_MODELS
-from simulator.timeline import parse_window
+from simulator.timeline import parse_window, sample_requests
 from simulator.workload import resolve_workload
 from simulator.writers import format_summary, write_outputs
 from skipsim.errors import UserError
@@ -100,6 +100,9 @@ def add_arguments(parser) -> None:
     g.add_argument("--timeline-window", default=None, metavar="START:END",
                    help="only the timeline's slices within these simulated seconds "
                         "(a whole run's timeline takes ~240 bytes a step)")
+    g.add_argument("--timeline-sample", type=int, default=None, metavar="N",
+                   help="only the timeline's steps that serve one of N requests spread "
+                        "evenly over the trace")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -164,6 +167,7 @@ def run(args) -> int:
     cfg = sim_config(args)
     setup = Setup(cfg)  # every name and the memory split checked before any work
     window = parse_window(args.timeline_window)
+    sample_requests(1, args.timeline_sample)  # checked before any work
     work = resolve_workload(args, cfg, setup, RATE_FRACTION)
     trace, rate, meta = work.trace, work.request_rate_per_s, work.meta
     from tqdm import tqdm
@@ -171,7 +175,7 @@ def run(args) -> int:
     with tqdm(total=len(trace), desc="simulating", unit="req", file=sys.stderr,
               disable=True if args.no_progress else None, leave=False) as bar:
         result = simulate(trace, cfg, timeline=bool(args.timeline), progress=bar, setup=setup,
-                          timeline_window=window)
+                          timeline_window=window, timeline_sample=args.timeline_sample)
     summary = summarize(result.records, result.engine, cfg, setup.spec.num_layers)
     meta["memory"] = vars(result.memory)
     print(format_summary(summary, result.labels, meta))
@@ -189,8 +193,12 @@ def run(args) -> int:
         paths.append(path)
         print(f"timeline: {path}: {path.stat().st_size / 1e6:.1f} MB, "
               f"{result.timeline.slices:,} slices"
-              + (f" in {args.timeline_window} s" if window else
-                 " (--timeline-window START:END writes less)"), file=sys.stderr)
+              + (f" in {args.timeline_window} s" if window else "")
+              + (f" serving {args.timeline_sample} sampled requests" if args.timeline_sample
+                 else "")
+              + ("" if window or args.timeline_sample else
+                 " (--timeline-window START:END or --timeline-sample N writes less)"),
+              file=sys.stderr)
     warn_extrapolation(summary, setup.cost)
     print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
     return 0

@@ -118,7 +118,7 @@ class Engine(RequestLifecycle):
         self.lookup_busy_s += routed.total_lookup_s
         if self.timeline:
             self.timeline.slice(self.timeline.cpu_track, f"lookup @{at}", start,
-                                routed.total_lookup_s, queries=len(ids))
+                                routed.total_lookup_s, members=ids, queries=len(ids))
         self.pending_gpu_s[self.queue_gpu[min(at, self.k - 1)]] += routed.kv_time_s
         self._apply_route(routed, lm_head_done=False)
         self._notify_all()
@@ -257,7 +257,7 @@ class Engine(RequestLifecycle):
         if self.timeline:
             name = {k: "LM head", -1: "KV repair"}.get(step.block, f"block {step.block}")
             self.timeline.slice(step.gpu, name, step.start_s, step.duration_s,
-                                requests=len(step.ids), tokens=step.tokens,
+                                members=step.ids, requests=len(step.ids), tokens=step.tokens,
                                 **{f"{key}_ms": v * 1e3 for key, v in step.parts.items()})
         if step.block < 0:
             return

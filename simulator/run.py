@@ -25,7 +25,7 @@ from simulator.memory import MemorySplit, memory_split, stage_of_blocks
 from simulator.records import RECORD_COLUMNS
 from simulator.router import Router
 from simulator.state import RequestTable
-from simulator.timeline import Timeline
+from simulator.timeline import Timeline, sample_requests
 from skipsim.errors import UserError
 from skipsim.model_spec import model_spec
 from traces.trace import Trace
@@ -109,7 +109,8 @@ def _device_memory(device: str) -> int:
 
 def simulate(trace: Trace, cfg: SimConfig, timeline: bool = False, progress=None,
              setup: Setup | None = None,
-             timeline_window: tuple[float, float] | None = None) -> SimResult:
+             timeline_window: tuple[float, float] | None = None,
+             timeline_sample: int | None = None) -> SimResult:
     setup = setup or Setup(cfg)
     if len(trace) == 0:
         raise UserError("the trace holds no requests")
@@ -123,9 +124,11 @@ def simulate(trace: Trace, cfg: SimConfig, timeline: bool = False, progress=None
     table = RequestTable(trace, setup.plan.num_blocks + 1)
     rng = np.random.default_rng([cfg.seed, 3])  # the routers' stream
     on_cpu = cfg.lookup_placement == "cpu"
+    tl = (Timeline(cfg.num_gpus, timeline_window, sample_requests(len(trace), timeline_sample))
+          if timeline else None)
     engine = Engine(table, setup.plan, cfg, setup.cost, setup.scheduler,
                     setup.router(rng, on_cpu=False), setup.router(rng, True) if on_cpu else None,
-                    kv, setup.stages, Timeline(cfg.num_gpus, timeline_window) if timeline else None, progress)
+                    kv, setup.stages, tl, progress)
     setup.cost.start_run(longest)  # counts are per run (probes share the cost model)
     engine.run()
     return SimResult(collect_records(table), engine, setup.memory, setup.labels(),

@@ -151,7 +151,7 @@ def test_unsorted_arrivals_are_sorted_with_a_note_and_negative_ones_refused(tmp_
 
 
 def test_timeline_window_keeps_only_its_span_and_says_the_size(tmp_path, capsys):
-    from simulator.timeline import parse_window
+    from simulator.timeline import parse_window, sample_requests
 
     captured, _ = _run(tmp_path, capsys, [*FAST, "--num-prompts", "8", "--request-rate", "2",
                                           "--timeline", str(tmp_path / "t.json"),
@@ -160,6 +160,20 @@ def test_timeline_window_keeps_only_its_span_and_says_the_size(tmp_path, capsys)
               if e.get("ph") == "X"]
     assert events and all(e["ts"] + e["dur"] >= 1e6 and e["ts"] <= 2e6 for e in events)
     assert "MB," in captured.err and f"{len(events):,} slices in 1:2 s" in captured.err
+    captured, _ = _run(tmp_path, capsys, [*FAST, "--num-prompts", "8", "--request-rate", "2",
+                                          "--timeline", str(tmp_path / "s.json"),
+                                          "--timeline-sample", "2"])
+    sampled = [e for e in json.loads((tmp_path / "s.json").read_text())["traceEvents"]
+               if e.get("ph") == "X"]
+    whole = main(["run", *FAST, "--num-prompts", "8", "--request-rate", "2", "--timeline",
+                  str(tmp_path / "w.json"), "--out", str(tmp_path / "w")])
+    every = [e for e in json.loads((tmp_path / "w.json").read_text())["traceEvents"]
+             if e.get("ph") == "X"]
+    assert whole == 0 and 0 < len(sampled) < len(every)
+    assert "serving 2 sampled requests" in captured.err
+    assert sample_requests(10, 3) == {0, 4, 9} and sample_requests(2, 5) == {0, 1}
+    with pytest.raises(UserError, match="at least 1"):
+        sample_requests(10, 0)
     assert parse_window(":5") == (0.0, 5.0) and parse_window("3:") == (3.0, float("inf"))
     for bad in ("5", "5:1", "a:b", "-1:2"):
         with pytest.raises(UserError, match="START:END"):
