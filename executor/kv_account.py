@@ -11,7 +11,7 @@ from __future__ import annotations
 
 class KVAccount:
     def __init__(self, runner):
-        self.pages = runner.allocator  # the runner's page allocator (simulator.kv_cache)
+        self.pages = runner.allocator  # the runner's page allocator (skipsim.kv_pages)
         self.capacity_blocks = int(self.pages.capacity_blocks)
         self.block_tokens = int(self.pages.block_tokens)
         self.peak_used = 0

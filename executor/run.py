@@ -4,7 +4,7 @@ read) the reference tokens, build the skip mode, serve, write the outputs.
 Every check that needs no model (names, the memory split, the trace, a
 request that cannot fit the KV cache, a SkipProfile for another plan) runs
 before the model loads. The KV pages are the memory split's capacity
-(`simulator/memory.py`), capped at what the whole trace could ever hold at
+(`policies/memory_split.py`), capped at what the whole trace could ever hold at
 once plus the admission watermark: pages beyond that are never touched, and
 allocating them on a CPU would only take memory from others (both figures go
 to config.json). The admission watermark is a share of the pages that exist.
@@ -27,7 +27,7 @@ GPU_SPECS = (("H200", "h200"), ("H100", "h100-sxm"), ("A100", "a100-80gb"))
 def execute(args, cfg: ExecConfig) -> int:
     import torch
 
-    from simulator.cli import _out_dir, _trace_args
+    from simulator.cli import _out_dir, tokenizer_args
     from simulator.run import Setup
     from skipsim.model_loader import is_smollm2, model_dir
     from traces.cli import trace_config
@@ -38,7 +38,7 @@ def execute(args, cfg: ExecConfig) -> int:
     device, sim = _device(cfg)
     cfg = dataclasses.replace(cfg, sim=sim)
     setup = Setup(sim)
-    trace = load_trace(args.trace, trace_config(_trace_args(args), args.request_rate))
+    trace = load_trace(args.trace, trace_config(tokenizer_args(args), args.request_rate))
     if len(trace) == 0:
         raise UserError("the trace holds no requests")
     page_tokens = sim.kv_block_tokens

@@ -74,5 +74,12 @@ class CheckpointPlan:
         base, extra = divmod(num_layers, num_blocks)
         return cls.from_block_sizes([base + (i < extra) for i in range(num_blocks)])
 
+    def scaled(self, num_layers: int) -> "CheckpointPlan":
+        """This plan at the same relative depths in a model of `num_layers`
+        layers: each checkpoint b goes to round(b * num_layers / L); checkpoints
+        that round onto one another merge."""
+        bounds = sorted({int(b * num_layers / self.num_layers + 0.5) for b in self.boundaries})
+        return CheckpointPlan(tuple(bounds))
+
     def __str__(self) -> str:
         return ",".join(str(s) for s in self.block_sizes)

@@ -31,13 +31,35 @@ class MemorySplit:
 
 
 def stage_of_blocks(plan: CheckpointPlan, num_gpus: int) -> list[int]:
-    """Pipeline stage of each block: contiguous, balanced by layer count."""
-    if num_gpus > plan.num_blocks:
-        raise UserError(f"--num-gpus {num_gpus} exceeds the plan's {plan.num_blocks} blocks")
-    stages = [min(num_gpus - 1, plan.boundaries[j] * num_gpus // plan.num_layers)
-              for j in range(plan.num_blocks)]
-    if len(set(stages)) != num_gpus:
-        raise UserError(f"plan {plan} cannot be split into {num_gpus} non-empty pipeline stages")
+    """Pipeline stage of each block: contiguous, non-empty, and balanced by layer
+    count (the largest stage as small as it can be: the pipeline's bottleneck).
+
+    The linear partition problem, solved exactly by dynamic programming over
+    (stages, blocks) in O(k^2 G) (Skiena, "The Algorithm Design Manual",
+    §10.7); of equally balanced splits the one with the latest cuts is kept.
+    """
+    k, sizes = plan.num_blocks, plan.block_sizes
+    if num_gpus > k:
+        raise UserError(f"--num-gpus {num_gpus} exceeds the plan's {k} blocks")
+    start = [0]
+    for size in sizes:
+        start.append(start[-1] + size)
+    inf = float("inf")
+    # worst[g][j]: the largest stage when blocks [0, j) form g stages; cut[g][j]: last cut
+    worst = [[inf] * (k + 1) for _ in range(num_gpus + 1)]
+    cut = [[0] * (k + 1) for _ in range(num_gpus + 1)]
+    worst[0][0] = 0
+    for g in range(1, num_gpus + 1):
+        for j in range(g, k + 1):
+            for i in range(g - 1, j):
+                w = max(worst[g - 1][i], start[j] - start[i])
+                if w <= worst[g][j]:
+                    worst[g][j], cut[g][j] = w, i
+    stages, j = [0] * k, k
+    for g in range(num_gpus, 0, -1):
+        i = cut[g][j]
+        stages[i:j] = [g - 1] * (j - i)
+        j = i
     return stages
 
 

@@ -60,6 +60,15 @@ class CostModel(ABC):
 
     name: str = "abstract"
     label: str = "abstract"
+    # Models fitted to a measured grid count the steps they priced outside it
+    # (the simulator resets the count per run) and say what the grid was.
+    outside_grid_steps: int = 0
+    grid_note: str = ""
+
+    def start_run(self, longest_request_tokens: int) -> None:
+        """A run begins whose requests hold at most this many tokens (prompt +
+        output): reset the per-run counts (models with a grid override this)."""
+        self.outside_grid_steps = 0
 
     @abstractmethod
     def block_time_s(self, num_layers: int, batch: BatchShape) -> float:

@@ -10,6 +10,11 @@ Components: `layer` (one whole decoder layer: the block-time model),
 (one layer), `logits` (embeddings + final norm + LM head), `lookup/<index>`
 per faiss index kind, `copy_d2h`/`copy_h2d` on a GPU, and the constant
 `step_overhead_s`.
+
+`grid` keeps the extent of the measured layer grid (largest prefill, its
+context, largest decode batch, longest decode context) so the cost model can
+count the steps it prices by extrapolation. A saved fit whose linear forms
+are not monotone (made before fits were constrained) is refused: refit it.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class FittedProfile:
     source: str = ""
     seed: int = 0
     extra: dict = field(default_factory=dict)
+    grid: dict = field(default_factory=dict)  # see layer_grid
 
     @property
     def label(self) -> str:
@@ -58,7 +64,7 @@ class FittedProfile:
     # ----- file round trip ------------------------------------------------
     def to_dict(self) -> dict:
         return {"format": FIT_FORMAT, "meta": self.meta, "source": self.source,
-                "seed": self.seed, "step_overhead_s": self.step_overhead_s,
+                "seed": self.seed, "step_overhead_s": self.step_overhead_s, "grid": self.grid,
                 "fits": {k: {"model": f.model.to_dict(), "heldout": vars(f.heldout),
                              "where": f.where} for k, f in self.fits.items()}}
 
@@ -75,11 +81,19 @@ class FittedProfile:
                                 f"{d.get('format')!r}, expected {FIT_FORMAT!r})")
             fits = {k: ComponentFit(fit_from_dict(v["model"]), HeldOut(**v["heldout"]),
                                     v.get("where", "")) for k, v in d["fits"].items()}
-            return cls(d["meta"], fits, float(d["step_overhead_s"]), d.get("source", ""),
-                       int(d.get("seed", 0)))
+            grid = {k: float(v) for k, v in d.get("grid", {}).items()}
+            fitted = cls(d["meta"], fits, float(d["step_overhead_s"]), d.get("source", ""),
+                         int(d.get("seed", 0)), grid=grid)
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise UserError(f"{origin}: malformed fitted profile ({type(err).__name__}: "
                             f"{err})") from None
+        falling = [k for k, f in fitted.fits.items()
+                   if isinstance(f.model, LinearFit) and not f.model.monotone]
+        if falling:
+            raise UserError(f"{origin}: the fit of {', '.join(falling)} falls as work grows "
+                            "(saved before fits were constrained): refit it with "
+                            "`simulate profile --show PROFILE --save-fit FILE`")
+        return fitted
 
     @classmethod
     def load(cls, path: str | Path) -> "FittedProfile":
@@ -93,6 +107,15 @@ class FittedProfile:
         if not isinstance(data, dict):
             raise UserError(f"{path}: not a fitted profile")
         return cls.from_dict(data, str(path))
+
+
+def layer_grid(rows: pd.DataFrame) -> dict:
+    """The extent of the measured decoder-layer grid (tokens; 0 where a phase is absent)."""
+    layer = rows[rows["component"] == "layer"]
+    pre, dec = layer[layer["phase"] == "prefill"], layer[layer["phase"] == "decode"]
+    top = lambda frame, col: float(frame[col].max()) if len(frame) else 0.0  # noqa: E731
+    return {"prefill_tokens": top(pre, "tokens"), "prefill_context": top(pre, "context"),
+            "decode_seqs": top(dec, "batch"), "decode_context": top(dec, "context")}
 
 
 def _fit_scored(make_fit, predict, axes: pd.DataFrame, measured: np.ndarray, seed: int,
@@ -142,4 +165,4 @@ def fit_profile(table: ProfileTable, seed: int = 0, source: str = "") -> FittedP
     if "layer" not in fits:
         raise UserError(f"{source or 'profile'}: has no decoder-layer timings to fit")
     return FittedProfile(dict(table.meta), fits, float(over.median()) if len(over) else 0.0,
-                         source, seed)
+                         source, seed, grid=layer_grid(rows))

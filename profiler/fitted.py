@@ -12,6 +12,12 @@ simulator's questions with the fits of `profiler.fit_profile`:
   plus the host<->device copies when the bank sat on the CPU of a GPU host;
 - step_overhead_s: the profile's constant.
 
+The fits are monotone (time never falls as work grows, `profiler.monotone`),
+but beyond the measured grid they extrapolate: `block_time_s` counts the
+batches that lie outside it (a prefill longer, or with a longer context, than
+any profiled; a decode batch larger, or a context longer, than any profiled)
+in `outside_grid_steps`, and `grid_note` says what the grid was.
+
 With no path it uses the committed profile of the model on the device kind
 (`profiler/profiles/<device>-<model>.csv`); asking a profile for another model
 than it measured is a `UserError`.
@@ -89,6 +95,16 @@ class MeasuredCostModel(CostModel):
             raise UserError(f"profile has no {index!r} lookups (has: {', '.join(kinds)})")
         self.index = index
         self.label = self.fitted.label
+        self.outside_grid_steps = 0
+        g = self.fitted.grid
+        inf = float("inf")
+        # a fit saved without its grid never counts (it cannot know)
+        self._grid = (g.get("prefill_tokens", inf), g.get("prefill_context", inf),
+                      g.get("decode_seqs", inf), g.get("decode_context", inf))
+        self._check_context = True  # see start_run
+        self.grid_note = (f"prefill <= {self._grid[0]:.0f} tokens (context <= "
+                          f"{self._grid[1]:.0f}), decode batch <= {self._grid[2]:.0f} at "
+                          f"context <= {self._grid[3]:.0f}") if g else ""
         self._fits = {k: f.model for k, f in self.fitted.fits.items()}
         self._lookup_memo: dict = {}
         # integer-argument times the simulator asks for every step (pure: memoised)
@@ -106,8 +122,29 @@ class MeasuredCostModel(CostModel):
         n, b = batch.prefill_tokens, batch.decode_tokens  # each property read once per step
         if num_layers <= 0 or n + b == 0:
             return 0.0
-        f = block_features(n, batch.prefill_attention_pairs, b, batch.decode_context_sum)
+        ctx = batch.decode_context_sum
+        f = block_features(n, batch.prefill_attention_pairs, b, ctx)
+        if self._outside_grid(batch, n, b, ctx):
+            self.outside_grid_steps += 1
         return num_layers * self._one("layer", f)
+
+    def start_run(self, longest_request_tokens: int) -> None:
+        """No context of the run exceeds its longest request: when that fits
+        the grid, steps need not look for a long one (max() over a batch's
+        contexts costs more than the rest of the check)."""
+        self.outside_grid_steps = 0
+        self._check_context = longest_request_tokens > min(self._grid[1], self._grid[3])
+
+    def _outside_grid(self, batch: BatchShape, n: int, b: int, ctx: int) -> bool:
+        top_n, top_prefill_ctx, top_b, top_ctx = self._grid
+        if n > top_n or b > top_b:
+            return True
+        if not self._check_context:
+            return False
+        # every context is <= their sum: the max is needed only when the sum is larger
+        if b and ctx > top_ctx and max(batch.decode_context_lens) > top_ctx:
+            return True
+        return bool(n) and any(m + c > top_prefill_ctx for m, c in batch.prefill_chunks)
 
     def lm_head_time_s(self, num_tokens: int) -> float:
         t = self._lm_head_memo.get(num_tokens)

@@ -4,8 +4,10 @@
 
 Without --request-rate the rate is 80% of this configuration's simulated
 capacity: a rate that short probes show the server sustains with a level
-queue (see `default_rate.py`); the choice and its probes are printed. Every run writes its records, JSON summary and resolved config to
---out (default out/<UTC timestamp>).
+queue (see `default_rate.py`); the choice and its probes are printed. A
+saved trace keeps its own arrival times (no probes; see `workload.py`).
+Every run writes its records, JSON summary and resolved config to --out
+(default out/<UTC timestamp>).
 """
 
 from __future__ import annotations
@@ -102,6 +104,12 @@ def add_output_arguments(parser) -> None:
     g.add_argument("--out", default=None, metavar="DIR", help="output folder (default: out/<timestamp>)")
     g.add_argument("--records-format", default="csv", help="csv or parquet")
     g.add_argument("--timeline", default=None, metavar="FILE", help="write a Chrome trace (Perfetto)")
+    g.add_argument("--timeline-window", default=None, metavar="START:END",
+                   help="only the timeline's slices within these simulated seconds "
+                        "(a whole run's timeline takes ~240 bytes a step)")
+    g.add_argument("--timeline-sample", type=int, default=None, metavar="N",
+                   help="only the timeline's steps that serve one of N requests spread "
+                        "evenly over the trace")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -152,7 +160,7 @@ def _gib_to_bytes(gib: float | None) -> int | None:
     return int(gib * 2**30)
 
 
-def _trace_args(args):
+def tokenizer_args(args):
     """The trace's tokenizer: the model's when it is a local folder, else SmolLM2's."""
     ns = argparse.Namespace(**vars(args))
     ns.model = args.model if Path(args.model).is_dir() else "smollm2"
@@ -169,44 +177,45 @@ def _out_dir(arg: str | None) -> Path:
     return path
 
 
+def warn_extrapolation(summary: dict, cost) -> None:
+    """Once per run: how many steps the measured cost model priced outside its grid."""
+    n = summary.get("steps_outside_profiled_grid", 0)
+    if n:
+        print(f"warning: {n:,} of {summary['steps']:,} steps lie outside the profiled grid "
+              f"({cost.grid_note}): the measured fit extrapolates there", file=sys.stderr)
+
+
 def run(args) -> int:
     cfg = sim_config(args)
-    targs = _trace_args(args)
     # the workload flags, paths and names are checked before anything heavy is imported
-    trace_config(targs, 1.0 if args.request_rate is None else args.request_rate)
+    trace_config(tokenizer_args(args), 1.0 if args.request_rate is None else args.request_rate)
     out = check_writable_dir(_out_dir(args.out), "--out")
     if args.timeline:
         check_writable_file(args.timeline, "--timeline")
-    from simulator.default_rate import choose_rate, is_level, queue_levels
+    from simulator.default_rate import is_level, queue_levels
     from simulator.metrics import summarize
     from simulator.run import Setup, simulate
+    from simulator.timeline import parse_window, sample_requests
+    from simulator.workload import resolve_workload
     from simulator.writers import format_summary, write_outputs
-    from traces.loaders import load_trace
 
     setup = Setup(cfg)  # every name and the memory split checked before any work
-    meta = {"trace": args.trace, "burstiness": args.burstiness}
-    if args.request_rate is None and not args.arrival_times:
-        # the workload with arrivals at 1 req/s: the probes rescale its times
-        choice = choose_rate(load_trace(args.trace, trace_config(targs, 1.0)), cfg,
-                             RATE_FRACTION, setup)
-        rate = choice.rate_per_s
-        meta["rate_note"] = choice.note()
-        print(f"request rate: {rate:.3f} req/s ({meta['rate_note']})", file=sys.stderr)
-    else:
-        rate = args.request_rate if args.request_rate is not None else float("inf")
-    trace = load_trace(args.trace, trace_config(targs, rate))
-    meta["request_rate_per_s"] = rate if not args.arrival_times else None
+    window = parse_window(args.timeline_window)
+    sample_requests(1, args.timeline_sample)  # checked before any work
+    work = resolve_workload(args, cfg, setup, RATE_FRACTION)
+    trace, rate, meta = work.trace, work.request_rate_per_s, work.meta
     from tqdm import tqdm
 
     with tqdm(total=len(trace), desc="simulating", unit="req", file=sys.stderr,
               disable=True if args.no_progress else None, leave=False) as bar:
-        result = simulate(trace, cfg, timeline=bool(args.timeline), progress=bar, setup=setup)
+        result = simulate(trace, cfg, timeline=bool(args.timeline), progress=bar, setup=setup,
+                          timeline_window=window, timeline_sample=args.timeline_sample)
     summary = summarize(result.records, result.stats, setup.spec.num_layers,
                         cfg.slo_ttft_s, cfg.slo_tpot_s, cfg.slo_e2el_s)
     meta["memory"] = vars(result.memory)
     print(format_summary(summary, result.labels, meta))
     mid, end = queue_levels(result.records)
-    if math.isfinite(rate) and not args.arrival_times and not is_level(mid, end):
+    if rate is not None and math.isfinite(rate) and not is_level(mid, end):
         print(f"warning: overloaded: requests in the system grew from {mid:.0f} (2nd quarter "
               f"of the arrivals) to {end:.0f} (last quarter) at {rate:.3f} req/s offered, "
               f"{summary['request_throughput_per_s']:.3f} served; latencies grow with the "
@@ -214,6 +223,16 @@ def run(args) -> int:
     paths = write_outputs(out, result.records, summary, result.labels, meta, cfg.to_dict(),
                           args.records_format)
     if args.timeline:
-        paths.append(result.timeline.write(args.timeline))
+        path = result.timeline.write(args.timeline)
+        paths.append(path)
+        print(f"timeline: {path}: {path.stat().st_size / 1e6:.1f} MB, "
+              f"{result.timeline.slices:,} slices"
+              + (f" in {args.timeline_window} s" if window else "")
+              + (f" serving {args.timeline_sample} sampled requests" if args.timeline_sample
+                 else "")
+              + ("" if window or args.timeline_sample else
+                 " (--timeline-window START:END or --timeline-sample N writes less)"),
+              file=sys.stderr)
+    warn_extrapolation(summary, setup.cost)
     print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
     return 0

@@ -16,7 +16,9 @@ from skipsim.errors import UserError
 # predictive, and skipping them costs the most accuracy), 4-layer blocks in
 # the middle, 2-layer blocks near the top where hidden states change least
 # and short skips or exits are most often safe: 7 routers for 30 layers.
+# Other models get it scaled by relative depth (`CheckpointPlan.scaled`).
 DEFAULT_CHECKPOINTS = "8,4,4,4,4,2,2,2"
+DEFAULT_CHECKPOINTS_LAYERS = 30
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,13 @@ class Probe:
         return is_level(self.in_system_mid, self.in_system_end)
 
     def __str__(self) -> str:
-        return (f"{self.rate_per_s:.3g} {'stable' if self.stable else 'growing'} "
-                f"({self.in_system_mid:.0f}->{self.in_system_end:.0f} in system)")
+        counts = f"{self.in_system_mid:.0f}->{self.in_system_end:.0f} in system"
+        if not self.stable:
+            return f"{self.rate_per_s:.3g} growing ({counts})"
+        if self.in_system_end <= self.in_system_mid:
+            return f"{self.rate_per_s:.3g} level ({counts})"
+        # grew, but by less than a short probe's noise: not called stable
+        return f"{self.rate_per_s:.3g} grew {counts}, within short-probe noise"
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,11 @@ class RateChoice:
     probes: tuple[Probe, ...]
 
     def note(self) -> str:
+        found = (f"a rate whose {PROBE_REQUESTS}-request probe queue grew by no more than "
+                 "short-probe noise" if self.probes[-1].stable else
+                 f"the lowest rate probed; every probe's queue grew: expect overload")
         return (f"{self.fraction:.0%} of the simulated capacity {self.sustainable_per_s:.3f} "
-                f"req/s, a rate whose {PROBE_REQUESTS}-request probe kept a level queue "
-                f"(saturation probe {self.saturation_per_s:.3f} req/s; probes "
+                f"req/s, {found} (saturation probe {self.saturation_per_s:.3f} req/s; probes "
                 + ", ".join(str(p) for p in self.probes) + ")")
 
 

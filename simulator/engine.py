@@ -71,7 +71,8 @@ class Engine(RequestLifecycle):
         self.queue_gpu = list(stages) + [stages[-1]]  # the LM-head queue sits with the last block
         self.gpu_queues = [[q for q, s in enumerate(self.queue_gpu) if s == g]
                            for g in range(cfg.num_gpus)]
-        self.routing = scheduler.uses_router and self.k > 1
+        # an empty bank cannot hit: no lookups at all (Setup says so)
+        self.routing = scheduler.uses_router and self.k > 1 and router.bank_entries > 0
         self.chunk_limit = cfg.prefill_chunk_tokens if cfg.chunked_prefill else None
         self.cpu = simpy.Resource(self.env, capacity=1) if cpu_router else None
         self.wake: list = [None] * cfg.num_gpus
@@ -125,7 +126,7 @@ class Engine(RequestLifecycle):
         self.lookup_busy_s += routed.total_lookup_s
         if self.timeline:
             self.timeline.slice(self.timeline.cpu_track, f"lookup @{at}", start,
-                                routed.total_lookup_s, queries=len(ids))
+                                routed.total_lookup_s, members=ids, queries=len(ids))
         self.pending_gpu_s[self.queue_gpu[min(at, self.k - 1)]] += routed.kv_time_s
         self._apply_route(routed, lm_head_done=False)
         self._notify_all()
@@ -255,7 +256,7 @@ class Engine(RequestLifecycle):
         if self.timeline:
             name = {k: "LM head", -1: "KV repair"}.get(step.block, f"block {step.block}")
             self.timeline.slice(step.gpu, name, step.start_s, step.duration_s,
-                                requests=len(step.ids), tokens=step.tokens,
+                                members=step.ids, requests=len(step.ids), tokens=step.tokens,
                                 **{f"{key}_ms": v * 1e3 for key, v in step.parts.items()})
         if step.block < 0:
             return
@@ -338,7 +339,9 @@ class Engine(RequestLifecycle):
         end_s = float(self.env.now)
         return RunStats(end_s, self.steps, self.token_block_executions, tuple(self.busy_s),
                         self.lookup_busy_s, self.kv.mean_utilisation(end_s),
-                        self.kv.peak_used / self.kv.capacity_blocks)
+                        self.kv.peak_used / self.kv.capacity_blocks,
+                        self.cfg.num_gpus if self.cpu_router is None else 1,
+                        int(getattr(self.cost, "outside_grid_steps", 0)))
 
     def flush_logs(self) -> None:
         """Fold the logged lookups and hits into the per-request totals."""

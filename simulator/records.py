@@ -59,3 +59,5 @@ class RunStats:
     lookup_busy_s: float  # time spent on bank lookups (in line or on the host)
     kv_utilisation_mean: float  # time-weighted share of KV blocks in use (PagedKVCache)
     kv_utilisation_peak: float  # most blocks in use / capacity
+    lookup_servers: int = 1  # devices whose lookup time adds up (in-line: each GPU; host: 1)
+    steps_outside_grid: int = 0  # steps the cost model priced outside its profiled grid

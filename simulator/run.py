@@ -20,12 +20,13 @@ from policies.preemption import LatestAdmitted
 from policies.schedulers import make_scheduler
 from profiler.devices import device_spec
 from simulator.components import build_cost_model, build_skip_model, host_link_bytes_per_s
-from simulator.config import SimConfig
+from simulator.config import (DEFAULT_CHECKPOINTS, DEFAULT_CHECKPOINTS_LAYERS,
+                              SimConfig)
 from simulator.engine import Engine
 from simulator.records import RECORD_COLUMNS, RunStats
 from simulator.router_step import RouterStep
 from simulator.state import RequestTable
-from simulator.timeline import Timeline
+from simulator.timeline import Timeline, sample_requests
 from skipsim.errors import UserError
 from skipsim.kv_pages import PagedKVCache
 from skipsim.model_spec import model_spec
@@ -47,18 +48,25 @@ class Setup:
 
     def __init__(self, cfg: SimConfig):
         self.cfg = cfg
+        self.notes: list[str] = []  # printed with the results
         self.spec = model_spec(cfg.model)
-        self.plan = CheckpointPlan.parse(cfg.checkpoints, self.spec.num_layers)
+        self.plan = self._plan()
         self.scheduler = make_scheduler(cfg.policy)
         self.kv_policy = kv_hole_policy(cfg.kv_policy)
         self.cost = build_cost_model(cfg.cost_model, self.spec, cfg.device)
-        self.skip_model = build_skip_model(
-            cfg.skip_model if self.scheduler.uses_router else "no-skip", self.plan,
-            cfg.skip_options)
         memory_bytes = cfg.gpu_memory_bytes or _device_memory(cfg.device)
         self.memory = memory_split(self.spec, self.plan, memory_bytes, cfg.bank_fraction,
                                    cfg.lookup_placement == "gpu", cfg.num_gpus,
                                    cfg.kv_block_tokens, cfg.bank_entry_overhead_bytes)
+        routers = self.scheduler.uses_router and self.plan.num_blocks > 1
+        if routers and self.memory.bank_entries_per_checkpoint == 0:
+            # an empty bank cannot hit: no lookups are made and none are charged
+            routers = False
+            self.notes.append(f"routers off: --bank-fraction {cfg.bank_fraction:g} leaves the "
+                              "banks empty (no lookups, no skips)")
+        self.skip_model = build_skip_model(cfg.skip_model if routers else "no-skip",
+                                           self.plan, cfg.skip_options)
+        self.notes += self.skip_model.notes(self.plan)
         self.stages = stage_of_blocks(self.plan, cfg.num_gpus)
         self.admission = WatermarkAdmission.from_fraction(
             cfg.max_num_seqs, cfg.kv_watermark_fraction, self.memory.kv_capacity_blocks)
@@ -66,11 +74,24 @@ class Setup:
         self.cpu_cost = None if cfg.lookup_placement != "cpu" else (
             self.cost if cfg.device == "cpu" else build_cost_model(cfg.cost_model, self.spec, "cpu"))
 
+    def _plan(self) -> CheckpointPlan:
+        """The checkpoint plan; the default one scaled to the model's depth."""
+        layers = self.spec.num_layers
+        if self.cfg.checkpoints == DEFAULT_CHECKPOINTS and layers != DEFAULT_CHECKPOINTS_LAYERS:
+            plan = CheckpointPlan.parse(DEFAULT_CHECKPOINTS, DEFAULT_CHECKPOINTS_LAYERS)
+            plan = plan.scaled(layers)
+            self.notes.append(f"checkpoints {DEFAULT_CHECKPOINTS} (the default, for "
+                              f"{DEFAULT_CHECKPOINTS_LAYERS} layers) scaled by relative depth "
+                              f"to the model's {layers} layers: {plan}")
+            return plan
+        return CheckpointPlan.parse(self.cfg.checkpoints, layers)
+
     def labels(self) -> dict:
         return {"cost_model": self.cost.label, "skip_model": self.skip_model.label,
                 "policy": self.cfg.policy, "checkpoints": str(self.plan),
                 "model": self.spec.name, "device": self.cfg.device,
-                "kv_policy": self.cfg.kv_policy, "lookup_placement": self.cfg.lookup_placement}
+                "kv_policy": self.cfg.kv_policy, "lookup_placement": self.cfg.lookup_placement,
+                "notes": list(self.notes)}
 
     def router(self, rng: np.random.Generator, on_cpu: bool) -> RouterStep:
         entries, hidden = self.memory.bank_entries_per_checkpoint, self.spec.hidden_size
@@ -94,10 +115,13 @@ def _device_memory(device: str) -> int:
 
 
 def simulate(trace: Trace, cfg: SimConfig, timeline: bool = False, progress=None,
-             setup: Setup | None = None) -> SimResult:
+             setup: Setup | None = None,
+             timeline_window: tuple[float, float] | None = None,
+             timeline_sample: int | None = None) -> SimResult:
     setup = setup or Setup(cfg)
     if len(trace) == 0:
         raise UserError("the trace holds no requests")
+    _check_context_window(trace, setup.spec)
     kv = PagedKVCache(setup.memory.kv_capacity_blocks, cfg.kv_block_tokens, len(trace))
     longest = int(np.max(trace.prompt_tokens + trace.output_tokens))
     if kv.blocks_for(longest) > kv.capacity_blocks:
@@ -107,13 +131,31 @@ def simulate(trace: Trace, cfg: SimConfig, timeline: bool = False, progress=None
     table = RequestTable(trace, setup.plan.num_blocks + 1)
     rng = np.random.default_rng([cfg.seed, 3])  # the routers' stream
     on_cpu = cfg.lookup_placement == "cpu"
+    tl = (Timeline(cfg.num_gpus, timeline_window, sample_requests(len(trace), timeline_sample))
+          if timeline else None)
     engine = Engine(table, setup.plan, cfg, setup.cost, setup.scheduler, setup.admission,
                     setup.preemption, setup.router(rng, on_cpu=False),
                     setup.router(rng, True) if on_cpu else None,
-                    kv, setup.stages, Timeline(cfg.num_gpus) if timeline else None, progress)
+                    kv, setup.stages, tl, progress)
+    setup.cost.start_run(longest)  # counts are per run (probes share the cost model)
     engine.run()
     return SimResult(collect_records(table), engine.run_stats(), engine, setup.memory,
                      setup.labels(), engine.timeline)
+
+
+def _check_context_window(trace: Trace, spec) -> None:
+    """Refuse a request the model could not serve: prompt + output beyond its
+    context window (vLLM refuses prompt + max_tokens > max_model_len)."""
+    window = spec.max_context_tokens
+    if window is None:
+        return
+    total = trace.prompt_tokens + trace.output_tokens
+    i = int(np.argmax(total))
+    if total[i] > window:
+        raise UserError(f"request {int(trace.request_id[i])} needs {int(total[i])} tokens "
+                        f"(prompt {int(trace.prompt_tokens[i])} + output "
+                        f"{int(trace.output_tokens[i])}), beyond the {window}-token context "
+                        f"window of {spec.name}")
 
 
 def collect_records(t: RequestTable) -> dict:

@@ -76,6 +76,24 @@ class SkipModel(ABC):
 
         return DEFAULT_P_CHANGE_SCALE.get(kv_policy, 1.0)
 
+    def notes(self, plan: CheckpointPlan) -> list[str]:
+        """What a reader of the results must know about this model on `plan`
+        (figures transferred from another model, routers that never fire)."""
+        return []
+
+    @staticmethod
+    def never_fire_note(plan: CheckpointPlan, silent: list[int], where: str) -> list[str]:
+        """The note for routers at checkpoint indices `silent` that never hit
+        (`where`: "at target 0.99 in this profile", ...); [] when all can."""
+        routers = len(plan.router_checkpoints)
+        if not silent:
+            return []
+        if len(silent) == routers:
+            return [f"routers never fire {where}: lookups are pure cost"]
+        layers = ", ".join(str(plan.boundaries[c]) for c in silent)
+        return [f"routers at layers {layers} ({len(silent)} of {routers}) never fire "
+                f"{where}: their lookups are pure cost"]
+
     @classmethod
     def from_options(cls, plan: CheckpointPlan, options: dict) -> "SkipModel":
         """Build from the CLI's skip options (`skip_rates`, `skip_config`, ...);

@@ -28,6 +28,7 @@ class ModelSpec:
     vocab_size: int
     tie_word_embeddings: bool = False
     dtype_bytes: int = 2
+    max_context_tokens: int | None = None  # the context window (prompt + output); None: unknown
 
     def __post_init__(self):
         for field in ("num_layers", "hidden_size", "intermediate_size", "num_heads",
@@ -92,17 +93,22 @@ class ModelSpec:
                 vocab_size=config["vocab_size"],
                 tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
                 dtype_bytes=dtype_bytes,
+                max_context_tokens=config.get("max_position_embeddings"),
             )
         except KeyError as missing:
             raise UserError(f"model {name!r}: config.json lacks {missing}") from None
 
 
-# Values from each model's published config.json.
+# Values from each model's published config.json (context windows: SmolLM2's
+# and Llama 3's max_position_embeddings, 8192 (SmolLM2's also the GGUF's
+# llama.context_length); Qwen2.5-1.5B's model card: "full 32,768 tokens").
 BUILTIN_SPECS = {
-    "smollm2": ModelSpec("SmolLM2-135M-Instruct", 30, 576, 1536, 9, 3, 64, 49152, True, 4),
-    "qwen2.5-1.5b": ModelSpec("Qwen2.5-1.5B", 28, 1536, 8960, 12, 2, 128, 151936, True, 2),
-    "llama-3-8b": ModelSpec("Llama-3-8B", 32, 4096, 14336, 32, 8, 128, 128256, False, 2),
-    "llama-3-70b": ModelSpec("Llama-3-70B", 80, 8192, 28672, 64, 8, 128, 128256, False, 2),
+    "smollm2": ModelSpec("SmolLM2-135M-Instruct", 30, 576, 1536, 9, 3, 64, 49152, True, 4, 8192),
+    "qwen2.5-1.5b": ModelSpec("Qwen2.5-1.5B", 28, 1536, 8960, 12, 2, 128, 151936, True, 2,
+                              32768),
+    "llama-3-8b": ModelSpec("Llama-3-8B", 32, 4096, 14336, 32, 8, 128, 128256, False, 2, 8192),
+    "llama-3-70b": ModelSpec("Llama-3-70B", 80, 8192, 28672, 64, 8, 128, 128256, False, 2,
+                             8192),
 }
 
 

@@ -29,9 +29,10 @@ def gamma_arrivals(n: int, request_rate_per_s: float, burstiness: float,
     return np.concatenate([[0.0], np.cumsum(gaps)])
 
 
-def replay_arrivals(path: str | Path, n: int) -> np.ndarray:
+def replay_arrivals(path: str | Path, n: int, notes: list | None = None) -> np.ndarray:
     """The first n timestamps [s] of a file (one number per line, or a CSV/
-    JSONL column named arrival_time_s), shifted so the first is 0."""
+    JSONL column named arrival_time_s), shifted so the first is 0. Negative
+    timestamps are refused; unsorted ones are sorted, with a note in `notes`."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"arrival-times file not found: {path}")
@@ -49,7 +50,13 @@ def replay_arrivals(path: str | Path, n: int) -> np.ndarray:
                         f"column ({err})") from None
     if len(times) < n:
         raise UserError(f"{path}: holds {len(times)} timestamps, {n} are needed")
-    times = np.sort(times[:n])
+    times = times[:n]
     if not np.all(np.isfinite(times)):
         raise UserError(f"{path}: timestamps must be finite numbers")
+    if np.any(times < 0):
+        raise UserError(f"{path}: timestamps must be non-negative, got {times[times < 0][0]:g}")
+    if np.any(np.diff(times) < 0):
+        times = np.sort(times)
+        if notes is not None:
+            notes.append(f"{path}: timestamps were not in order: sorted")
     return times - times[0]

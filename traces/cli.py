@@ -6,7 +6,7 @@ import json
 import sys
 
 from skipsim.outputs import check_writable_file
-from traces.config import TRACE_LOADERS, TraceConfig
+from traces.config import DEFAULT_NUM_PROMPTS, TRACE_LOADERS, TraceConfig
 
 
 
@@ -18,9 +18,11 @@ def add_trace_arguments(parser) -> None:
                    help=f"a source ({', '.join(sorted(TRACE_LOADERS))}) or a saved "
                         ".jsonl/.parquet trace (default: sharegpt)")
     g.add_argument("--num-prompts", type=int, default=d.num_prompts,
-                   help=f"requests to sample (default: {d.num_prompts})")
+                   help=f"requests to sample (default: {DEFAULT_NUM_PROMPTS}; a saved trace: "
+                        "all of its requests, else its first N)")
     g.add_argument("--request-rate", type=float, default=d.request_rate_per_s,
-                   help="mean arrivals per second; inf sends all at t=0 (default: inf)")
+                   help="mean arrivals per second; inf sends all at t=0 (default: inf; a "
+                        "saved trace keeps its own arrival times unless this is given)")
     g.add_argument("--burstiness", type=float, default=d.burstiness,
                    help="Gamma shape of the gaps: 1 = Poisson, <1 burstier (default: 1)")
     g.add_argument("--seed", type=int, default=d.seed, help="seed of every random stream")
@@ -65,6 +67,12 @@ def format_summary(summary: dict, metadata: dict) -> str:
         lines.append(f"  duration {summary['duration_s']:.2f} s   achieved rate "
                      f"{summary['achieved_rate_per_s']:.3f} req/s")
     return "\n".join(lines)
+
+
+def print_notes(trace) -> None:
+    """What loading the trace changed (sorted arrivals, a cut, redrawn arrivals)."""
+    for note in trace.notes:
+        print(f"note: {note}", file=sys.stderr)
 
 
 def run(args) -> int:

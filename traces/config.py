@@ -27,10 +27,17 @@ def check_rate(request_rate_per_s: float, burstiness: float) -> None:
         raise UserError(f"--burstiness must be a positive number, got {burstiness}")
 
 
+DEFAULT_NUM_PROMPTS = 1000
+
+
 @dataclass(frozen=True)
 class TraceConfig:
-    num_prompts: int = 1000
-    request_rate_per_s: float = math.inf
+    """None for num_prompts / request_rate_per_s: a source draws
+    DEFAULT_NUM_PROMPTS requests all at t = 0; a saved trace keeps all of its
+    requests and its own arrival times."""
+
+    num_prompts: int | None = None
+    request_rate_per_s: float | None = None
     burstiness: float = 1.0
     seed: int = 0
     arrival_times_file: str | None = None  # replay instead of Gamma arrivals
@@ -39,8 +46,16 @@ class TraceConfig:
     output_tokens: int = 128
 
     def __post_init__(self):
-        if self.num_prompts < 1:
+        if self.num_prompts is not None and self.num_prompts < 1:
             raise UserError(f"--num-prompts must be at least 1, got {self.num_prompts}")
         if self.seed < 0:
             raise UserError(f"--seed must be at least 0, got {self.seed}")
-        check_rate(self.request_rate_per_s, self.burstiness)
+        check_rate(self.rate_per_s, self.burstiness)
+
+    @property
+    def count(self) -> int:
+        return DEFAULT_NUM_PROMPTS if self.num_prompts is None else self.num_prompts
+
+    @property
+    def rate_per_s(self) -> float:
+        return math.inf if self.request_rate_per_s is None else self.request_rate_per_s

@@ -18,6 +18,22 @@ from skipsim.errors import UserError
 COLUMNS = ("request_id", "arrival_time_s", "prompt_tokens", "output_tokens", "prompt_text")
 
 
+def whole_numbers(values, name: str) -> np.ndarray:
+    """`values` as int64, refusing what is not a whole number (a token count of
+    3.7 is a broken file, not 3 tokens)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    try:
+        as_float = arr.astype(np.float64)
+    except (TypeError, ValueError):
+        raise UserError(f"trace {name} must be whole numbers") from None
+    bad = ~np.isfinite(as_float) | (as_float != np.round(as_float))
+    if np.any(bad):
+        raise UserError(f"trace {name} must be whole numbers, got {as_float[np.argmax(bad)]:g}")
+    return as_float.astype(np.int64)
+
+
 @dataclass(frozen=True)
 class Request:
     request_id: int
@@ -37,12 +53,13 @@ class Trace:
     output_tokens: np.ndarray
     prompt_text: list[str | None]
     metadata: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)  # what loading did that the user should hear
 
     def __post_init__(self):
-        self.request_id = np.asarray(self.request_id, dtype=np.int64)
+        self.request_id = whole_numbers(self.request_id, "request_id")
         self.arrival_time_s = np.asarray(self.arrival_time_s, dtype=np.float64)
-        self.prompt_tokens = np.asarray(self.prompt_tokens, dtype=np.int64)
-        self.output_tokens = np.asarray(self.output_tokens, dtype=np.int64)
+        self.prompt_tokens = whole_numbers(self.prompt_tokens, "prompt_tokens")
+        self.output_tokens = whole_numbers(self.output_tokens, "output_tokens")
         self.prompt_text = list(self.prompt_text)
         n = len(self.request_id)
         if not all(len(c) == n for c in (self.arrival_time_s, self.prompt_tokens,
@@ -53,6 +70,7 @@ class Trace:
         if n and (np.any(~np.isfinite(self.arrival_time_s)) or np.any(self.arrival_time_s < 0)):
             raise UserError("arrival times must be finite and non-negative")
         if n and np.any(np.diff(self.arrival_time_s) < 0):
+            self.notes.append("arrival times were not in order: requests sorted by arrival time")
             order = np.argsort(self.arrival_time_s, kind="stable")
             self.request_id, self.arrival_time_s = self.request_id[order], self.arrival_time_s[order]
             self.prompt_tokens, self.output_tokens = self.prompt_tokens[order], self.output_tokens[order]
@@ -60,6 +78,14 @@ class Trace:
 
     def __len__(self) -> int:
         return len(self.request_id)
+
+    def first(self, n: int, arrival_time_s: np.ndarray | None = None) -> "Trace":
+        """The first `n` requests with their texts and metadata, optionally
+        arriving at other times."""
+        arrivals = self.arrival_time_s[:n] if arrival_time_s is None else arrival_time_s
+        return Trace(self.request_id[:n], arrivals, self.prompt_tokens[:n],
+                     self.output_tokens[:n], self.prompt_text[:n], dict(self.metadata),
+                     list(self.notes))
 
     def head(self, n: int, arrival_time_s: np.ndarray) -> "Trace":
         """The first `n` requests, arriving at `arrival_time_s` (prompt texts dropped)."""
@@ -151,8 +177,9 @@ class Trace:
                     metadata = obj.get("metadata", {})
                     continue
                 try:
-                    rows.append(Request(int(obj["request_id"]), float(obj["arrival_time_s"]),
-                                        int(obj["prompt_tokens"]), int(obj["output_tokens"]),
+                    # counts stay as written: Trace refuses what is not whole
+                    rows.append(Request(obj["request_id"], float(obj["arrival_time_s"]),
+                                        obj["prompt_tokens"], obj["output_tokens"],
                                         obj.get("prompt_text")))
                 except (KeyError, TypeError, ValueError) as err:
                     raise UserError(f"{path}:{lineno}: a request needs request_id, "

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from policies.kv_hole import KV_HOLE_POLICIES
 from skipsim.errors import UserError
 
-# live_eval's KV-hole policies and carry actions, named here so that the CLI
-# lists them without importing torch
-KV_POLICIES = ("project", "copy", "full")
+# live_eval's KV-hole policies (the shared policy objects; every fill is done on
+# its tensors) and carry actions, named here so that the CLI lists them
+# without importing torch
+KV_POLICIES = tuple(KV_HOLE_POLICIES)
 ACTIONS = ("identity", "delta")
 THRESHOLD_CALIBRATIONS = ("live", "offline")
 DEFAULT_CHECKPOINTS = "8,2,2,2,2,2,2,2,2,2,2,2"

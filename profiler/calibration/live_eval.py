@@ -32,8 +32,7 @@ from policies.routers.base import Query, Router, decide
 from profiler.calibration.decoder import LayerwiseModel
 from profiler.calibration.recording import PromptRecording
 
-KV_POLICIES = tuple(KV_HOLE_POLICIES)  # every policy's fill is done on the tensors below
-ACTIONS = ("identity", "delta")
+from profiler.calibration.config import ACTIONS, KV_POLICIES  # noqa: E402,F401  (re-exported)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,18 @@ skip changes the greedy token with the profile's error probability given a
 hit. Profile landings are layers; on a different plan a landing maps to the
 deepest plan checkpoint at or before that layer (skipping no further than
 measured), and checkpoints the profile did not measure never skip.
-The default profile is the committed quick-mode calibration of SmolLM2.
+
+Another model than the profile's (e.g. Llama-3-8B's 32 layers against
+SmolLM2's 30) gets the figures **transferred by relative depth**: plan
+checkpoint b of L layers reads the profile's checkpoint at layer
+round(b * L_profile / L), and landings map back the same way. That is an
+assumption (skip behaviour as a function of relative depth carries over
+between models), not a measurement; the model's notes say so in the output.
+
+The default profile is the best measured one: the reference calibration
+(`smollm2-48x16.json`: 48 + 16 prompts, 64 new tokens; the quick profile's
+routers never fire at its 0.99 target). `notes` names the checkpoints of a
+plan whose router never fires at the chosen target: their lookups are pure cost.
 
 KV holes: the error probability given a hit comes from counterfactual labels
 in which earlier positions keep the full model's K/V, i.e. holes repaired
@@ -30,7 +41,7 @@ from profiler.calibration.skip_profile import SkipProfile
 from simulator.skip_model import SkipModel, SkipOutcome, register_skip_model
 from skipsim.errors import UserError
 
-DEFAULT_PROFILE = Path(__file__).resolve().parents[2] / "profiler" / "profiles" / "smollm2-quick.json"
+DEFAULT_PROFILE = Path(__file__).resolve().parents[2] / "profiler" / "profiles" / "smollm2-48x16.json"
 
 
 @register_skip_model("measured")
@@ -51,12 +62,43 @@ class MeasuredSkipModel(SkipModel):
                             f"(it has {', '.join(targets)})")
         self.target = match[0]
         self.label = f"measured {self.profile.router} @ {float(self.target):g}"
+        self._memo: dict = {}
 
     @classmethod
     def from_options(cls, plan: CheckpointPlan, options: dict) -> "MeasuredSkipModel":
         """`--skip-config PROFILE.json` picks another SkipProfile than the committed one,
         `--skip-target T` another of its calibrated targets."""
         return cls(profile=options.get("skip_config"), target=options.get("skip_target"))
+
+    def _checkpoint(self, plan: CheckpointPlan, at: int):
+        return self.profile.checkpoint_at_layer(
+            profile_layer(plan.boundaries[at], plan.num_layers, self.profile.num_layers))
+
+    def _resolved(self, plan: CheckpointPlan, at: int):
+        """(profile checkpoint, plan landing per profile landing) at `at`,
+        computed once per plan and checkpoint (decide runs every router step)."""
+        key = (plan.boundaries, at)
+        found = self._memo.get(key)
+        if found is None:
+            cp = self._checkpoint(plan, at)
+            mapped = None if cp is None else np.array(
+                [map_landing(plan, at, layer, self.profile.num_layers)
+                 for layer in cp.landing_layers], dtype=np.int64)
+            found = self._memo[key] = (cp, mapped)
+        return found
+
+    def notes(self, plan: CheckpointPlan) -> list[str]:
+        out = []
+        p = self.profile
+        if plan.num_layers != p.num_layers:
+            out.append(f"skip figures of {p.model} ({p.num_layers} layers) transferred by "
+                       f"relative depth to {plan.num_layers} layers: an assumption, not a "
+                       "measurement of this model")
+        silent = [c for c in plan.router_checkpoints
+                  if (cp := self._checkpoint(plan, c)) is None
+                  or cp.by_target[self.target].hit_prob <= 0]
+        return out + self.never_fire_note(
+            plan, silent, f"at target {float(self.target):g} in this profile")
 
     def kv_hole_p_change_scale(self, kv_policy: str) -> float:
         measured = measured_kv_scales(self.profile)
@@ -68,7 +110,7 @@ class MeasuredSkipModel(SkipModel):
         n = len(request_ids)
         landing = np.full(n, at, dtype=np.int64)
         p_change = np.zeros(n)
-        cp = self.profile.checkpoint_at_layer(plan.boundaries[at])
+        cp, mapped = self._resolved(plan, at)
         if cp is None or n == 0:
             return SkipOutcome(landing, p_change)
         stats = cp.by_target[self.target]
@@ -76,19 +118,27 @@ class MeasuredSkipModel(SkipModel):
         if hit.any() and sum(stats.landing_probs) > 0:
             probs = np.asarray(stats.landing_probs, float)
             drawn = rng.choice(len(probs), size=int(hit.sum()), p=probs / probs.sum())
-            mapped = np.array([map_landing(plan, at, cp.landing_layers[d], self.profile.num_layers)
-                               for d in range(len(probs))])
             landing[hit] = mapped[drawn]
         skipped = landing != at
         p_change[skipped] = stats.error_prob
         return SkipOutcome(landing, p_change)
 
 
+def profile_layer(boundary: int, num_layers: int, profile_layers: int) -> int:
+    """The profile's layer at the relative depth of `boundary` in a model of
+    `num_layers` layers (itself when the layer counts agree)."""
+    if num_layers == profile_layers:
+        return boundary
+    return int(boundary * profile_layers / num_layers + 0.5)
+
+
 def map_landing(plan: CheckpointPlan, at: int, landing_layer: int, num_layers: int) -> int:
-    """Checkpoint index of `plan` for a measured landing layer (exit stays exit)."""
+    """Checkpoint index of `plan` for a landing layer measured in a model of
+    `num_layers` layers, by relative depth (exit stays exit)."""
     if landing_layer >= num_layers:
         return plan.num_blocks
-    later = [c for c in range(at + 1, plan.num_blocks) if plan.boundaries[c] <= landing_layer]
+    later = [c for c in range(at + 1, plan.num_blocks)
+             if profile_layer(plan.boundaries[c], plan.num_layers, num_layers) <= landing_layer]
     return later[-1] if later else at
 
 

@@ -138,5 +138,9 @@ class ParametricSkipModel(SkipModel):
         return (hit, [k if x < cut else at + jump for x in us],
                 [p_change if x < r else 0.0 for x in us])
 
+    def notes(self, plan):
+        silent = [c for c in plan.router_checkpoints if self._at[c][0] <= 0]
+        return self.never_fire_note(plan, silent, "(hit rate 0)")
+
     def kv_hole_p_change_scale(self, kv_policy):
         return float(self.config.kv_p_change_scale.get(kv_policy, 1.0))
