@@ -50,6 +50,10 @@ def add_arguments(parser) -> None:
     g.add_argument("--model", default=d.model, help=f"model spec name or HF folder (default: {d.model})")
     g.add_argument("--checkpoints", default=d.checkpoints,
                    help=f"block sizes or boundaries (default: {d.checkpoints})")
+    g.add_argument("--plan", default=None, metavar="PLAN.json",
+                   help="a plan from `simulate plan`: its checkpoints, per-router operating "
+                        "points and bank sizes replace --checkpoints, --skip-target and "
+                        "--bank-fraction")
     g.add_argument("--policy", default=d.policy,
                    help=f"scheduler: {', '.join(sorted(SCHEDULERS))} (default: {d.policy})")
     g.add_argument("--kv-policy", default=d.kv_policy,
@@ -133,8 +137,25 @@ def sim_config(args) -> SimConfig:
         max_batched_tokens=args.max_batched_tokens, chunked_prefill=args.chunked_prefill,
         prefill_chunk_tokens=args.prefill_chunk_tokens, num_gpus=args.num_gpus, seed=args.seed,
         **parse_goodput(args.goodput))
+    if getattr(args, "plan", None):
+        values.update(_plan_values(args, skip_model, skip_options))
     assert set(values) <= {f.name for f in fields(SimConfig)}
     return SimConfig(**values)
+
+
+def _plan_values(args, skip_model: str, skip_options: dict) -> dict:
+    """What a plan file sets: boundaries, bank entries per router, and (for the
+    measured skip model) its embedded figures and per-router operating points."""
+    from policies.placement.plan_file import load_plan
+    from skipsim.model_spec import model_spec
+
+    choice = load_plan(args.plan, model_spec(args.model))
+    if skip_model == "measured":
+        if args.skip_config:
+            raise UserError("--plan brings its own skip figures: drop --skip-config")
+        skip_options = {**skip_options, "skip_config": args.plan}
+    return {"checkpoints": choice.checkpoints, "bank_entries": choice.bank_entries,
+            "skip_options": skip_options}
 
 
 def _trace_args(args):

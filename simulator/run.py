@@ -55,7 +55,8 @@ class Setup:
         memory_bytes = cfg.gpu_memory_bytes or _device_memory(cfg.device)
         self.memory = memory_split(self.spec, self.plan, memory_bytes, cfg.bank_fraction,
                                    cfg.lookup_placement == "gpu", cfg.num_gpus,
-                                   cfg.kv_block_tokens, cfg.bank_entry_overhead_bytes)
+                                   cfg.kv_block_tokens, cfg.bank_entry_overhead_bytes,
+                                   cfg.bank_entries)
         self.stages = stage_of_blocks(self.plan, cfg.num_gpus)
         self.cpu_cost = None if cfg.lookup_placement != "cpu" else (
             self.cost if cfg.device == "cpu" else build_cost_model(cfg.cost_model, self.spec, "cpu"))
@@ -68,6 +69,8 @@ class Setup:
 
     def router(self, rng: np.random.Generator, on_cpu: bool) -> Router:
         entries, hidden = self.memory.bank_entries_per_checkpoint, self.spec.hidden_size
+        if self.cfg.bank_entries is not None:  # a plan's bank size per checkpoint
+            entries = dict(enumerate(self.cfg.bank_entries, start=1))
         if on_cpu:
             link = host_link_bytes_per_s(self.cfg.device)
             # each query's hidden state goes down, its decision (8 bytes) comes back

@@ -20,6 +20,7 @@ SUBCOMMANDS = [
     "traces.cli",
     "profiler.cli",
     "profiler.calibration.cli",
+    "policies.placement.cli",
 ]
 DEFAULT_SUBCOMMAND = "run"
 
