@@ -39,7 +39,8 @@ def add_arguments(parser) -> None:
     g.add_argument("--min-agreement", type=float, default=0.99,
                    help="floor on agreement with the full model (default: 0.99)")
     g.add_argument("--skip-profile", default=None, metavar="PROFILE.json",
-                   help="SkipProfile to plan from (default: profiler/profiles/smollm2-plan.json)")
+                   help="SkipProfile to plan from (default: profiler/profiles/smollm2-48x16.json, "
+                        "live-calibrated; smollm2-plan.json has candidates from layer 4)")
     g.add_argument("--bank-sweep", action="store_true",
                    help="also offer the profile's bank-size sweep (smaller banks; thresholds "
                         "calibrated offline, which overshoot live) as operating points")

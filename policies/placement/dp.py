@@ -16,6 +16,7 @@ optimum. Exact, no discretisation; polynomial when few labels survive.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from policies.placement.base import Plan
@@ -62,6 +63,8 @@ def solve_dp(inputs: PlanInputs) -> tuple[Plan, float]:
     width = max([land - c for c in cands for o in inputs.options_at(c)
                  for land, _ in o.landings if land < L] + [1])
     labels = {L: [Label(((L, 0.0, 0.0),), 0.0, 0, ())]}
+    # without a bank budget bytes cannot rule a plan out: keep them out of dominance
+    track_bytes = math.isfinite(inputs.bank_budget_bytes)
 
     def block(i: int, j: int) -> tuple[float, float]:
         """(flow-priced, per-round) time of block [i, j)."""
@@ -96,7 +99,8 @@ def solve_dp(inputs: PlanInputs) -> tuple[Plan, float]:
                     g += (1.0 - moved) * gn
                     window = ((c, t, g),) + tuple(x for x in lab.window if x[0] <= c + width - 1)
                     new.append(Label(window, lab.fixed_s + blk_fixed + look_fixed,
-                                     lab.bank_bytes + o.bank_entries * inputs.entry_bytes,
+                                     lab.bank_bytes + o.bank_entries * inputs.entry_bytes
+                                     * track_bytes,
                                      ((c, o.key),) + lab.plan))
         labels[c] = _prune(new)
     best, best_t = None, float("inf")

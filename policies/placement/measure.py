@@ -136,7 +136,7 @@ def build_inputs(spec: ModelSpec, cost: CostModel, profile: SkipProfile, workloa
                  batch: int, gpu_memory_bytes: float, min_agreement: float,
                  kv_policy: str = "project", p_scale: float = 1.0,
                  contexts: tuple[int, ...] | None = None, labels: dict | None = None,
-                 bank_sweep: bool = True, prefill_share: bool = True) -> PlanInputs:
+                 bank_sweep: bool = False, prefill_share: bool = True) -> PlanInputs:
     """`prefill_share`: add each request's full-depth prefill, spread over its output
     tokens, to the time per token (plan-independent: prefill never skips; it is what
     other requests' prefills add to a decode round when requests overlap)."""
@@ -219,10 +219,9 @@ def _spec_name(model: str) -> str:
 
 def load_profile(path: str | Path | None, spec: ModelSpec) -> tuple[SkipProfile, str]:
     """(the profile for `spec`, its label); transferred by depth when it is another model's."""
-    from simulator.skip_models.measured import PLAN_PROFILE, PROFILES
+    from simulator.skip_models.measured import PLAN_PROFILE
 
-    p = Path(path) if path else (PLAN_PROFILE if PLAN_PROFILE.is_file()
-                                 else PROFILES / "smollm2-48x16.json")
+    p = Path(path) if path else PLAN_PROFILE
     profile = SkipProfile.load(p)
     if profile.num_layers != spec.num_layers or _spec_name(profile.model) != spec.name:
         profile = transferred_profile(profile, spec, str(p))

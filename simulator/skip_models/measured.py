@@ -38,7 +38,8 @@ from skipsim.errors import UserError
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiler" / "profiles"
 DEFAULT_PROFILE = PROFILES / "smollm2-quick.json"
-PLAN_PROFILE = PROFILES / "smollm2-plan.json"  # the planner's default (finer candidates)
+# the planner's default: live-calibrated thresholds, 7 targets, the bank sweep
+PLAN_PROFILE = PROFILES / "smollm2-48x16.json"
 
 
 @register_skip_model("measured")
