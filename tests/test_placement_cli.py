@@ -67,6 +67,6 @@ def test_infeasible_requests_name_the_constraint(argv, words, tmp_path, capsys):
 
 def test_help_does_not_import_pulp():
     code = ("import sys; from skipsim.cli import build_parser; build_parser(); "
-            "print('pulp' in sys.modules, 'simulator.run' in sys.modules)")
+            "print('pulp' in sys.modules, 'policies.placement.workflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
