@@ -7,42 +7,46 @@ distribution π_o(ℓ) over layers ℓ ∈ (c, L], ℓ = L an exit, error
 probability e_o, bank entries E_o, lookup time); B the operating batch size.
 
 Decision variables (binary unless said).
-  x_c          c ∈ C is a checkpoint (it gets a router and a bank)
-  u_ij         i < j ∈ N: block [i, j) is in the plan (i and j consecutive checkpoints)
-  z_co         router c runs option o
-  r_co ∈ [0,1] expected visits of checkpoint c by a token, under option o
-               (r_co = rho_c · z_co, linearised by r_co <= z_co, rho_c <= 1)
-  q_coℓ ∈ [0,1] r_co · stay_cℓ, where stay_cℓ = Σ_{j > ℓ} u_cj says the block
-               leaving c covers layer ℓ, so a hit landing at ℓ runs it anyway
-               (McCormick: q <= r, q <= stay, q >= r + stay - 1; exact as stay is 0/1)
-  g_cℓc' >= 0  skip flow from c that lands at layer ℓ < L and resumes at the
-               checkpoint c' ∈ (c, ℓ] whose block covers ℓ (the deepest checkpoint
-               at or before ℓ, as the simulator maps landings)
-  w_ij ∈ [0,1] probability that a token runs block [i, j)
+  x_c           c ∈ C is a checkpoint (it gets a router and a bank)
+  u_ij          i < j ∈ N: block [i, j) is in the plan (i, j consecutive checkpoints)
+  z_co          router c runs option o
+  r_coj ∈ [0,1] expected visits of checkpoint c by a token, under option o, with
+                j the next checkpoint: r_coj = rho_c · z_co · u_cj, linearised by
+                r_coj <= z_co and Σ_o r_coj <= u_cj (exact: rho_c <= 1 and at most
+                one (o, j) is on). Knowing j makes the simulator's landing rule
+                linear: a hit landing at layer ℓ < j runs block [c, j) anyway.
+  w_0j ∈ [0,1]  probability that a token runs the first block [0, j)
+  g_cℓc' >= 0   skip flow from c landing at layer ℓ < L that resumes at the
+                checkpoint c' ∈ (c, ℓ] whose block covers ℓ (the deepest checkpoint
+                at or before ℓ, as `simulator/skip_models/measured.py` maps landings)
 
-Flows (tokens per decode token, i.e. probabilities; "expected tokens
-reaching each layer").
-  skip flow   s_coℓ = h_o π_o(ℓ) (r_co - q_coℓ)   (ℓ < L),   s_coL = h_o π_o(L) r_co
-  run flow    Σ_j w_cj = Σ_o r_co - Σ_oℓ s_coℓ,   Σ_j w_0j = 1,   w_ij <= u_ij
-  routing     Σ_{c'} g_cℓc' = Σ_o s_coℓ,   g_cℓc' <= Σ_{j > ℓ} u_c'j
-  conservation at c': Σ_o r_c'o = Σ_i w_ic' + Σ_{c < c' <= ℓ} g_cℓc'
+Flows (expected tokens reaching each checkpoint and block, per decode token).
+  skip flow  s_cojℓ = h_o π_o(ℓ) r_coj   for ℓ >= j (ℓ = L: an exit)
+  run flow   W_cj = Σ_o (1 - Σ_{ℓ >= j} h_o π_o(ℓ)) r_coj  through block [c, j)
+  routing    Σ_{c'} g_cℓc' = Σ_oj s_cojℓ,   g_cℓc' <= Σ_{j > ℓ} u_c'j
+  first      Σ_j w_0j = 1,  w_0j <= u_0j
+  conservation at c': Σ_oj r_c'oj = w_0c' + Σ_c W_cc' + Σ_{c, ℓ} g_cℓc'
 
 Structure. Σ_j u_0j = 1 = Σ_i u_iL; Σ_i u_ic = x_c = Σ_j u_cj;
-Σ_o z_co = x_c; r_co <= z_co.
+Σ_o z_co = x_c.
 
 Objective (seconds per decode token at batch B; F(n) = n·layer_fixed +
 step overhead and P(n) = n·layer_per_token for an n-layer block, lf/lp the
 lookup's fixed and per-query parts, kv the K/V projection of one skipped
 layer per token, head the LM head):
-  B > 1: Σ_ij [u_ij F(j-i)/B + w_ij P(j-i)] + Σ_co [z_co lf_o/B + r_co lp_o] + KV + head
-  B = 1: Σ_ij w_ij (F + P)(j-i)            + Σ_co r_co (lf_o + lp_o)        + KV + head
-  KV = kv · [Σ_cℓc' g_cℓc' (c' - c) + Σ_co s_coL (L - c)]
+  B > 1: Σ_ij [u_ij F(j-i)/B + W_ij P(j-i)] + Σ_coj [z_co lf_o/B + r_coj lp_o] + KV + head
+  B = 1: Σ_ij W_ij (F + P)(j-i)            + Σ_coj r_coj (lf_o + lp_o)         + KV + head
+  KV = kv · [Σ_cℓc' g_cℓc' (c' - c) + Σ_coj s_cojL (L - c)]   (W_0j = w_0j)
 At B > 1 every block of the plan runs once per round with the tokens that
 reach it (exact when each block gets at least one token per round); at B = 1
 a block runs only when the token reaches it (exact).
 
+Units: times in seconds (the solver sees microseconds), flows in tokens per
+decode token, memory in bytes. Head includes each request's prefill spread
+over its output tokens (plan-independent, `measure.py`).
+
 Constraints.
-  agreement   Σ_co log(1 - e_o) Σ_ℓ s_coℓ >= log(floor): E[Σ log keep] is
+  agreement   Σ_coj log(1 - e_o) Σ_ℓ s_cojℓ >= log(floor): E[Σ log keep] is
               linear in the flows; by Jensen exp(E[log keep]) <= E[keep], so the
               floor also bounds the expected agreement from below
   memory      Σ_co z_co E_o · entry_bytes <= bank budget: the GPU memory left after
@@ -51,7 +55,7 @@ Constraints.
 
 Second objective (`throughput`): for each batch size B the KV cache admits,
 minimise the time per token with B · time <= the TPOT SLO; the best 1/time
-over B wins (`solve_throughput`).
+over B wins (`workflow.best_throughput`).
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ from policies.placement.solvers import make_solver
 from skipsim.errors import UserError
 
 MICRO = 1e6  # objective scale: seconds -> microseconds
+
 
 @dataclass(frozen=True)
 class SolveStats:
@@ -113,6 +118,7 @@ def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
                         if land < L and p * o.hit_prob > 0})
         skip_to = {land: [] for land in lands}  # skip flow with landing layer `land`
         vis, run = [], {j: [] for j in out_nodes[c]}
+        by_next = {j: [] for j in out_nodes[c]}  # r_coj over o, per next checkpoint j
         for k, o in enumerate(opts):
             z[c, k] = pulp.LpVariable(f"z_{c}_{k}", cat=Bin)
             bank_terms.append(o.bank_entries * inputs.entry_bytes * z[c, k])
@@ -124,6 +130,7 @@ def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
                 v = pulp.LpVariable(f"r_{c}_{k}_{j}", 0, 1, Cont)
                 prob += v <= z[c, k]
                 vis.append(v)
+                by_next[j].append(v)
                 terms.append(visit_s * v)
                 skipped = 0.0
                 for land, p in o.landings:
@@ -137,10 +144,8 @@ def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
                     else:
                         skip_to[land].append(a * v)
                 run[j].append((1.0 - skipped) * v)
-            visits[c, k] = None
         for j in out_nodes[c]:
-            prob += pulp.lpSum(vis[i] for i in range(len(vis)) if vis[i].name.endswith(f"_{j}")) \
-                <= u[(c, j)]
+            prob += pulp.lpSum(by_next[j]) <= u[(c, j)]
             flow = pulp.lpSum(run[j])
             fixed, per_token = inputs.block_fixed_s(j - c), inputs.block_per_token_s(j - c)
             terms.append((fixed + per_token) * flow if per_visit

@@ -56,15 +56,15 @@ class MeasuredSkipModel(SkipModel):
         targets = self.profile.targets()
         key = str(self.profile.target_agreement if target is None else float(target))
         match = [t for t in targets if float(t) == float(key)]
-        if not match:
+        if not match and targets:  # (a plan without routers embeds no figures)
             raise UserError(f"the skip profile has no figures for target {key} "
                             f"(it has {', '.join(targets)})")
-        self.target = match[0]
+        self.target = match[0] if match else key
         self.label = f"measured {self.profile.router} @ {float(self.target):g}"
         self.by_layer = {int(k): str(v) for k, v in (targets_by_layer or {}).items()}
         for layer, key in self.by_layer.items():
             cp = self.profile.checkpoint_at_layer(layer)
-            if cp is None or self._figures(cp, key) is None:
+            if cp is not None and self._figures(cp, key) is None:  # unmeasured: never skips
                 raise UserError(f"the skip profile has no figures for {key!r} at layer {layer}")
         if self.by_layer:
             self.label = (f"measured {self.profile.router} @ per-router points "
