@@ -197,6 +197,8 @@ def solve(inputs: PlanInputs, solver: str = "cbc", time_cap_s: float | None = No
     status = prob.solve(make_solver(solver, time_limit_s))
     t2 = time.perf_counter()
     name = pulp.LpStatus[status]
+    if name == "Optimal" and prob.sol_status != pulp.LpSolutionOptimal:
+        name = pulp.LpSolution[prob.sol_status]  # stopped by the time limit with a plan
     stats = SolveStats(prob.numVariables(), sum(1 for v in prob.variables() if v.cat == "Integer"),
                        prob.numConstraints(), t1 - t0, t2 - t1, name,
                        pulp.value(prob.objective) / MICRO if name == "Optimal" else None)
