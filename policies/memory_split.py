@@ -65,12 +65,21 @@ def stage_of_blocks(plan: CheckpointPlan, num_gpus: int) -> list[int]:
 
 def memory_split(spec: ModelSpec, plan: CheckpointPlan, gpu_memory_bytes: int,
                  bank_fraction: float, banks_on_gpu: bool, num_gpus: int,
-                 kv_block_tokens: int, bank_entry_overhead_bytes: int) -> MemorySplit:
+                 kv_block_tokens: int, bank_entry_overhead_bytes: int,
+                 bank_entries: tuple[int, ...] | None = None) -> MemorySplit:
+    """`bank_entries` (one per inner checkpoint, from a plan file) replaces the
+    even split of `bank_fraction`; the banks' bytes are then entries × entry size."""
     stages = stage_of_blocks(plan, num_gpus)
     routers = plan.num_blocks - 1
-    bank_bytes = int(bank_fraction * gpu_memory_bytes * num_gpus) if routers else 0
     entry_bytes = spec.hidden_size * 4 + bank_entry_overhead_bytes
-    entries = bank_bytes // routers // entry_bytes if routers else 0
+    if bank_entries is not None:
+        if len(bank_entries) != routers:
+            raise UserError(f"{len(bank_entries)} bank sizes for the {routers} routers of {plan}")
+        bank_bytes = sum(bank_entries) * entry_bytes
+        entries = sum(bank_entries) // routers if routers else 0
+    else:
+        bank_bytes = int(bank_fraction * gpu_memory_bytes * num_gpus) if routers else 0
+        entries = bank_bytes // routers // entry_bytes if routers else 0
     kv_layer_bytes = spec.kv_bytes_per_token_per_layer
     embed_bytes = spec.weight_bytes - spec.num_layers * spec.layer_params * spec.dtype_bytes
     capacity_tokens = None
@@ -78,8 +87,10 @@ def memory_split(spec: ModelSpec, plan: CheckpointPlan, gpu_memory_bytes: int,
         blocks = [j for j, s in enumerate(stages) if s == g]
         layers = sum(plan.block_sizes[j] for j in blocks)
         weights = layers * spec.layer_params * spec.dtype_bytes + embed_bytes // num_gpus
-        banks = (bank_bytes * sum(1 for j in blocks if j + 1 < plan.num_blocks) // routers
-                 if banks_on_gpu and routers else 0)
+        mine = [j for j in blocks if j + 1 < plan.num_blocks]  # checkpoints its blocks end at
+        banks = (0 if not (banks_on_gpu and routers) else
+                 sum(bank_entries[j] for j in mine) * entry_bytes if bank_entries is not None
+                 else bank_bytes * len(mine) // routers)
         free = gpu_memory_bytes - weights - banks
         if free <= 0:
             raise UserError(

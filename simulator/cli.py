@@ -43,6 +43,10 @@ def add_arguments(parser) -> None:
                            f"{100 * RATE_FRACTION:.0f}%% of the simulated capacity: a rate "
                            "that short probes show keeps a level queue)")
     add_served_system_arguments(parser)
+    parser.add_argument_group("plan").add_argument(
+        "--plan", default=None, metavar="PLAN.json",
+        help="a plan from `simulate plan`: its checkpoints, per-router operating points and "
+             "bank sizes replace --checkpoints, --skip-target and --bank-fraction")
     g = parser.add_argument_group("device and memory")
     g.add_argument("--device", default=d.device, help=f"{', '.join(DEVICES)} (default: {d.device})")
     g.add_argument("--cost-model", default=d.cost_model, metavar="NAME|PATH",
@@ -148,6 +152,8 @@ def sim_config(args) -> SimConfig:
         max_batched_tokens=args.max_batched_tokens, chunked_prefill=args.chunked_prefill,
         prefill_chunk_tokens=args.prefill_chunk_tokens, num_gpus=args.num_gpus, seed=args.seed,
         **parse_goodput(args.goodput))
+    if getattr(args, "plan", None):
+        values.update(_plan_values(args, skip_model, skip_options))
     assert set(values) <= {f.name for f in fields(SimConfig)}
     return SimConfig(**values)
 
@@ -158,6 +164,21 @@ def _gib_to_bytes(gib: float | None) -> int | None:
     if not (gib > 0 and math.isfinite(gib)):
         raise UserError(f"--gpu-memory must be a positive number of GiB, got {gib}")
     return int(gib * 2**30)
+
+
+def _plan_values(args, skip_model: str, skip_options: dict) -> dict:
+    """What a plan file sets: boundaries, bank entries per router, and (for the
+    measured skip model) its embedded figures and per-router operating points."""
+    from policies.placement.plan_file import load_plan
+    from skipsim.model_spec import model_spec
+
+    choice = load_plan(args.plan, model_spec(args.model))
+    if skip_model == "measured":
+        if args.skip_config:
+            raise UserError("--plan brings its own skip figures: drop --skip-config")
+        skip_options = {**skip_options, "skip_config": args.plan}
+    return {"checkpoints": choice.checkpoints, "bank_entries": choice.bank_entries,
+            "skip_options": skip_options}
 
 
 def tokenizer_args(args):

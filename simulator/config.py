@@ -35,6 +35,7 @@ class SimConfig:
     gpu_memory_bytes: int | None = None  # None: the device's memory
     bank_fraction: float = 0.01  # share of GPU memory given to the banks (all checkpoints)
     bank_entry_overhead_bytes: int = 8  # per entry beside its float32 key: decision + id
+    bank_entries: tuple[int, ...] | None = None  # per inner checkpoint (a plan's); None: bank_fraction
     kv_block_tokens: int = 16
     kv_watermark_fraction: float = 0.01  # free KV kept back at admission, as vLLM
     max_num_seqs: int = 256
@@ -55,6 +56,8 @@ class SimConfig:
             raise UserError("--gpu-memory must be positive")
         if not 0.0 <= self.bank_fraction < 1.0:
             raise UserError(f"--bank-fraction must lie in [0, 1), got {self.bank_fraction}")
+        if self.bank_entries is not None and any(e < 0 for e in self.bank_entries):
+            raise UserError("bank entries must not be negative")
         if not 0.0 <= self.kv_watermark_fraction < 1.0:
             raise UserError("the KV watermark must lie in [0, 1)")
         for name in ("kv_block_tokens", "max_num_seqs", "max_batched_tokens",

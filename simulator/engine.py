@@ -72,7 +72,7 @@ class Engine(RequestLifecycle):
         self.gpu_queues = [[q for q, s in enumerate(self.queue_gpu) if s == g]
                            for g in range(cfg.num_gpus)]
         # an empty bank cannot hit: no lookups at all (Setup says so)
-        self.routing = scheduler.uses_router and self.k > 1 and router.bank_entries > 0
+        self.routing = scheduler.uses_router and self.k > 1 and router.has_entries
         self.chunk_limit = cfg.prefill_chunk_tokens if cfg.chunked_prefill else None
         self.cpu = simpy.Resource(self.env, capacity=1) if cpu_router else None
         self.wake: list = [None] * cfg.num_gpus

@@ -46,10 +46,16 @@ class Routed:
 class RouterStep:
     def __init__(self, plan: CheckpointPlan, skip_model: SkipModel, kv_policy: KVHolePolicy,
                  lookup_time_s: Callable[[int, int], float], cost: CostModel,
-                 bank_entries: int, rng: np.random.Generator):
+                 bank_entries: int | dict, rng: np.random.Generator):
         self.plan, self.skip_model, self.kv_policy = plan, skip_model, kv_policy
         self.lookup_time_s, self.cost = lookup_time_s, cost
+        # one size for every bank, or {checkpoint: entries} (a plan's)
         self.bank_entries, self.rng = bank_entries, rng
+        self._entries = ((lambda c: bank_entries.get(c, 0)) if isinstance(bank_entries, dict)
+                         else lambda c: bank_entries)
+        # an empty bank cannot hit: with every bank empty no lookup is made at all
+        self.has_entries = (any(bank_entries.values()) if isinstance(bank_entries, dict)
+                            else bank_entries > 0)
         self.p_scale = skip_model.kv_hole_p_change_scale(kv_policy.name)
         self._in_step, self._deferred = kv_policy.costs_in_step, kv_policy.defers_repair
         self._bounds = tuple(plan.boundaries)
@@ -75,7 +81,7 @@ class RouterStep:
                 queries, rids, toks = len(here), request_ids[pos], token_indices[pos]
             else:  # the model reads only how many tokens there are: no gather
                 queries, rids, toks = len(here), here, here
-            t = self.lookup_time_s(self.bank_entries, queries)
+            t = self.lookup_time_s(self._entries(c), queries)
             r.total_lookup_s += t
             r.rounds.append((c, here, t))
             hit, hit_landing, hit_p = self.skip_model.decide_hits(self.plan, c, rids, toks,

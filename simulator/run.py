@@ -57,7 +57,8 @@ class Setup:
         memory_bytes = cfg.gpu_memory_bytes or _device_memory(cfg.device)
         self.memory = memory_split(self.spec, self.plan, memory_bytes, cfg.bank_fraction,
                                    cfg.lookup_placement == "gpu", cfg.num_gpus,
-                                   cfg.kv_block_tokens, cfg.bank_entry_overhead_bytes)
+                                   cfg.kv_block_tokens, cfg.bank_entry_overhead_bytes,
+                                   cfg.bank_entries)
         routers = self.scheduler.uses_router and self.plan.num_blocks > 1
         if routers and self.memory.bank_entries_per_checkpoint == 0:
             # an empty bank cannot hit: no lookups are made and none are charged
@@ -95,6 +96,8 @@ class Setup:
 
     def router(self, rng: np.random.Generator, on_cpu: bool) -> RouterStep:
         entries, hidden = self.memory.bank_entries_per_checkpoint, self.spec.hidden_size
+        if self.cfg.bank_entries is not None:  # a plan's bank size per checkpoint
+            entries = dict(enumerate(self.cfg.bank_entries, start=1))
         if on_cpu:
             link = host_link_bytes_per_s(self.cfg.device)
             # each query's hidden state goes down, its decision (8 bytes) comes back

@@ -43,6 +43,8 @@ SUBCOMMANDS = [
                "-> SkipProfile"),
     Subcommand("execute", "executor.cli",
                "serve a trace on the real model with the same policies; write the same records"),
+    Subcommand("plan", "policies.placement.cli",
+               "choose checkpoints, operating points and bank sizes by ILP (PuLP) -> plan.json"),
 ]
 DEFAULT_SUBCOMMAND = "run"
 

@@ -20,6 +20,12 @@ The default profile is the best measured one: the reference calibration
 routers never fire at its 0.99 target). `notes` names the checkpoints of a
 plan whose router never fires at the chosen target: their lookups are pure cost.
 
+Per-checkpoint operating points (`targets_by_layer`, as a plan from
+`simulate plan` sets them): a router at layer l uses that key's figures
+instead of the model-wide target; a key "bank:F" takes the bank-size
+sweep's figures for a bank of F × the calibration bank. `--skip-config
+plan.json` reads the plan's embedded profile and operating points.
+
 KV holes: the error probability given a hit comes from counterfactual labels
 in which earlier positions keep the full model's K/V, i.e. holes repaired
 exactly. A KV policy's factor on it is the profile's live disagreement under
@@ -41,7 +47,10 @@ from profiler.calibration.skip_profile import SkipProfile
 from simulator.skip_model import SkipModel, SkipOutcome, register_skip_model
 from skipsim.errors import UserError
 
-DEFAULT_PROFILE = Path(__file__).resolve().parents[2] / "profiler" / "profiles" / "smollm2-48x16.json"
+PROFILES = Path(__file__).resolve().parents[2] / "profiler" / "profiles"
+DEFAULT_PROFILE = PROFILES / "smollm2-48x16.json"
+# the planner's default: live-calibrated thresholds, 7 targets, the bank sweep
+PLAN_PROFILE = DEFAULT_PROFILE
 
 
 @register_skip_model("measured")
@@ -51,24 +60,49 @@ class MeasuredSkipModel(SkipModel):
     uses_request_ids = False  # decide() reads only how many tokens there are
 
     def __init__(self, profile: SkipProfile | str | Path | None = None,
-                 target: float | str | None = None):
+                 target: float | str | None = None,
+                 targets_by_layer: dict[int, str] | None = None):
         self.profile = profile if isinstance(profile, SkipProfile) else \
             SkipProfile.load(profile or DEFAULT_PROFILE)
         targets = self.profile.targets()
         key = str(self.profile.target_agreement if target is None else float(target))
         match = [t for t in targets if float(t) == float(key)]
-        if not match:
+        if not match and targets:  # (a plan without routers embeds no figures)
             raise UserError(f"the skip profile has no figures for target {key} "
                             f"(it has {', '.join(targets)})")
-        self.target = match[0]
+        self.target = match[0] if match else key
         self.label = f"measured {self.profile.router} @ {float(self.target):g}"
         self._memo: dict = {}
+        self.by_layer = {int(k): str(v) for k, v in (targets_by_layer or {}).items()}
+        for layer, key in self.by_layer.items():
+            cp = self.profile.checkpoint_at_layer(layer)
+            if cp is not None and self._figures(cp, key) is None:  # unmeasured: never skips
+                raise UserError(f"the skip profile has no figures for {key!r} at layer {layer}")
+        if self.by_layer:
+            self.label = (f"measured {self.profile.router} @ per-router points "
+                          f"{','.join(f'{k}:{v}' for k, v in sorted(self.by_layer.items()))}")
+
+    @staticmethod
+    def _figures(cp, key: str):
+        if key.startswith("bank:"):
+            return cp.by_bank_fraction.get(key[5:])
+        match = [t for t in cp.by_target if float(t) == float(key)]
+        return cp.by_target[match[0]] if match else None
 
     @classmethod
     def from_options(cls, plan: CheckpointPlan, options: dict) -> "MeasuredSkipModel":
         """`--skip-config PROFILE.json` picks another SkipProfile than the committed one,
-        `--skip-target T` another of its calibrated targets."""
-        return cls(profile=options.get("skip_config"), target=options.get("skip_target"))
+        `--skip-target T` another of its calibrated targets; a plan file from
+        `simulate plan` brings its own profile and per-router operating points."""
+        path = options.get("skip_config")
+        if path and str(path).endswith(".json") and _is_plan(path):
+            from policies.placement.plan_file import read_plan
+
+            choice = read_plan(path)
+            return cls(profile=choice.skip_profile, target=options.get("skip_target"),
+                       targets_by_layer=choice.operating_points)
+        return cls(profile=path, target=options.get("skip_target"),
+                   targets_by_layer=options.get("skip_targets_by_layer"))
 
     def _checkpoint(self, plan: CheckpointPlan, at: int):
         return self.profile.checkpoint_at_layer(
@@ -113,7 +147,8 @@ class MeasuredSkipModel(SkipModel):
         cp, mapped = self._resolved(plan, at)
         if cp is None or n == 0:
             return SkipOutcome(landing, p_change)
-        stats = cp.by_target[self.target]
+        stats = (cp.by_target[self.target] if cp.layer not in self.by_layer
+                 else self._figures(cp, self.by_layer[cp.layer]))
         hit = rng.random(n) < stats.hit_prob
         if hit.any() and sum(stats.landing_probs) > 0:
             probs = np.asarray(stats.landing_probs, float)
@@ -130,6 +165,10 @@ def profile_layer(boundary: int, num_layers: int, profile_layers: int) -> int:
     if num_layers == profile_layers:
         return boundary
     return int(boundary * profile_layers / num_layers + 0.5)
+def _is_plan(path) -> bool:
+    from policies.placement.plan_file import is_plan_file
+
+    return is_plan_file(path)
 
 
 def map_landing(plan: CheckpointPlan, at: int, landing_layer: int, num_layers: int) -> int:

@@ -1,0 +1,11 @@
+"""Checkpoint placement: which layers get a router, at which operating point,
+with how big a bank, chosen by an ILP (PuLP) and cross-checked by exact search.
+
+Data flow: `measure.py` turns measurements (a cost model, a SkipProfile, the
+workload and the memory split) into `PlanInputs` (`inputs.py`);
+`evaluate.py` prices any plan by plain arithmetic; `ilp.py` finds the best
+plan (the model is written out in its docstring), `dp.py` and `exhaustive.py`
+find it by exact search to prove the ILP right; `base.py` holds the contract
+with the `manual` and `uniform` baselines; `plan_file.py` reads and writes
+`plan.json`; `cli.py` is `simulate plan`.
+"""

@@ -1,0 +1,44 @@
+"""MILP solvers for the placement ILP, by name.
+
+`cbc` is the COIN-OR CBC binary bundled with PuLP (always there); `highs`
+is HiGHS through `highspy` (`pip install highspy`). Both run on one thread
+with zero optimality gaps, so a solve returns the optimum. PuLP is imported here, inside
+the factories, never when the CLI parses its arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from skipsim.errors import UserError
+from skipsim.registry import registrar
+
+SOLVERS: dict[str, Callable[..., object]] = {}
+register_solver = registrar(SOLVERS)
+
+
+@register_solver("cbc")
+def cbc_solver(time_limit_s: float | None = None):
+    import pulp
+
+    # gaps at zero: the tests compare the optimum with exact search
+    return pulp.PULP_CBC_CMD(msg=False, threads=1, timeLimit=time_limit_s, gapRel=0.0,
+                             gapAbs=0.0)
+
+
+@register_solver("highs")
+def highs_solver(time_limit_s: float | None = None):
+    try:
+        import highspy  # noqa: F401
+    except ImportError:
+        raise UserError("--solver highs needs the highspy package (pip install highspy)") from None
+    import pulp
+
+    # HiGHS stops at a 1e-4 relative gap by default: ask for the optimum
+    return pulp.HiGHS(msg=False, timeLimit=time_limit_s, threads=1, gapRel=0.0, gapAbs=0.0)
+
+
+def make_solver(name: str, time_limit_s: float | None = None):
+    if name not in SOLVERS:
+        raise UserError(f"unknown solver {name!r}: use one of {', '.join(sorted(SOLVERS))}")
+    return SOLVERS[name](time_limit_s)

@@ -1,0 +1,204 @@
+"""`simulate plan` end to end: measure the inputs, solve, explain, compare, write.
+
+Kept apart from `cli.py` so that argument parsing never imports PuLP, the
+cost models or the simulator. The explanation of an empty plan names the
+best single router and what it would cost, so "no routers" is an answer
+with its reason, not a silence.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from policies.placement.base import Plan
+from policies.placement.compare import Row, baseline_plans, format_table, make_rows
+from policies.placement.evaluate import evaluate
+from policies.placement.ilp import solve
+from policies.placement.inputs import PlanInputs
+from policies.placement.measure import (GIB, Workload, build_inputs, load_profile,
+                                        operating_batch)
+from policies.placement.plan_file import PlanChoice, RouterChoice, write_plan
+from skipsim.errors import UserError
+
+
+def plan_and_report(args, tcfg, rate: float, out=sys.stdout) -> int:
+    from simulator.components import build_cost_model
+    from simulator.run import _device_memory
+    from simulator.skip_models.measured import MeasuredSkipModel
+    from skipsim.model_spec import model_spec
+    from traces.loaders import load_trace
+
+    spec = model_spec(args.model)
+    cost = build_cost_model(args.cost_model, spec, args.device)
+    trace = load_trace(args.trace, tcfg)
+    workload = Workload(float(np.mean(trace.prompt_tokens)), float(np.mean(trace.output_tokens)),
+                        None if math.isinf(rate) else rate)
+    gpu = args.gpu_memory * GIB if args.gpu_memory else _device_memory(args.device)
+    profile, profile_path = load_profile(args.skip_profile, spec)
+    p_scale = MeasuredSkipModel(profile).kv_hole_p_change_scale(args.kv_policy)
+    point = args.baseline_point or next(t for t in profile.targets()
+                                        if float(t) == profile.target_agreement)
+    labels = {"skip_profile": profile_path, "device": args.device, "kv_policy": args.kv_policy,
+              "objective": args.objective, "solver": args.solver}
+
+    def inputs_at(batch: int, note: str) -> PlanInputs:
+        return build_inputs(spec, cost, profile, workload, batch, gpu, args.min_agreement,
+                            args.kv_policy, p_scale, labels={**labels, "batch_note": note},
+                            bank_sweep=args.bank_sweep)
+
+    if args.objective == "time":
+        batch, note = ((args.batch, "given by --batch") if args.batch else
+                       operating_batch(cost, spec, workload, args.max_num_seqs))
+        inputs = inputs_at(batch, note)
+        plan, stats = solve(inputs, args.solver)
+    else:
+        inputs, plan, stats = best_throughput(inputs_at, args.tpot_slo_ms / 1e3, args.max_num_seqs,
+                                              args.solver)
+    rows = make_rows(inputs, [("ILP plan", plan), *baseline_plans(inputs, point)])
+    choice = plan_choice(inputs, plan, rows[0], profile, profile_path, stats)
+    path = write_plan(choice, args.out)
+    if args.confirm:
+        confirm_rows(rows, inputs, trace, args, Path(args.out))
+    print(report(inputs, plan, rows, stats, workload), file=out)
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def best_throughput(inputs_at, slo_s: float, max_num_seqs: int, solver: str):
+    """Most tokens/s (1 / time per token) over batch sizes 1, 2, 4, ... whose KV
+    cache fits, with B × time per token <= the TPOT SLO."""
+    best, batch, first = None, 1, None
+    while batch <= max_num_seqs:
+        inputs = inputs_at(batch, f"best batch for the TPOT SLO {slo_s * 1e3:g} ms")
+        if inputs.batch != batch:  # the KV cache holds fewer: larger batches cannot fit either
+            break
+        plan, stats = solve(inputs, solver, time_cap_s=slo_s)
+        first = first or (inputs, plan, stats)
+        if plan is not None and (best is None or stats.objective_s < best[2].objective_s):
+            best = (inputs, plan, stats)
+        batch *= 2
+    if best is None:
+        inputs = first[0] if first else inputs_at(1, "batch 1")
+        fastest, st = solve(inputs, solver)
+        raise UserError(f"TPOT SLO {slo_s * 1e3:g} ms cannot be met: the fastest plan at "
+                        f"batch {inputs.batch} takes {st.objective_s * inputs.batch * 1e3:.3f} ms "
+                        "per decode step")
+    return best
+
+
+def plan_choice(inputs: PlanInputs, plan: Plan, row: Row, profile, profile_path: str,
+                stats) -> PlanChoice:
+    routers = tuple(RouterChoice(b, k, plan.option(inputs, b).bank_entries)
+                    for b, k in zip(plan.routers, plan.option_keys))
+    ev = row.ev
+    return PlanChoice(
+        model=inputs.model, num_layers=inputs.num_layers, boundaries=tuple(plan.boundaries),
+        routers=routers,
+        inputs={"cost_model": inputs.labels["cost_model"], "skip_profile": profile_path,
+                "transfer_note": inputs.labels.get("transfer_note", ""),
+                "min_agreement": inputs.min_agreement, "batch": inputs.batch,
+                "batch_note": inputs.labels.get("batch_note", ""),
+                "memory_note": inputs.labels.get("memory_note", ""),
+                "device": inputs.labels.get("device"), "kv_policy": inputs.labels.get("kv_policy"),
+                "objective": inputs.labels.get("objective"),
+                "gpu_memory_bytes": inputs.labels["gpu_memory_bytes"]},
+        predicted={"time_per_token_s": ev.time_per_token_s, "tpot_s": inputs.batch * ev.time_per_token_s,
+                   "agreement": ev.agreement, "log_agreement": ev.log_agreement,
+                   "skipped_fraction": ev.skipped_fraction, "bank_bytes": ev.bank_bytes,
+                   "kv_bytes": row.kv_bytes, "solver_status": stats.status,
+                   "variables": stats.variables, "constraints": stats.constraints,
+                   "solve_s": stats.solve_s},
+        skip_profile=profile)
+
+
+def why(inputs: PlanInputs, plan: Plan) -> str:
+    full = evaluate(inputs, Plan((0, inputs.num_layers), ()))
+    ev = evaluate(inputs, plan)
+    if plan.routers:
+        return (f"saves {(1 - ev.time_per_token_s / full.time_per_token_s):.1%} of the time per "
+                f"token against no skipping, at predicted agreement {ev.agreement:.4f}")
+    best = None
+    for c in inputs.candidates:
+        for o in inputs.options_at(c):
+            e = evaluate(inputs, Plan((0, c, inputs.num_layers), (o.key,)))
+            if e.feasible and (best is None or e.time_per_token_s < best[2].time_per_token_s):
+                best = (c, o, e)
+    hits = [o.hit_prob for c in inputs.candidates for o in inputs.options_at(c)]
+    if best is None:
+        return ("no router pays: no single router meets the agreement floor "
+                f"{inputs.min_agreement:g} and the bank budget")
+    c, o, e = best
+    lookup_s = e.lookups_per_token * (o.lookup.fixed_s + o.lookup.per_token_s) if inputs.per_visit \
+        else o.lookup.fixed_s / inputs.batch + o.lookup.per_token_s
+    return (f"no router pays: the best single router allowed by the floor {inputs.min_agreement:g} "
+            f"(layer {c} at {o.key}, hit rate {o.hit_prob:.2%}) skips {e.skipped_fraction:.2%} of "
+            f"layer executions and would change the time per token by "
+            f"{(e.time_per_token_s - full.time_per_token_s) * 1e6:+.1f} us (its lookup costs "
+            f"{lookup_s * 1e6:.1f} us per token, a layer {inputs.block_per_token_s(1) * 1e6 + inputs.block_fixed_s(1) * 1e6 / inputs.batch:.1f} us); "
+            f"the highest hit rate of any measured option is {max(hits, default=0):.2%}")
+
+
+def report(inputs: PlanInputs, plan: Plan, rows, stats, workload: Workload) -> str:
+    L = inputs.labels
+    lines = [f"model {inputs.model} ({inputs.num_layers} layers) on {L.get('device')}; "
+             f"cost model: {L['cost_model']}",
+             f"skip profile: {L['skip_profile']}"]
+    if L.get("transfer_note"):
+        lines.append(f"NOTE: {L['transfer_note']}")
+    lines.append(f"workload: mean prompt {workload.mean_prompt_tokens:.0f} + output "
+                 f"{workload.mean_output_tokens:.0f} tokens; operating batch {inputs.batch} "
+                 f"({L.get('batch_note', '')})")
+    if L.get("memory_note"):
+        lines.append(f"NOTE: {L['memory_note']}")
+    lines.append(f"memory: {L['gpu_memory_bytes'] / GIB:.2f} GiB = weights "
+                 f"{L['weight_bytes'] / GIB:.2f} GiB + banks + KV; bank budget "
+                 f"{inputs.bank_budget_bytes / GIB:.3f} GiB (KV keeps room for batch {inputs.batch})")
+    lines.append(f"ILP ({L['solver']}): {stats.variables} variables ({stats.binaries} binary), "
+                 f"{stats.constraints} constraints, {stats.status} in {stats.solve_s:.2f} s; "
+                 f"agreement floor {inputs.min_agreement:g} (as exp E[sum log keep])")
+    lines.append(f"chosen plan: {plan.describe(inputs)}")
+    lines.append(f"why: {why(inputs, plan)}")
+    lines.append("")
+    lines.append(format_table(rows, inputs))
+    if L.get("transfer_note"):
+        lines.append(f"(every skip figure above is transferred: {L['transfer_note']})")
+    return "\n".join(lines)
+
+
+def confirm_rows(rows, inputs: PlanInputs, trace, args, out_path: Path) -> None:
+    """Simulate every row on the workload (its own plan file carries the figures)."""
+    from simulator.config import SimConfig
+    from simulator.metrics import summarize
+    from simulator.run import simulate
+
+    from tqdm import tqdm
+
+    folder = out_path.with_suffix("").parent / (out_path.stem + "-confirm")
+    for i, row in enumerate(tqdm(rows, desc="confirming", file=sys.stderr,
+                                 disable=True if args.no_progress else None, leave=False)):
+        choice = PlanChoice(inputs.model, inputs.num_layers, tuple(row.plan.boundaries),
+                            tuple(RouterChoice(b, k, row.plan.option(inputs, b).bank_entries)
+                                  for b, k in zip(row.plan.routers, row.plan.option_keys)),
+                            skip_profile=_profile_of(args, inputs))
+        path = write_plan(choice, folder / f"row{i}.json")
+        cfg = SimConfig(model=args.model, device=args.device, cost_model=args.cost_model,
+                        checkpoints=choice.checkpoints, skip_model="measured",
+                        skip_options={"skip_config": str(path)}, kv_policy=args.kv_policy,
+                        gpu_memory_bytes=int(inputs.labels["gpu_memory_bytes"]),
+                        bank_entries=choice.bank_entries, max_num_seqs=args.max_num_seqs,
+                        seed=args.seed)
+        result = simulate(trace, cfg)
+        s = summarize(result.records, result.engine, cfg, inputs.num_layers)
+        row.sim = {"tpot_s": s["tpot_s"]["mean"], "e2e_s": s["e2e_s"]["mean"],
+                   "tokens_per_s": s["output_throughput_tok_per_s"],
+                   "agreement": s["expected_agreement"]}
+
+
+def _profile_of(args, inputs):
+    from skipsim.model_spec import model_spec
+
+    return load_profile(args.skip_profile, model_spec(args.model))[0]

@@ -1,0 +1,112 @@
+"""The planner answers honestly: no routers when skipping cannot pay (zero hit
+rates; SmolLM2 on the committed CPU cost model at 0.99), routers where they
+save the most when skipping does pay, and the evaluator's time per decode
+token is the simulator's at batch 1."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from placement_helpers import random_inputs
+from policies.placement.base import Plan
+from policies.placement.evaluate import evaluate
+from policies.placement.ilp import solve
+from policies.placement.inputs import Affine, PlanInputs, RouterOption
+from policies.placement.measure import Workload, build_inputs, load_profile
+from profiler.cost_model import CostModel
+from sim_helpers import make_trace, run_with
+from skipsim.model_spec import model_spec
+
+
+def test_zero_hit_rates_place_no_router():
+    inputs = random_inputs(5, 12, num_options=3, batch=4)
+    never = {c: tuple(replace(o, hit_prob=0.0) for o in opts) for c, opts in inputs.options.items()}
+    plan, _ = solve(replace(inputs, options=never))
+    assert plan.routers == ()
+
+
+def _exit_everywhere(floor: float) -> PlanInputs:
+    """Every candidate exits half its tokens, cheap lookups; the floor admits one router."""
+    opt = lambda c: (RouterOption("x", 0.5, 0.1, ((12, 1.0),), 100, Affine(1e-6, 0.0)),)  # noqa: E731
+    return PlanInputs("toy", 12, tuple(range(2, 12)), {c: opt(c) for c in range(2, 12)},
+                      layer=Affine(1e-3, 0.0), step_overhead_s=0.0,
+                      kv_projection=Affine(0.0, 0.0), head_s=0.0, batch=1, entry_bytes=100,
+                      bank_budget_bytes=1e9, min_agreement=floor)
+
+
+def test_high_hit_rates_and_cheap_lookups_place_routers_where_they_save_most():
+    # one router: 0.5 log(0.9) = -0.053 >= log(0.94); a second visit breaks the floor
+    plan, _ = solve(_exit_everywhere(0.94))
+    assert plan.routers == (2,)  # the earliest exit skips the most layers
+    plan, _ = solve(_exit_everywhere(0.0))  # no floor: a router at every candidate pays
+    assert plan.routers == tuple(range(2, 12))
+
+
+def test_smollm2_on_the_cpu_at_099_places_no_router():
+    from simulator.components import build_cost_model
+
+    spec = model_spec("smollm2")
+    cost = build_cost_model("auto", spec, "cpu")
+    profile, _ = load_profile(None, spec)
+    assert profile.config.get("transferred_from") is None
+    # ShareGPT's mean lengths; batch 4 is Little's law at 0.1 req/s on this CPU
+    inputs = build_inputs(spec, cost, profile, Workload(244.0, 197.0, 0.1), 4, 16 * 2**30, 0.99)
+    plan, _ = solve(inputs)
+    assert plan.routers == ()
+    # ... while a low floor on the same measurements does skip
+    plan, _ = solve(replace(inputs, min_agreement=0.9))
+    assert plan.routers and evaluate(inputs, plan).skipped_fraction > 0.02
+
+
+class LinearCost(CostModel):
+    """Closed-form times: a layer costs a + b per context token of the batch."""
+
+    name = label = "test linear"
+    step_overhead_s = 2e-4
+
+    def block_time_s(self, num_layers, batch):
+        return num_layers * (1e-3 + 2e-6 * batch.decode_context_sum + 1e-5 * batch.prefill_tokens)
+
+    def lm_head_time_s(self, num_tokens):
+        return 3e-3 if num_tokens else 0.0
+
+    def lookup_time_s(self, bank_entries, num_queries):
+        return 4e-4 + 1e-8 * bank_entries if num_queries else 0.0
+
+    def kv_projection_time_s(self, num_tokens, num_layers):
+        return 5e-5 * num_layers * num_tokens
+
+
+def test_evaluator_matches_the_simulators_time_per_decode_token_at_batch_1(monkeypatch):
+    """Deterministic case: the parametric router at layer 10 always hits and skips
+    one block (10 layers, K/V projected), the one at 20 never hits; one request,
+    so each decode token's steps run back to back: the simulator's TPOT is the mean
+    over the decode contexts P+1 .. P+O-1 of the evaluator's per-token time."""
+    spec, cost = model_spec("smollm2"), LinearCost()
+    P, O = 100, 40
+    never = RouterOption("never", 0.0, 0.0, (), 1000, Affine(cost.lookup_time_s(1000, 1), 0.0))
+    hit = RouterOption("hit", 1.0, 0.1, ((20, 1.0),), 1000, Affine(cost.lookup_time_s(1000, 1), 0.0))
+    inputs = build_inputs(spec, cost, _empty_profile(spec), Workload(P, O, None), 1, 16 * 2**30,
+                          0.0, contexts=tuple(range(P + 1, P + O)), prefill_share=False)
+    inputs = replace(inputs, candidates=(10, 20), options={10: (hit,), 20: (never,)})
+    ev = evaluate(inputs, Plan((0, 10, 20, 30), ("hit", "never")))
+    result = run_with(cost, make_trace([0.0], [P], [O]), monkeypatch, checkpoints="10,10,10",
+                      skip_model="parametric", bank_entries=(1000, 1000),
+                      skip_options={"hit_rates": "1.0,0.0", "p_change": "0.1,0.0",
+                                    "exit_prob": 0.0, "skip_config": None})
+    tpot = float(result.records["tpot_s"][0])
+    assert ev.time_per_token_s == pytest.approx(tpot, rel=1e-9)
+    agreement = float(result.records["expected_agreement"][0])
+    # the first token comes from prefill (kept); the O - 1 decode tokens keep 0.9 each
+    assert agreement == pytest.approx((1 + (O - 1) * ev.agreement) / O, rel=1e-9)
+    assert ev.agreement == pytest.approx(0.9)
+
+
+def _empty_profile(spec):
+    from profiler.calibration.skip_profile import SkipProfile
+
+    return SkipProfile("smollm2", spec.num_layers, [0, spec.num_layers], "never", "project",
+                       "identity", 0.99, [], config={"calibration_tokens": 1000})
