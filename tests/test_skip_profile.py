@@ -100,3 +100,18 @@ def test_kv_hole_factors_are_read_from_the_profiles_live_runs():
     assert model.kv_hole_p_change_scale("none") == 1.25          # not measured: the fallback
     unmeasured = MeasuredSkipModel(make_profile())
     assert unmeasured.kv_hole_p_change_scale("copy") == 1.1
+
+
+def test_profiles_written_with_the_old_name_full_read_as_repair(tmp_path):
+    from dataclasses import replace
+
+    from policies.kv_hole import KV_HOLE_POLICIES
+
+    rows = [{"router": "knn", "target": 0.99, "kv_policy": k, "agreement": a}
+            for k, a in (("project", 0.95), ("full", 0.96))]
+    path = replace(make_profile(), live={"comparison": rows}).save(tmp_path / "old.json")
+    assert '"full"' in path.read_text()  # as calibration wrote it before the rename
+    profile = SkipProfile.load(path)
+    assert {r["kv_policy"] for r in profile.live["comparison"]} == {"project", "repair"}
+    assert {r["kv_policy"] for r in profile.live["comparison"]} <= set(KV_HOLE_POLICIES)
+    assert MeasuredSkipModel(profile).kv_hole_p_change_scale("project") == pytest.approx(0.05 / 0.04)
