@@ -23,6 +23,14 @@ committed CPU profile).
 
     .venv/bin/python benchmarks/bench_executor.py [--num-prompts 16] [--max-prompt 256]
         [--max-output 64] [--threads 1] [--device cpu] [--context 256] [--skip-generate]
+
+Measured 2026-11-30 on the 2-vCPU reference machine while shared with other
+jobs (load average 10-16), so absolute times are inflated 2-6x:
+`--num-prompts 32 --rounds 2`: HF generate 220.4 s (8.0 tok/s), executor
+153.5 s (11.5 tok/s), ratio 1.44x, identical tokens 100%. Per step the
+runner's layers took 1.2-1.7x the matmul floor measured beside them (batch
+1/8) and 1.4-2.8x at batch 32 (attention's page gather), and 3.4-6x the
+cost model's price, which was measured on the idle machine.
 """
 
 from __future__ import annotations
