@@ -12,7 +12,9 @@ pass is inside a running step cannot be evicted mid-step.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
+
+from skipsim.kv_pages import PagedKVCache
 
 
 class PreemptionPolicy(ABC):
@@ -20,6 +22,19 @@ class PreemptionPolicy(ABC):
     def victim(self, candidates: Iterable[int], admit_seq: Sequence[int]) -> int:
         """One of `candidates` (request indices, at least one) to evict;
         `admit_seq[i]` is request i's admission number (later = larger)."""
+
+    def make_room(self, kv: PagedKVCache, rid: int, tokens: int, now_s: float,
+                  runnable: Callable[[], list[int]], admit_seq: Sequence[int],
+                  evict: Callable[[int], None]) -> bool:
+        """Grow request `rid` to `tokens` tokens of KV, evicting victims among
+        `runnable()` + [rid] (asked afresh after each eviction; `evict(v)`
+        must free v's blocks) until it fits. False when rid itself was evicted."""
+        while not kv.allocate(rid, tokens, now_s):
+            v = self.victim(runnable() + [rid], admit_seq)
+            evict(v)
+            if v == rid:
+                return False
+        return True
 
 
 class LatestAdmitted(PreemptionPolicy):

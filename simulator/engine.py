@@ -3,9 +3,10 @@ the CPU lookup service when banks live on the host.
 
 A GPU step is one batched block execution (never a per-token event): the
 GPU admits waiting requests (stage 0 only, continuous batching, as the
-`Admission` policy says), asks the scheduler for a queue and a batch, holds for the cost model's time of that
-block (+ in-line lookups, K/V projections, LM head), then moves every token
-of the batch on: to the next queue, through the router, or out as a token.
+`Admission` policy says), asks the scheduler for a queue and a batch, holds
+for the cost model's time of that block (+ in-line lookups, K/V-hole work,
+LM head), then moves every token of the batch on: to the next queue,
+through the router step, or out as a token.
 Same-time ordering follows `events.py`. Every decision (admission, batch,
 preemption victim, KV-hole cost and repair debt) is a `policies/` object the
 real executor calls too; this file only keeps the clock.

@@ -86,13 +86,10 @@ class RequestLifecycle:
         """KV for request i's next token, preempting the preemption policy's
         victims among the runnable requests (itself included) until it fits."""
         t = self.t
-        while not self.kv.allocate(i, int(t.ctx[i]), self.env.now):
-            # runnable: requests waiting in a queue (not in flight), or i itself
-            candidates = [v for q in t.queues for v in q] + [i]
-            victim = self.preemption.victim(candidates, t.admit_seq)
-            self._preempt(victim)
-            if victim == i:
-                return
+        # runnable: requests waiting in a queue (not in flight), and i itself
+        self.preemption.make_room(self.kv, i, int(t.ctx[i]), self.env.now,
+                                  lambda: [v for q in t.queues for v in q], t.admit_seq,
+                                  self._preempt)
 
     def _preempt(self, v: int) -> None:
         self.kv.free(v, self.env.now)

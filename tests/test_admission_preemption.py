@@ -68,3 +68,28 @@ def test_bad_admission_settings_are_refused():
         WatermarkAdmission(0, 1)
     with pytest.raises(ValueError):
         WatermarkAdmission(4, -1)
+
+
+def test_make_room_evicts_latest_admitted_until_the_grower_fits():
+    from skipsim.kv_pages import PagedKVCache
+
+    kv = PagedKVCache(capacity_blocks=6, block_tokens=4, num_requests=4)
+    for rid, tokens in ((0, 4), (1, 8), (2, 4), (3, 4)):  # 1 + 2 + 1 + 1 blocks: 1 free
+        assert kv.allocate(rid, tokens, 0.0)
+    admit_seq = [0, 1, 2, 3]
+    queued, evicted = [1, 2, 3], []
+
+    def evict(v):
+        evicted.append(v)
+        kv.free(v, 0.0)
+        if v in queued:
+            queued.remove(v)
+
+    # request 0 grows by 3 blocks: 3 (latest) then 2 go, then it fits
+    assert LatestAdmitted().make_room(kv, 0, 16, 0.0, lambda: list(queued), admit_seq, evict)
+    assert evicted == [3, 2] and kv.held == [4, 2, 0, 0]
+    # the latest admitted may be the grower itself: it is evicted and told so
+    evicted.clear()
+    assert not LatestAdmitted().make_room(kv, 1, 64, 0.0, lambda: [0], [0, 5, 0, 0], evict)
+    assert evicted == [1] and kv.held[1] == 0
+    kv.check_integrity()

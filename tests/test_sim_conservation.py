@@ -70,6 +70,7 @@ def test_conservation(trace, cfg):
 
     engine.kv.check_integrity()
     engine.t.check_integrity()
+    engine.repair_debt.check_integrity()
     assert engine.kv.used == 0 and engine.kv.peak_used <= engine.kv.capacity_blocks
 
     for track in range(cfg.num_gpus + 1):  # steps on one GPU never overlap or go back
