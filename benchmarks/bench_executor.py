@@ -35,7 +35,7 @@ import time
 import torch
 
 from executor.devices import configure_device, device_label
-from executor.greedy import greedy_generate
+from executor.greedy import greedy_generate, hf_generate_ignoring_eos
 from executor.model_runner import ModelRunner
 from profiler.cost_model import BatchShape
 from simulator.components import build_cost_model
@@ -58,18 +58,13 @@ def sync(device):
 
 
 def hf_generate(model, tok, prompts, outputs, device):
-    from transformers import GenerationConfig
-
     width = max(map(len, prompts))
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=device)
     mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
-    cfg = GenerationConfig(max_new_tokens=max(outputs), min_new_tokens=0, do_sample=False,
-                           eos_token_id=None, pad_token_id=pad)
     sync(device)
     start = time.perf_counter()
-    with torch.inference_mode():
-        out = model.generate(ids, attention_mask=mask, generation_config=cfg)
+    out = hf_generate_ignoring_eos(model, ids, mask, max(outputs), pad)
     sync(device)
     wall = time.perf_counter() - start
     return wall, [out[i, width:width + n].tolist() for i, n in enumerate(outputs)]

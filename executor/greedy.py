@@ -7,7 +7,8 @@ Each step admits waiting requests while pages and `max_batch` allow and
 prefills them together (one batched call, each prompt in one chunk), then runs
 one full-depth decode step over every running request; a request leaves when
 it has produced its `max_new[i]` tokens (EOS is ignored, as in vLLM's serving
-benchmark), and its pages go to the next one.
+benchmark), and its pages go to the next one. `hf_generate_ignoring_eos` is the
+HF side of the same comparison.
 """
 
 from __future__ import annotations
@@ -60,4 +61,27 @@ def greedy_generate(runner, prompts: list[list[int]], max_new: list[int],
         running = [i for i in running if len(out[i]) < max_new[i]]
         if check:
             check()
+    return out
+
+
+def hf_generate_ignoring_eos(model, input_ids, attention_mask, max_new_tokens: int,
+                             pad_token_id: int) -> torch.Tensor:
+    """HF `generate`, greedy, exactly `max_new_tokens` new tokens per row.
+
+    An explicit `eos_token_id=None` in a GenerationConfig is read as "unset"
+    and replaced by the model's own EOS, so generation would stop there;
+    the model's default is switched off for the call instead."""
+    from transformers import GenerationConfig
+
+    gen = model.generation_config
+    saved = gen.eos_token_id
+    gen.eos_token_id = None
+    try:
+        cfg = GenerationConfig(max_new_tokens=max_new_tokens, min_new_tokens=0, do_sample=False,
+                               pad_token_id=pad_token_id)
+        with torch.inference_mode():
+            out = model.generate(input_ids, attention_mask=attention_mask, generation_config=cfg)
+    finally:
+        gen.eos_token_id = saved
+    assert out.shape[1] == input_ids.shape[1] + max_new_tokens, "HF generate stopped early"
     return out

@@ -46,11 +46,14 @@ class PagedKVStore:
         self.allocator = PagedKVTable(num_pages, page_tokens, 0)
         self.pages = self.allocator.pages  # block table of each request (empty: none held)
         self.tokens: dict[int, int] = {}  # positions written per request (max + 1)
-        self._t0 = time.perf_counter()
+        t0 = time.perf_counter()
+        # Seconds on the run's clock, for the allocator's time-weighted
+        # utilisation; a serving loop sets its own (default: since creation).
+        self.clock = lambda: time.perf_counter() - t0
 
     # -- pages -------------------------------------------------------------
     def _now(self) -> float:
-        return time.perf_counter() - self._t0
+        return self.clock()
 
     def allocate(self, req: int, num_tokens: int) -> bool:
         """Grow request `req` to hold `num_tokens` positions; False (nothing

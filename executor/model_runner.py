@@ -37,6 +37,8 @@ positions after the query's, padding, and marked holes of that layer.
 Decode folds the query heads of each KV head into the query-length axis
 (B, Hkv, H/Hkv, hd), so grouped-query attention needs no K/V repetition.
 All methods run under `torch.inference_mode()`; `h` is in the runner's dtype.
+The runner keeps its own copy of the weights (stacked by layer, in its dtype
+on its device: `weights.py`), so the HF model may be dropped once it is built.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ model generates greedily, however requests queue for pages and batch slots."""
 import pytest
 import torch
 
-from executor.greedy import greedy_generate
+from executor.greedy import greedy_generate, hf_generate_ignoring_eos
 from executor.model_runner import ModelRunner
 from executor.tiny import tiny_model
 from tests.executor_helpers import tokens
@@ -43,8 +43,6 @@ def test_a_request_larger_than_the_cache_is_reported():
 
 @pytest.mark.slow
 def test_real_smollm2_runner_tokens_equal_hf_generate_greedy():
-    from transformers import GenerationConfig
-
     from skipsim.model_loader import load_model
     from traces.loaders import TraceConfig, sharegpt_trace
 
@@ -54,9 +52,19 @@ def test_real_smollm2_runner_tokens_equal_hf_generate_greedy():
     new = [24, 16, 32, 8]
     r = ModelRunner(model, num_pages=64)
     out = greedy_generate(r, prompts, new, max_batch=4, check=r.check_integrity)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     for prompt, n, got in zip(prompts, new, out):
-        cfg = GenerationConfig(max_new_tokens=n, min_new_tokens=0, do_sample=False,
-                               eos_token_id=None, pad_token_id=tok.pad_token_id or 0)
-        with torch.no_grad():
-            ref = model.generate(torch.tensor([prompt]), generation_config=cfg)[0, len(prompt):]
+        ids = torch.tensor([prompt])
+        ref = hf_generate_ignoring_eos(model, ids, torch.ones_like(ids), n, pad)[0, len(prompt):]
         assert got == ref.tolist()
+
+
+def test_hf_reference_generates_past_eos():
+    model = tiny_model(seed=11)
+    prompt = tokens(6, seed=1).tolist()
+    first = hf_greedy(model, prompt, 3)
+    model.generation_config.eos_token_id = first[0]  # the very first token ends the answer
+    ids = torch.tensor([prompt])
+    out = hf_generate_ignoring_eos(model, ids, torch.ones_like(ids), 3, 0)[0, 6:]
+    assert out.tolist() == first
+    assert model.generation_config.eos_token_id == first[0]  # restored

@@ -174,3 +174,22 @@ def test_copying_a_masked_departure_row_keeps_the_copies_masked():
     r.check_integrity()
     s = slots(r)
     assert (r.kv.state[1:5, s] == HOLE).all() and (r.kv.state[0, s] == 0).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+@pytest.mark.parametrize("kind", ["project", "copy", "none", "repair"])
+def test_hole_fills_on_cuda_match_the_cpu(kind):
+    from executor.model_runner import ModelRunner
+    from executor.tiny import tiny_model
+
+    model = tiny_model(seed=4)
+    cpu, gpu = ModelRunner(model, 64), ModelRunner(model, 64, device="cuda")
+    outs = []
+    for r in (cpu, gpu):
+        prefilled(r, PROMPTS)
+        h_lo, h = skip_step(r, kind)
+        if kind == "repair":
+            r.repair(REQS, torch.tensor(POS), LO, HI, h_lo)
+            r.check_integrity()
+        outs.append(r.logits(decode(r, REQS, [5, 6], [p + 1 for p in POS])).cpu())
+    torch.testing.assert_close(outs[1], outs[0], atol=1e-4, rtol=1e-4)
