@@ -55,19 +55,26 @@ class Lifecycle:
             self.progress.update(1)
 
     def _grow(self, i: int) -> bool:
-        """Pages for request i's next token, preempting the latest-admitted
-        queued requests (itself included) until it fits, as vLLM (and the
-        simulator) do. False when i itself was preempted."""
+        """Pages for request i's next token, evicting the preemption policy's
+        victims among the runnable requests (itself included) until it fits:
+        the simulator's call. False when i itself was preempted."""
         t = self.t
-        while not self.runner.allocate(i, int(t.ctx[i])):
-            candidates = [v for q in t.queues for v in q] + [i]  # runnable: not in flight
-            victim = self.preemption.victim(candidates, t.admit_seq)
-            self._preempt(victim)
-            if victim == i:
-                return False
-        return True
+        # runnable: requests waiting in a queue (not in flight), and i itself
+        return self.preemption.make_room(_RunnerPages(self.runner), i, int(t.ctx[i]), self.now(),
+                                         lambda: [v for q in t.queues for v in q], t.admit_seq,
+                                         self._preempt)
 
     def _preempt(self, v: int) -> None:
         self.runner.free(v)
         self.t.preempt(v)
         self.running -= 1
+
+
+class _RunnerPages:
+    """`make_room`'s view of the runner's pages (the runner keeps its own clock)."""
+
+    def __init__(self, runner):
+        self.runner = runner
+
+    def allocate(self, rid: int, tokens: int, now_s: float) -> bool:
+        return self.runner.allocate(rid, tokens)
