@@ -10,10 +10,8 @@ queue (see `default_rate.py`); the choice and its probes are printed. Every run 
 
 from __future__ import annotations
 
-import argparse
-import math
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,18 +20,16 @@ from policies.schedulers import SCHEDULERS
 from profiler.cost_model import COST_MODELS
 from profiler.devices import DEVICES
 from simulator.config import SimConfig
-from simulator.metrics import summarize
-from simulator.default_rate import choose_rate, is_level, queue_levels
-from simulator.run import Setup, simulate
+from simulator.run import Setup
+from simulator.session import (RATE_FRACTION, RunSpec, load_point_trace, overload_warning,
+                               resolve_rate, simulate_point, write_point)
 from simulator.skip_model import SKIP_MODELS
-from simulator.writers import format_summary, write_outputs
+from simulator.writers import format_summary
 from skipsim.errors import UserError
 from traces.cli import add_trace_arguments, trace_config
-from traces.loaders import load_trace
 
 NAME = "run"
 HELP = "simulate serving a trace with layer skipping and print the summary (default)"
-RATE_FRACTION = 0.8  # default load: this share of the simulated capacity
 GOODPUT_KEYS = {"ttft": "slo_ttft_s", "tpot": "slo_tpot_s", "e2el": "slo_e2el_s"}
 
 
@@ -137,11 +133,15 @@ def sim_config(args) -> SimConfig:
     return SimConfig(**values)
 
 
-def _trace_args(args):
-    """The trace's tokenizer: the model's when it is a local folder, else SmolLM2's."""
-    ns = argparse.Namespace(**vars(args))
-    ns.model = args.model if Path(args.model).is_dir() else "smollm2"
-    return ns
+def run_spec(args) -> RunSpec:
+    """The run the flags describe (the trace's tokenizer: the model's when it
+    is a local folder, else SmolLM2's)."""
+    tokenizer = args.model if Path(args.model).is_dir() else "smollm2"
+    rate = args.request_rate if args.request_rate is not None else float("inf")
+    fraction = RATE_FRACTION if args.request_rate is None and not args.arrival_times else None
+    tcfg = replace(trace_config(args, rate), tokenizer=tokenizer)
+    return RunSpec(trace=args.trace, trace_config=tcfg, sim=sim_config(args),
+                   rate_fraction=fraction)
 
 
 def _out_dir(arg: str | None) -> Path:
@@ -155,39 +155,26 @@ def _out_dir(arg: str | None) -> Path:
 
 
 def run(args) -> int:
-    cfg = sim_config(args)
-    setup = Setup(cfg)  # every name and the memory split checked before any work
-    targs = _trace_args(args)
-    meta = {"trace": args.trace, "burstiness": args.burstiness}
-    if args.request_rate is None and not args.arrival_times:
-        # the workload with arrivals at 1 req/s: the probes rescale its times
-        choice = choose_rate(load_trace(args.trace, trace_config(targs, 1.0)), cfg,
-                             RATE_FRACTION, setup)
-        rate = choice.rate_per_s
-        meta["rate_note"] = choice.note()
-        print(f"request rate: {rate:.3f} req/s ({meta['rate_note']})", file=sys.stderr)
-    else:
-        rate = args.request_rate if args.request_rate is not None else float("inf")
-    trace = load_trace(args.trace, trace_config(targs, rate))
-    meta["request_rate_per_s"] = rate if not args.arrival_times else None
+    spec = run_spec(args)
+    setup = Setup(spec.sim)  # every name and the memory split checked before any work
+    meta = resolve_rate(spec, setup)
+    if "rate_note" in meta:
+        print(f"request rate: {meta['rate_per_s']:.3f} req/s ({meta['rate_note']})",
+              file=sys.stderr)
+    trace = load_point_trace(spec, meta)
     from tqdm import tqdm
 
     with tqdm(total=len(trace), desc="simulating", unit="req", file=sys.stderr,
               disable=True if args.no_progress else None, leave=False) as bar:
-        result = simulate(trace, cfg, timeline=bool(args.timeline), progress=bar, setup=setup)
-    summary = summarize(result.records, result.engine, cfg, setup.spec.num_layers)
-    meta["memory"] = vars(result.memory)
-    print(format_summary(summary, result.labels, meta))
-    mid, end = queue_levels(result.records)
-    if math.isfinite(rate) and not args.arrival_times and not is_level(mid, end):
-        print(f"warning: overloaded: requests in the system grew from {mid:.0f} (2nd quarter "
-              f"of the arrivals) to {end:.0f} (last quarter) at {rate:.3f} req/s offered, "
-              f"{summary['request_throughput_per_s']:.3f} served; latencies grow with the "
-              "run length: pass a lower --request-rate", file=sys.stderr)
+        point = simulate_point(spec, setup, trace, meta, timeline=bool(args.timeline),
+                               progress=bar)
+    print(format_summary(point.summary, point.labels, point.meta))
+    warning = overload_warning(point)
+    if warning:
+        print(warning, file=sys.stderr)
     out = _out_dir(args.out)
-    paths = write_outputs(out, result.records, summary, result.labels, meta, cfg.to_dict(),
-                          args.records_format)
+    paths = write_point(point, spec, out, args.records_format)
     if args.timeline:
-        paths.append(result.timeline.write(args.timeline))
+        paths.append(point.sim.timeline.write(args.timeline))
     print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
     return 0

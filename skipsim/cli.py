@@ -20,6 +20,8 @@ SUBCOMMANDS = [
     "traces.cli",
     "profiler.cli",
     "profiler.calibration.cli",
+    "reports.sweep_cli",
+    "reports.report_cli",
 ]
 DEFAULT_SUBCOMMAND = "run"
 
