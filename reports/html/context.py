@@ -36,14 +36,15 @@ class ReportContext:
         rows = self.ok if rows is None else rows
         return column in rows and rows[column].astype(str).nunique() > 1
 
-    def series_axes(self, exclude=()) -> list[str]:
-        """Axes that vary, other than the load and `exclude`: one series each combination."""
-        skip = set(LOAD_AXES) | set(exclude)
+    def series_axes(self, exclude=(), include_load: bool = False) -> list[str]:
+        """Axes that vary, other than `exclude` (and the load unless
+        `include_load`): one series each combination."""
+        skip = set(exclude) | (set() if include_load else set(LOAD_AXES))
         return [a for a in self.axes if a not in skip and self.varies(f"axis.{a}")]
 
-    def series(self, rows, exclude=()) -> list[tuple[str, object]]:
-        """(label, rows) per combination of the varying non-load axes."""
-        axes = self.series_axes(exclude)
+    def series(self, rows, exclude=(), include_load: bool = False) -> list[tuple[str, object]]:
+        """(label, rows) per combination of the varying axes (see series_axes)."""
+        axes = self.series_axes(exclude, include_load)
         if not axes:
             return [("all points", rows)]
         cols = [f"axis.{a}" for a in axes]

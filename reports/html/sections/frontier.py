@@ -24,11 +24,13 @@ def _no_skip(rows):
 
 
 def static_baseline(rows) -> tuple[list, list, str]:
-    """(skipped fractions, agreements, profile) of the skip profile's static baseline."""
+    """(skipped fractions, agreements, profile) of the static baseline in the
+    skip profile of the rows that sample a measured profile."""
     from simulator.skip_models.measured import DEFAULT_PROFILE
 
+    measured = rows[rows["cfg.skip_model"] == "measured"]
     paths = {json.loads(o or "{}").get("skip_config") or str(DEFAULT_PROFILE)
-             for o in rows.get("cfg.skip_options", [])}
+             for o in measured.get("cfg.skip_options", [])}
     for path in sorted(paths):
         try:
             data = json.loads(open(path).read())
@@ -57,7 +59,7 @@ class Frontier(ReportSection):
         ref = _no_skip(rows)
         skipping, reference = rows[~ref], rows[ref]
         exclude = [a for a in ctx.axes if a in SKIP_AXES]
-        for i, (label, group) in enumerate(ctx.series(skipping, exclude=exclude)):
+        for i, (label, group) in enumerate(ctx.series(skipping, exclude=exclude, include_load=True)):
             group = group.sort_values("skipped_layer_fraction")
             hover = [ctx.hover(r) for _, r in group.iterrows()]
             for j, (col, _, scale) in enumerate(PANELS):

@@ -15,9 +15,13 @@ SECOND = (("cfg.gpu_memory_bytes", "GPU memory (GiB)", 2.0**-30),
           ("request_rate_per_s", "offered load (req/s)", 1.0))
 
 
+TITLES = {"goodput_per_s": "goodput (req/s within SLO)",
+          "request_throughput_per_s": "throughput (req/s)"}
+
+
 def goodput_column(rows) -> tuple[str, str]:
     if "goodput_per_s" in rows and rows["goodput_per_s"].notna().any():
-        return "goodput_per_s", "goodput (req/s within SLO)"
+        return "goodput_per_s", TITLES["goodput_per_s"]
     return "request_throughput_per_s", "throughput (req/s; no SLO in the spec)"
 
 
@@ -34,7 +38,8 @@ class MemorySplit(ReportSection):
         second = next(((c, t, s) for c, t, s in SECOND if ctx.varies(c)), None)
         if second is None:
             fig = go.Figure()
-            for i, (label, group) in enumerate(ctx.series(rows)):
+            for i, (label, group) in enumerate(ctx.series(rows, exclude=("bank-fraction", "bank_fraction"),
+                                                         include_load=True)):
                 group = group.sort_values("cfg.bank_fraction")
                 fig.add_trace(go.Scatter(
                     x=group["cfg.bank_fraction"], y=group[metric], mode="lines+markers",

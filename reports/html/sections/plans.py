@@ -35,7 +35,7 @@ class Plans(ReportSection):
         fig = make_subplots(rows=1, cols=3, subplot_titles=[p[1] for p in PANELS],
                             horizontal_spacing=0.08)
         exclude = [axis] if axis else list(ctx.axes)
-        for i, (label, group) in enumerate(ctx.series(rows, exclude=exclude)):
+        for i, (label, group) in enumerate(ctx.series(rows, exclude=exclude, include_load=True)):
             hover = [ctx.hover(r) + f"<br>checkpoints: {r['cfg.checkpoints']}"
                      for _, r in group.iterrows()]
             for j, (col, _, scale) in enumerate(PANELS):
