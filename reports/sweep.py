@@ -10,7 +10,9 @@ points finish in; only `wall_s` and `cpu_s` differ between runs.
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +34,11 @@ class SweepOutcome:
     table: Path
 
 
-def run_sweep(spec: SweepSpec, out: str | Path, backend: Backend,
-              progress: bool = True, limit: int | None = None) -> SweepOutcome:
-    """Run the spec's points (the first `limit` of them, if given) into `out`."""
+def run_sweep(spec: SweepSpec, out: str | Path, backend: Backend, progress: bool = True,
+              point_ids: Collection[int] | None = None) -> SweepOutcome:
+    """Run the spec's points (only those in `point_ids`, if given) into `out`."""
     out = Path(out)
-    points = spec.points()[:limit]
+    points = [p for p in spec.points() if point_ids is None or p.point_id in point_ids]
     for point in points:  # every name and value checked before any work
         run_spec(point.options)
     out.mkdir(parents=True, exist_ok=True)
@@ -45,7 +47,8 @@ def run_sweep(spec: SweepSpec, out: str | Path, backend: Backend,
     rows = {r["key"]: r for r in read_rows(out) if r["key"] in wanted}
     done = {k for k, r in rows.items() if not r.get("error")}
     todo = [p for p in points if p.key not in done]
-    tasks = [(p.point_id, p.key, p.options, p.axes, str(out)) for p in todo]
+    tasks = [(p.point_id, p.key, p.options, p.axes, str(out.resolve()), os.getcwd())
+             for p in todo]
     from tqdm import tqdm
 
     failed = 0

@@ -51,7 +51,7 @@ def run(args) -> int:
     print(f"sweep {spec.title!r}: {len(spec.points())} points on {backend.describe()}",
           file=sys.stderr)
     outcome = run_sweep(spec, args.out, backend, progress=not args.no_progress,
-                        limit=args.points)
+                        point_ids=None if args.points is None else range(args.points))
     print(f"{outcome.ran} point(s) run, {outcome.skipped} already finished, "
           f"{outcome.failed} failed; wrote {outcome.table}", file=sys.stderr)
     return 0

@@ -12,6 +12,7 @@ report can draw latency CDFs.
 from __future__ import annotations
 
 import json
+import os
 import time
 import traceback
 from dataclasses import asdict
@@ -24,9 +25,13 @@ TIMING_COLUMNS = ("wall_s", "cpu_s")  # the only columns that differ between rer
 
 
 def run_point_row(task: tuple) -> dict:
-    """`task` = (point_id, key, options, axes, sweep_dir): picklable, so the
-    same function runs in-process, on a process pool or as a Ray task."""
-    point_id, key, options, axes, sweep_dir = task
+    """`task` = (point_id, key, options, axes, sweep_dir, cwd): picklable, so
+    the same function runs in-process, on a process pool or as a Ray task.
+    Relative paths in the options (profiles, traces) are the sweep caller's:
+    a worker that starts elsewhere (Ray's) moves to its folder first."""
+    point_id, key, options, axes, sweep_dir, cwd = task
+    if os.getcwd() != cwd:
+        os.chdir(cwd)
     from reports.options import command
 
     row = {"point_id": point_id, "key": key, "options": json.dumps(options, sort_keys=True),

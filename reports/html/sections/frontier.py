@@ -19,6 +19,16 @@ PANELS = (("output_throughput_tok_per_s", "output throughput (tok/s)", 1.0),
 SKIP_AXES = ("skip-target", "skip-model", "skip-config", "skip-rates", "p-change", "exit-prob")
 
 
+def skip_axes(ctx) -> list[str]:
+    """Axes that set the skip behaviour, by name or through their option tables."""
+    out = []
+    for axis, values in ctx.spec.get("axes", {}).items():
+        keys = {axis} | {k for v in values if isinstance(v, dict) for k in v}
+        if {k.replace("_", "-") for k in keys} & set(SKIP_AXES):
+            out.append(axis)
+    return out
+
+
 def _no_skip(rows):
     return (rows["label.skip_model"].astype(str) == "no-skip") | (rows["cfg.policy"] == "no-skip")
 
@@ -46,8 +56,7 @@ def static_baseline(rows) -> tuple[list, list, str]:
 @register_section("frontier")
 class Frontier(ReportSection):
     def applies(self, ctx) -> bool:
-        return ctx.varies("cfg.skip_options") or ctx.varies("cfg.skip_model") \
-            or ctx.varies("label.skip_model")
+        return ctx.varies("cfg.skip_options") or ctx.varies("cfg.skip_model")
 
     def build(self, ctx) -> Section:
         import plotly.graph_objects as go
@@ -58,7 +67,7 @@ class Frontier(ReportSection):
                             horizontal_spacing=0.07)
         ref = _no_skip(rows)
         skipping, reference = rows[~ref], rows[ref]
-        exclude = [a for a in ctx.axes if a in SKIP_AXES]
+        exclude = skip_axes(ctx)
         for i, (label, group) in enumerate(ctx.series(skipping, exclude=exclude, include_load=True)):
             group = group.sort_values("skipped_layer_fraction")
             hover = [ctx.hover(r) for _, r in group.iterrows()]
