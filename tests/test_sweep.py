@@ -116,3 +116,16 @@ def test_sweep_cli_bad_spec_is_one_line(tmp_path, capsys):
     assert len(err) == 1 and "not valid TOML" in err[0]
     assert main(["sweep", str(tmp_path / "missing.toml"), "--out", str(tmp_path)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_sweep_cli_runs_then_resumes(tmp_path, capsys):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('title = "cli"\n[base]\ntrace = "fixed"\nnum-prompts = 10\n'
+                    'cost-model = "roofline"\n[axes]\npolicy = ["fcfs", "round-robin"]\n'
+                    'request-rate = [1, "inf"]\n')
+    argv = ["sweep", str(spec), "--out", str(tmp_path / "o"), "--serial", "--no-progress"]
+    assert main(argv) == 0
+    assert "4 point(s) run, 0 already finished, 0 failed" in capsys.readouterr().err
+    assert main(argv) == 0
+    assert "0 point(s) run, 4 already finished" in capsys.readouterr().err
+    assert len(read_table(tmp_path / "o")) == 4

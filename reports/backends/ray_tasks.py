@@ -21,10 +21,15 @@ class RayBackend(Backend):
         if started:
             kwargs = dict(include_dashboard=False, log_to_driver=False,
                           configure_logging=False)
-            if self.address:
-                ray.init(address=self.address, **kwargs)
-            else:
-                ray.init(num_cpus=self.workers, **kwargs)
+            try:
+                if self.address:
+                    ray.init(address=self.address, **kwargs)
+                else:
+                    ray.init(num_cpus=self.workers, **kwargs)
+            except (ConnectionError, ValueError, RuntimeError) as err:
+                where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
+                first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                raise UserError(f"could not start {where}: {first}") from None
         try:
             remote = ray.remote(num_cpus=1, max_retries=0)(fn)
             pending = [remote.remote(task) for task in tasks]
