@@ -73,3 +73,10 @@ def test_report_of_a_folder_without_results_is_one_line(tmp_path, capsys):
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "p.html")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no sweep results" in err[0]
+
+
+def test_a_sweep_whose_points_all_failed_still_reports_why(tmp_path):
+    run_sweep(small_spec({"gpu-memory": [0.3]}), tmp_path, make_backend("serial", 1),
+              progress=False)
+    page = build_page(tmp_path)
+    assert list(_sections(page)) == ["overview"] and "exceed" in page

@@ -6,6 +6,7 @@ plotly.js inlined in the page."""
 from __future__ import annotations
 
 import html
+import math
 
 # plotly's default qualitative palette, fixed so colours mean the same series
 # across a report's figures
@@ -31,7 +32,7 @@ def finish(fig, title: str, provenance: str, height: int = 420):
 
 def log_if_wide(values) -> str:
     """A log axis when the values span more than a factor of 20."""
-    v = [x for x in values if x == x and x > 0]
+    v = [x for x in values if math.isfinite(x) and x > 0]
     return "log" if v and max(v) / min(v) > 20 else "linear"
 
 

@@ -41,7 +41,7 @@ def build_page(sweep_dir: str | Path, title: str | None = None) -> str:
     parts, nav = [], []
     for name, cls in SECTIONS.items():
         section_obj = cls()
-        if not section_obj.applies(ctx):
+        if (section_obj.needs_points and ctx.ok.empty) or not section_obj.applies(ctx):
             continue
         section = section_obj.build(ctx)
         divs = "".join(to_div(fig, f"fig-{name}-{i}") for i, fig in enumerate(section.figures))

@@ -23,6 +23,7 @@ class Section:
 
 class ReportSection(ABC):
     name = "?"
+    needs_points = True  # shown only when some point finished without error
 
     @abstractmethod
     def applies(self, ctx) -> bool:

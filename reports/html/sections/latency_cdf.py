@@ -26,6 +26,12 @@ def _chosen(ctx, rows):
     return picked[:MAX_CURVES * 2]
 
 
+def _load(rate) -> str:
+    if rate is None or rate != rate:
+        return "replayed arrivals"
+    return f"{rate:.3g} req/s" if np.isfinite(rate) else "saturation"
+
+
 @register_section("latency-cdf")
 class LatencyCDF(ReportSection):
     def applies(self, ctx) -> bool:
@@ -48,8 +54,7 @@ class LatencyCDF(ReportSection):
             if not path.exists():
                 continue
             records = pd.read_parquet(path, columns=[m[0] for m in METRICS])
-            rate = row["request_rate_per_s"]
-            name = f"{label} @ {rate:.3g} req/s" if rate == rate else label
+            name = f"{label} @ {_load(row['request_rate_per_s'])}"
             hover = ctx.hover(row)
             for j, (metric, _, scale) in enumerate(METRICS):
                 v = records[metric].dropna().to_numpy() * scale

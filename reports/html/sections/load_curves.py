@@ -6,6 +6,8 @@ series saturates; where achieved falls behind offered, it is overloaded."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from reports.html.figures import HOVER, colour, finish, log_if_wide
 from reports.html.sections.base import ReportSection, Section, register_section
 
@@ -14,16 +16,22 @@ X_AXES = (("request_rate_per_s", "offered load (req/s)"),
           ("request_throughput_per_s", "achieved load (req/s)"))
 
 
+def _finite_load(rows):
+    """Points with a finite offered rate (saturation runs have no place on a load axis)."""
+    rate = rows["request_rate_per_s"].astype(float)
+    return rows[np.isfinite(rate)]
+
+
 @register_section("load-curves")
 class LoadCurves(ReportSection):
     def applies(self, ctx) -> bool:
-        return ctx.varies("request_rate_per_s")
+        return _finite_load(ctx.ok)["request_rate_per_s"].nunique() > 1
 
     def build(self, ctx) -> Section:
         from plotly.subplots import make_subplots
         import plotly.graph_objects as go
 
-        rows = ctx.ok
+        rows = _finite_load(ctx.ok)
         series = ctx.series(rows)
         figures = []
         for x_col, x_title in X_AXES:
@@ -46,6 +54,8 @@ class LoadCurves(ReportSection):
                 fig.update_yaxes(title_text=title, type="log", row=1, col=j + 1)
             figures.append(finish(fig, f"Latency against {x_title.split(' (')[0]}",
                                   ctx.provenance(rows), height=460))
-        intro = ("<p>p50 solid, p99 dashed; latency axes are logarithmic. "
+        intro = ("<p>p50 solid, p99 dashed; latency axes are logarithmic"
+                 + (f"; {len(ctx.ok) - len(rows)} saturation point(s) (every request at t = 0) "
+                    "are left out" if len(rows) < len(ctx.ok) else "") + ". "
                  "Hover a point for its configuration.</p>")
         return Section("Latency against load", intro, figures)

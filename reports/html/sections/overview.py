@@ -11,6 +11,8 @@ from reports.html.tables import html_table
 
 @register_section("overview")
 class Overview(ReportSection):
+    needs_points = False
+
     def applies(self, ctx) -> bool:
         return True
 

@@ -28,6 +28,8 @@ def validation_rows(data) -> list[dict]:
 
 @register_section("validation")
 class Validation(ReportSection):
+    needs_points = False
+
     def applies(self, ctx) -> bool:
         return (ctx.sweep_dir / FILE).exists()
 
