@@ -13,6 +13,7 @@ from reports.html.sections.base import ReportSection, Section, register_section
 METRICS = (("ttft_s", "TTFT (ms)", 1e3), ("tpot_s", "TPOT (ms)", 1e3), ("e2e_s", "E2E latency (s)", 1.0))
 MAX_CURVES = 15
 CDF_POINTS = 200  # quantiles drawn per curve
+DASHES = ("solid", "dot", "dash", "longdash", "dashdot")  # one per load, lowest first
 
 
 def _chosen(ctx, rows):
@@ -24,6 +25,10 @@ def _chosen(ctx, rows):
         idx = sorted({0, len(group) // 2, len(group) - 1})
         picked += [(label, group.iloc[i]) for i in idx]
     return picked[:MAX_CURVES * 2]
+
+
+def _load_key(rate) -> float:
+    return -1.0 if rate is None or rate != rate else float(rate)
 
 
 def _load(rate) -> str:
@@ -47,6 +52,7 @@ class LatencyCDF(ReportSection):
                             horizontal_spacing=0.07)
         chosen = _chosen(ctx, ctx.ok)
         labels = list(dict.fromkeys(label for label, _ in chosen))
+        loads = sorted({_load_key(r["request_rate_per_s"]) for _, r in chosen})
         q = np.linspace(0, 1, CDF_POINTS)
         drawn = []
         for label, row in chosen:
@@ -62,7 +68,8 @@ class LatencyCDF(ReportSection):
                     continue
                 fig.add_trace(go.Scatter(
                     x=np.quantile(v, q), y=q, mode="lines", name=name, legendgroup=name,
-                    showlegend=j == 0, line={"color": colour(labels.index(label))},
+                    showlegend=j == 0, line={"color": colour(labels.index(label)), "dash": DASHES[
+                        loads.index(_load_key(row["request_rate_per_s"])) % len(DASHES)]},
                     hovertext=[hover] * len(q),
                     hovertemplate="%{hovertext}<br><b>%{x:.4g} at quantile %{y:.3f}</b>"
                                   "<extra></extra>"), row=1, col=j + 1)
@@ -72,6 +79,7 @@ class LatencyCDF(ReportSection):
             fig.update_yaxes(title_text="fraction of requests", range=[0, 1.02], row=1, col=j + 1)
         provenance = ctx.provenance(pd.DataFrame(drawn)) if drawn else ctx.provenance(ctx.ok)
         intro = (f"<p>{len(drawn)} of {len(ctx.ok)} points drawn (per series: lowest, middle "
-                 "and highest load when there are many). Latency axes are logarithmic.</p>")
+                 "and highest load when there are many); colour: series, dash: load. "
+                 "Latency axes are logarithmic.</p>")
         return Section("Per-request latency distributions", intro,
                        [finish(fig, "Latency CDFs", provenance, height=460)])

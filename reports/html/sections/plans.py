@@ -46,7 +46,8 @@ class Plans(ReportSection):
                     row=1, col=j + 1)
         for j, (_, title, _) in enumerate(PANELS):
             fig.update_xaxes(title_text="checkpoint plan", type="category", row=1, col=j + 1)
-            fig.update_yaxes(title_text=title, row=1, col=j + 1)
+            fig.update_yaxes(title_text=title, type="log" if "TPOT" in title else "linear",
+                             row=1, col=j + 1)
         fig.update_layout(barmode="group")
         table = "".join(f"<li><b>{escape(str(p))}</b>: checkpoints <code>{escape(c)}</code></li>"
                         for p, c in rows[["_plan", "cfg.checkpoints"]].drop_duplicates().itertuples(index=False))
