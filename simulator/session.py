@@ -63,7 +63,11 @@ def resolve_rate(spec: RunSpec, setup: Setup) -> dict:
     if spec.rate_fraction is not None and not spec.replays_arrivals:
         # the workload with arrivals at 1 req/s: the probes rescale its times
         unit = load_trace(spec.trace, _with_rate(spec.trace_config, 1.0))
-        choice = choose_rate(unit, spec.sim, spec.rate_fraction, setup)
+        # the capacity is found the same way whatever the fraction asked for
+        # (choose_rate starts its probes from its own fraction of saturation)
+        choice = choose_rate(unit, spec.sim, RATE_FRACTION, setup)
+        choice = replace(choice, fraction=spec.rate_fraction,
+                         rate_per_s=spec.rate_fraction * choice.sustainable_per_s)
         rate, meta["rate_note"] = choice.rate_per_s, choice.note()
     meta["request_rate_per_s"] = rate if not spec.replays_arrivals else None
     return {**meta, "rate_per_s": rate}

@@ -129,3 +129,11 @@ def test_sweep_cli_runs_then_resumes(tmp_path, capsys):
     assert main(argv) == 0
     assert "0 point(s) run, 4 already finished" in capsys.readouterr().err
     assert len(read_table(tmp_path / "o")) == 4
+
+
+def test_rate_fractions_are_shares_of_one_capacity(tmp_path):
+    """The capacity a fraction refers to does not depend on the fraction."""
+    spec = small_spec({"rate-fraction": [0.3, 0.6, 1.2]})
+    run_sweep(spec, tmp_path, make_backend("serial", 1), progress=False)
+    rates = read_table(tmp_path)["request_rate_per_s"].to_numpy()
+    assert rates[1] == pytest.approx(2 * rates[0]) and rates[2] == pytest.approx(4 * rates[0])
