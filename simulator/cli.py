@@ -23,13 +23,12 @@ from policies.kv_hole import KV_HOLE_POLICIES
 from policies.schedulers import SCHEDULERS
 from profiler.cost_model import COST_MODELS
 from profiler.devices import DEVICES
-from simulator.config import SimConfig
+from simulator.config import RATE_FRACTION, SimConfig
 from simulator.skip_models import SKIP_MODELS
 from skipsim.errors import UserError
 from skipsim.outputs import check_writable_dir, check_writable_file
 from traces.cli import add_trace_arguments, trace_config
 
-RATE_FRACTION = 0.8  # default load: this share of the simulated capacity
 GOODPUT_KEYS = {"ttft": "slo_ttft_s", "tpot": "slo_tpot_s", "e2el": "slo_e2el_s"}
 
 
@@ -188,6 +187,22 @@ def tokenizer_args(args):
     return ns
 
 
+def run_spec(args):
+    """The run the flags describe, as the frozen `RunSpec` that `simulate sweep`
+    builds for a point too (the trace's tokenizer: the model's when it is a
+    local folder, else SmolLM2's). Without --request-rate a trace source is
+    drawn at RATE_FRACTION of the simulated capacity; a saved trace or
+    --arrival-times keeps its own arrivals."""
+    from simulator.session import RunSpec
+    from traces.loaders import is_saved_trace
+
+    tcfg = trace_config(tokenizer_args(args))
+    fraction = (RATE_FRACTION if args.request_rate is None and not args.arrival_times
+                and not is_saved_trace(args.trace) else None)
+    return RunSpec(trace=args.trace, trace_config=tcfg, sim=sim_config(args),
+                   rate_fraction=fraction)
+
+
 def _out_dir(arg: str | None) -> Path:
     if arg:
         return Path(arg)
@@ -209,51 +224,44 @@ def warn_extrapolation(summary: dict, cost) -> None:
 def run(args) -> int:
     cfg = sim_config(args)
     # the workload flags, paths and names are checked before anything heavy is imported
-    trace_config(tokenizer_args(args), 1.0 if args.request_rate is None else args.request_rate)
+    trace_config(tokenizer_args(args))
     out = check_writable_dir(_out_dir(args.out), "--out")
     if args.timeline:
         check_writable_file(args.timeline, "--timeline")
-    from simulator.default_rate import is_level, queue_levels
-    from simulator.metrics import summarize
-    from simulator.run import Setup, simulate
+    from simulator.run import Setup
+    from simulator.session import overload_warning, resolve_point, simulate_point, write_point
     from simulator.timeline import parse_window, sample_requests
-    from simulator.workload import resolve_workload
-    from simulator.writers import format_summary, write_outputs
+    from simulator.writers import format_summary
 
+    spec = run_spec(args)
     setup = Setup(cfg)  # every name and the memory split checked before any work
     window = parse_window(args.timeline_window)
     sample_requests(1, args.timeline_sample)  # checked before any work
-    work = resolve_workload(args, cfg, setup, RATE_FRACTION)
-    trace, rate, meta = work.trace, work.request_rate_per_s, work.meta
+    work = resolve_point(spec, setup)
+    trace = work.trace
     from tqdm import tqdm
 
     with tqdm(total=len(trace), desc="simulating", unit="req", file=sys.stderr,
               disable=True if args.no_progress else None, leave=False) as bar:
-        result = simulate(trace, cfg, timeline=bool(args.timeline), progress=bar, setup=setup,
-                          timeline_window=window, timeline_sample=args.timeline_sample)
-    summary = summarize(result.records, result.stats, setup.spec.num_layers,
-                        cfg.slo_ttft_s, cfg.slo_tpot_s, cfg.slo_e2el_s)
-    meta["memory"] = vars(result.memory)
-    print(format_summary(summary, result.labels, meta))
-    mid, end = queue_levels(result.records)
-    if rate is not None and math.isfinite(rate) and not is_level(mid, end):
-        print(f"warning: overloaded: requests in the system grew from {mid:.0f} (2nd quarter "
-              f"of the arrivals) to {end:.0f} (last quarter) at {rate:.3f} req/s offered, "
-              f"{summary['request_throughput_per_s']:.3f} served; latencies grow with the "
-              "run length: pass a lower --request-rate", file=sys.stderr)
-    paths = write_outputs(out, result.records, summary, result.labels, meta, cfg.to_dict(),
-                          args.records_format)
+        point = simulate_point(spec, setup, work, timeline=bool(args.timeline), progress=bar,
+                               timeline_window=window, timeline_sample=args.timeline_sample)
+    print(format_summary(point.summary, point.labels, point.meta))
+    warning = overload_warning(point)
+    if warning:
+        print(warning, file=sys.stderr)
+    paths = write_point(point, spec, out, args.records_format)
     if args.timeline:
-        path = result.timeline.write(args.timeline)
+        timeline = point.sim.timeline
+        path = timeline.write(args.timeline)
         paths.append(path)
         print(f"timeline: {path}: {path.stat().st_size / 1e6:.1f} MB, "
-              f"{result.timeline.slices:,} slices"
+              f"{timeline.slices:,} slices"
               + (f" in {args.timeline_window} s" if window else "")
               + (f" serving {args.timeline_sample} sampled requests" if args.timeline_sample
                  else "")
               + ("" if window or args.timeline_sample else
                  " (--timeline-window START:END or --timeline-sample N writes less)"),
               file=sys.stderr)
-    warn_extrapolation(summary, setup.cost)
+    warn_extrapolation(point.summary, setup.cost)
     print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
     return 0

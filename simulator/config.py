@@ -18,6 +18,10 @@ from skipsim.errors import UserError
 # and short skips or exits are most often safe: 7 routers for 30 layers.
 # Other models get it scaled by relative depth (`CheckpointPlan.scaled`).
 DEFAULT_CHECKPOINTS = "8,4,4,4,4,2,2,2"
+
+# `simulate run`'s default load without --request-rate: this share of the
+# simulated capacity (`default_rate.py` finds the capacity by short probes)
+RATE_FRACTION = 0.8
 DEFAULT_CHECKPOINTS_LAYERS = 30
 
 

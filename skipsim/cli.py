@@ -45,6 +45,10 @@ SUBCOMMANDS = [
                "serve a trace on the real model with the same policies; write the same records"),
     Subcommand("plan", "policies.placement.cli",
                "choose checkpoints, operating points and bank sizes by ILP (PuLP) -> plan.json"),
+    Subcommand("sweep", "reports.sweep_cli",
+               "run a sweep spec's points (process pool or Ray) into one Parquet table"),
+    Subcommand("report", "reports.report_cli",
+               "write a sweep's results as one self-contained HTML page"),
 ]
 DEFAULT_SUBCOMMAND = "run"
 
