@@ -10,6 +10,6 @@ calibration and a real executor use them unchanged.
 """
 
 from policies.routers.base import ROUTERS, Router, SkipExamples, decide, register_router
-from policies.routers import never, cosine, knn, probe  # noqa: F401  (register)
+from policies.routers import never, cosine, knn, probe, learned, calm  # noqa: F401  (register)
 
 __all__ = ["ROUTERS", "Router", "SkipExamples", "decide", "register_router"]

@@ -51,6 +51,10 @@ def add_arguments(parser) -> None:
     opt("--max-new-tokens", f"(default: {d.max_new_tokens})", type=int)
     opt("--max-skip-blocks", f"furthest landing tested, in blocks (default: {d.max_skip_blocks})",
         type=int)
+    opt("--live-calibration-prompts", "calibration prompts decoded by the live threshold "
+        f"calibration (default: {d.live_calibration_prompts})", type=int)
+    parser.add_argument("--record-only", action="store_true", default=None,
+                        help="record and label the prompts into the cache, then stop")
     opt("--seed", f"(default: {d.seed})", type=int)
     parser.add_argument("--quick", action="store_true",
                         help="the quick preset: " + ", ".join(f"{k}={_csv(v)}" for k, v in QUICK.items())
@@ -100,7 +104,8 @@ _FIELDS = {
     "calibration_prompts": ("num_calibration_prompts", None),
     "test_prompts": ("num_test_prompts", None), "max_prompt_tokens": ("max_prompt_tokens", None),
     "max_new_tokens": ("max_new_tokens", None), "max_skip_blocks": ("max_skip_blocks", None),
-    "seed": ("seed", None),
+    "live_calibration_prompts": ("live_calibration_prompts", None),
+    "record_only": ("record_only", None), "seed": ("seed", None),
 }
 
 
@@ -136,6 +141,9 @@ def run(args) -> int:
     from profiler.calibration.pipeline import run_calibration
 
     profile = run_calibration(cfg, Path(args.out), log=lambda m: print(m, file=sys.stderr))
+    if profile is None:
+        print("recordings and labels are in the cache (--record-only)")
+        return 0
     print(f"wrote {args.out} ({profile.config['wall_time_s']} s)")
     print(format_profile(profile))
     return 0

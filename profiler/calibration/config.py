@@ -32,6 +32,10 @@ class CalibrationConfig:
     threshold_calibration: str = "live"   # the profile router's thresholds: live | offline
     bank_fractions: tuple[float, ...] = (0.25, 0.5, 1.0)
     static_layer_counts: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
+    # calibration prompts decoded by the live threshold calibration (and kept with
+    # their K/V); the others only feed banks, routers and thresholds' offline curves
+    live_calibration_prompts: int = 48
+    record_only: bool = False   # record and label into the cache, then stop
     seed: int = 0
 
     def __post_init__(self):
@@ -42,7 +46,8 @@ class CalibrationConfig:
                         ("test prompts", self.num_test_prompts),
                         ("max new tokens", self.max_new_tokens - 1),
                         ("max prompt tokens", self.max_prompt_tokens),
-                        ("max skip blocks", self.max_skip_blocks), ("folds", self.folds - 1)):
+                        ("max skip blocks", self.max_skip_blocks), ("folds", self.folds - 1),
+                        ("live calibration prompts", self.live_calibration_prompts)):
             if v < 1:
                 raise UserError(f"{name} must be at least {1 if 'folds' not in name else 2}")
         if self.kv_policy not in KV_POLICIES or not set(self.compare_kv_policies) <= set(KV_POLICIES):

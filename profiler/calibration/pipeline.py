@@ -47,7 +47,8 @@ def resolve_plan(checkpoints: str, num_layers: int) -> CheckpointPlan:
     return plan
 
 
-def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile:
+def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile | None:
+    """The SkipProfile written to `out` (None with `record_only`)."""
     import torch
 
     from skipsim.model_loader import load_model
@@ -59,7 +60,9 @@ def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile
     split = split_prompts(tokenizer, cfg.num_calibration_prompts, cfg.num_test_prompts,
                           cfg.max_prompt_tokens, cfg.seed)
     inner = plan.router_checkpoints
-    cal, test, labels = _recorded(cfg, lm, plan, split, log)
+    cal, test, labels, compute_s = _recorded(cfg, lm, plan, split, log)
+    if cfg.record_only:
+        return None
     ex_cal = build_examples(plan, cal, labels[:len(cal)])
     ex_test = build_examples(plan, test, labels[len(cal):])
     n_cal = sum(r.num_decode for r in cal)
@@ -135,7 +138,8 @@ def _evaluate_routers(cfg, lm, plan, cal, test, ex_cal, n_cal, test_ids, targets
         variants = {"offline": thresholds_by_target(curves, n_cal, targets)}
         if name == cfg.router and live_cal:
             runs = live_level_runs(lm, cal, ex_cal, name, curves, plan, cfg.folds, cfg.seed,
-                                   min(targets), cfg.kv_policy, cfg.action)
+                                   min(targets), cfg.kv_policy, cfg.action,
+                                   live_prompts=cfg.live_calibration_prompts)
             variants["live"] = {t: pick_thresholds(runs, t)[0] for t in targets}
             level_runs = [{k: v for k, v in asdict(r).items() if k != "thresholds"} for r in runs]
         for calib, ths in variants.items():
@@ -153,37 +157,20 @@ def _evaluate_routers(cfg, lm, plan, cal, test, ex_cal, n_cal, test_ids, targets
 
 
 def _recorded(cfg: CalibrationConfig, lm, plan, split, log):
-    """Recordings and labels, cached by everything they depend on (a second run
-    with another router, KV policy or action reuses them)."""
-    import hashlib
-    import json
+    """Recordings and labels, cached chunk by chunk (`chunks.py`): a second run
+    with another router, KV policy or action, or with more prompts, reuses them.
+    Calibration prompts past the live-calibration subset are kept compact."""
+    from profiler.calibration.chunks import recorded_chunks
 
-    import torch
-
-    from skipsim.paths import cache_dir
-
-    key = json.dumps([cfg.model, list(plan.boundaries), cfg.max_skip_blocks, cfg.max_new_tokens,
-                      split.calibration, split.test], sort_keys=True)
-    path = cache_dir("calibration") / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
-    if path.is_file():
-        log(f"reusing recordings and labels from {path}")
-        return torch.load(path, weights_only=False)
-    inner = plan.router_checkpoints
-    t0 = time.time()
-    with torch.no_grad():
-        cal = record_greedy(lm, split.calibration, cfg.max_new_tokens,
-                            prefill_layers=tuple(plan.boundaries[i] for i in inner),
-                            desc="record calibration")
-        test = record_greedy(lm, split.test, cfg.max_new_tokens, keep_logprobs=True,
-                             desc="record test")
-        t1 = time.time()
-        labels = [label_prompt(lm, r, plan, cfg.max_skip_blocks)
-                  for r in tqdm(cal + test, desc="counterfactuals", unit="prompt", leave=False)]
-    log(f"recording {t1 - t0:.0f} s, counterfactual labels {time.time() - t1:.0f} s")
-    tmp = path.with_suffix(".tmp")
-    torch.save((cal, test, labels), tmp)
-    tmp.replace(path)
-    return cal, test, labels
+    test, test_labels, t_test = recorded_chunks(lm, cfg.model, split.test, plan,
+                                                cfg.max_new_tokens, cfg.max_skip_blocks,
+                                                kv_prompts=len(split.test), keep_logprobs=True,
+                                                desc="record+label test", log=log)
+    cal, cal_labels, t_cal = recorded_chunks(lm, cfg.model, split.calibration, plan,
+                                             cfg.max_new_tokens, cfg.max_skip_blocks,
+                                             kv_prompts=cfg.live_calibration_prompts,
+                                             desc="record+label calibration", log=log)
+    return cal, test, cal_labels + test_labels, t_cal + t_test
 
 
 def _summary(res: LiveResult, **keys) -> dict:
