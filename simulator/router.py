@@ -34,7 +34,7 @@ class Routed:
     rounds: list = field(default_factory=list)  # (checkpoint, position list or None = all, seconds)
     hits: list = field(default_factory=list)  # (positions, skipped layers, 1 - p): lists
     total_lookup_s: float = 0.0  # serial time of all lookup batches
-    kv_time_s: float = 0.0  # `project` time
+    kv_time_s: float = 0.0  # `project` time and the skip action's (a shortcut's map)
     repair: list = field(default_factory=list)  # (ids, layers) owed by `repair`
     exited: int = 0  # tokens with final_at == k
 
@@ -43,8 +43,10 @@ class Router:
     def __init__(self, plan: CheckpointPlan, skip_model: SkipModel, kv_policy: KVHolePolicy,
                  lookup_time_s: Callable[[int, int], float],
                  kv_projection_time_s: Callable[[int, int], float],
-                 bank_entries: int, rng: np.random.Generator):
+                 bank_entries: int, rng: np.random.Generator,
+                 action_time_s: Callable[[int], float] | None = None):
         self.plan, self.skip_model, self.kv_policy = plan, skip_model, kv_policy
+        self.action_time_s = action_time_s
         self.lookup_time_s, self.kv_projection_time_s = lookup_time_s, kv_projection_time_s
         self.bank_entries, self.rng = bank_entries, rng
         self.p_scale = skip_model.kv_hole_p_change_scale(kv_policy.name)
@@ -88,6 +90,8 @@ class Router:
             layers = [bounds[land] - bounds[c] for land in hit_landing]  # an exit skips the rest
             r.hits.append((hit_pos, layers, keep))
             self._fill_holes(r, hit_pos, layers)
+            if self.action_time_s is not None:
+                r.kv_time_s += self.action_time_s(len(hit_pos))
             lands = set(hit_landing)
             for land in lands - {k}:
                 more = (hit_pos if len(lands) == 1 else

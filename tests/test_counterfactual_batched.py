@@ -14,11 +14,11 @@ from policies.checkpoint_plan import CheckpointPlan
 from profiler.calibration.counterfactual import label_prompt, label_token_by_token
 
 
-def tiny_llama(seed: int = 0):
+def tiny_llama(seed: int = 0, vocab: int = 97):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=97, hidden_size=32, intermediate_size=64, num_hidden_layers=6,
+    cfg = LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=6,
                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
                       eos_token_id=None, bos_token_id=None, tie_word_embeddings=False)
     return LlamaForCausalLM(cfg).eval()

@@ -36,8 +36,12 @@ def add_arguments(parser) -> None:
         choices=KV_POLICIES)
     opt("--compare-kv-policies", "KV-hole policies also evaluated at the target "
         f"(default: {_csv(d.compare_kv_policies)})")
-    opt("--action", f"carry the state unchanged or add the neighbours' delta (default: {d.action})",
-        choices=ACTIONS)
+    opt("--action", "carry the state unchanged, add the neighbours' delta, or map it by the "
+        f"learned block shortcut (default: {d.action})", choices=ACTIONS)
+    opt("--compare-actions", "skip actions the profile router's frontier ladder also runs "
+        "(default: none; e.g. identity,shortcut)")
+    opt("--learning-curve", "fractions of the calibration prompts the learning curve refits on "
+        f"(default: {_csv(d.learning_curve_fractions)})")
     opt("--threshold-calibration", "calibrate the profile router's thresholds on live decoding "
         "of the calibration prompts (cross-fitted) or on the offline labels only "
         f"(default: {d.threshold_calibration})", choices=THRESHOLD_CALIBRATIONS)
@@ -99,6 +103,8 @@ _FIELDS = {
     "compare_kv_policies": ("compare_kv_policies",
                             lambda t: _names(t, KV_POLICIES, "--compare-kv-policies")),
     "action": ("action", None), "threshold_calibration": ("threshold_calibration", None),
+    "compare_actions": ("compare_actions", lambda t: _names(t, ACTIONS, "--compare-actions")),
+    "learning_curve": ("learning_curve_fractions", lambda t: _floats(t, "--learning-curve")),
     "bank_fractions": ("bank_fractions", lambda t: _floats(t, "--bank-fractions")),
     "static_layers": ("static_layer_counts", lambda t: _ints(t, "--static-layers")),
     "calibration_prompts": ("num_calibration_prompts", None),

@@ -36,6 +36,8 @@ class CalibrationConfig:
     # their K/V); the others only feed banks, routers and thresholds' offline curves
     live_calibration_prompts: int = 48
     record_only: bool = False   # record and label into the cache, then stop
+    compare_actions: tuple[str, ...] = ()   # the profile router's ladder also with these actions
+    learning_curve_fractions: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0)
     seed: int = 0
 
     def __post_init__(self):
@@ -52,10 +54,10 @@ class CalibrationConfig:
                 raise UserError(f"{name} must be at least {1 if 'folds' not in name else 2}")
         if self.kv_policy not in KV_POLICIES or not set(self.compare_kv_policies) <= set(KV_POLICIES):
             raise UserError(f"KV policy must be one of {', '.join(KV_POLICIES)}")
-        if self.action not in ACTIONS:
+        if self.action not in ACTIONS or not set(self.compare_actions) <= set(ACTIONS):
             raise UserError(f"action must be one of {', '.join(ACTIONS)}")
-        if any(not 0 < f <= 1 for f in self.bank_fractions):
-            raise UserError("bank fractions must be in (0, 1]")
+        if any(not 0 < f <= 1 for f in self.bank_fractions + self.learning_curve_fractions):
+            raise UserError("bank and learning-curve fractions must be in (0, 1]")
         if self.threshold_calibration not in THRESHOLD_CALIBRATIONS:
             raise UserError(f"threshold calibration must be one of {', '.join(THRESHOLD_CALIBRATIONS)}")
         if any(n < 1 for n in self.static_layer_counts):

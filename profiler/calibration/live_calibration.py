@@ -54,7 +54,8 @@ class LevelRun:
 
 def live_level_runs(lm, recs, examples: dict[int, SkipExamples], router: str,
                     curves: dict[int, Curve], plan, folds: int, seed: int, lowest_target: float,
-                    kv_policy: str, action: str, live_prompts: int | None = None) -> list[LevelRun]:
+                    kv_policy: str, action: str, live_prompts: int | None = None,
+                    shortcuts: dict | None = None) -> list[LevelRun]:
     """Live passes over the calibration prompts (the first `live_prompts` of
     them, which keep their K/V), strictest level first, until the level that
     breaks `lowest_target` (included). Routers are fitted on every prompt out
@@ -78,7 +79,7 @@ def live_level_runs(lm, recs, examples: dict[int, SkipExamples], router: str,
                 continue
             res = evaluate_live(lm, [recs[k] for k in members],
                                 LiveSetup(plan, fold_routers[f], thresholds, kv_policy=kv_policy,
-                                          action=action))
+                                          action=action, shortcuts=shortcuts or {}))
             wrong += int((~res.agree).sum())
             tokens += len(res.agree)
             skipped += float(res.skipped_layers.sum())

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from policies.actions import SKIP_ACTIONS
 from policies.checkpoint_plan import CheckpointPlan
 from policies.routers.base import Query, Router, decide
 from policies.routers.features import context_features
@@ -31,7 +32,7 @@ from profiler.calibration.oracle import oracle_route
 from profiler.calibration.recording import PromptRecording
 
 KV_POLICIES = ("project", "copy", "full")
-ACTIONS = ("identity", "delta", "shortcut")
+ACTIONS = tuple(SKIP_ACTIONS)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ def evaluate_live(lm: LayerwiseModel, recs: list[PromptRecording], setup: LiveSe
                 if setup.oracle_max_skip_blocks:
                     targets = torch.tensor([recs[b].tokens[s] for b in slots[rows].tolist()])
                     land_layer = oracle_route(lm, setup.plan, i, setup.oracle_max_skip_blocks, h,
-                                              rows, slots, positions, cache, rope, targets)
+                                              rows, slots, positions, cache, rope, targets,
+                                              setup.shortcuts if setup.action == "shortcut" else None)
                 else:
                     land_layer, choice, query = _route(lm, setup, i, h, prev_in, prev2_in, rows,
                                                        s, running[i], slots)

@@ -35,9 +35,10 @@ from profiler.calibration.counterfactual import candidate_landings
 
 @torch.no_grad()
 def oracle_route(lm, plan, i: int, max_skip_blocks: int, h, rows, slots, positions, cache,
-                 rope, targets) -> np.ndarray:
+                 rope, targets, shortcuts: dict | None = None) -> np.ndarray:
     """Landing layer (L + 1 = exit; the checkpoint's own layer = run on) of each
-    standing token `rows` of h [n, 1, d]: the deepest that keeps `targets`."""
+    standing token `rows` of h [n, 1, d]: the deepest that keeps `targets`.
+    With `shortcuts` ((i, j) -> BlockShortcut) the trial carries the mapped state."""
     k, L = plan.num_blocks, lm.num_layers
     landings = candidate_landings(plan, i, max_skip_blocks)
     chosen = np.full(len(rows), plan.boundaries[i])
@@ -48,6 +49,8 @@ def oracle_route(lm, plan, i: int, max_skip_blocks: int, h, rows, slots, positio
             break
         r = torch.from_numpy(rows[u])
         x = h[r].clone()
+        if shortcuts and (i, j) in shortcuts:
+            x[:, 0] = torch.from_numpy(shortcuts[(i, j)].apply(x[:, 0].numpy())).float()
         if j < k:
             rp = (rope[0][r], rope[1][r])
             for layer in range(plan.boundaries[j], L):

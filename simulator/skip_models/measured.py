@@ -51,6 +51,11 @@ class MeasuredSkipModel(SkipModel):
                             f"(it has {', '.join(targets)})")
         self.target = match[0]
         self.label = f"measured {self.profile.router} @ {float(self.target):g}"
+        from policies.routers import ROUTERS
+
+        self.skip_action = self.profile.action
+        router = ROUTERS.get(self.profile.router)
+        self.router_reads_lm_head = bool(router and router.needs_exit_entropy)
 
     @classmethod
     def from_options(cls, plan: CheckpointPlan, options: dict) -> "MeasuredSkipModel":
