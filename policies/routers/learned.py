@@ -13,7 +13,9 @@ thousand multiply-adds per query, not an LM head.
 2017, LightGBM-style histogram boosting), predicting P(safe). `mlp`: one
 `MLPClassifier` per checkpoint with one logistic output per landing
 (multi-label), trained with Adam. Landings with one class in training get
-that class's frequency as a constant score (as `probe`).
+that class's frequency as a constant score (as `probe`). Both fit and score
+on one thread (`threadpoolctl`): the trees' OpenMP workers crawl on a busy
+machine, and the calibration runs on one thread anyway.
 """
 
 from __future__ import annotations
@@ -53,8 +55,19 @@ def _constant_or(y: np.ndarray, fit):
     return float(y.mean()) if y.all() or not y.any() else fit(y)
 
 
+def one_thread(method):
+    """Run `method` with native thread pools (OpenMP, BLAS) limited to one thread."""
+    def wrapped(*args, **kwargs):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            return method(*args, **kwargs)
+    return wrapped
+
+
 @register_router("gbt")
 class BoostedTreesRouter(Router):
+    @one_thread
     def __init__(self, examples, max_iter: int = 150):
         from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -66,6 +79,7 @@ class BoostedTreesRouter(Router):
             early_stopping=False, random_state=SEED).fit(x, y))
             for j in range(len(self.landings))]
 
+    @one_thread
     def scores(self, query):
         x = self.features(query)
         return np.stack([np.full(len(x), m) if isinstance(m, float) else m.predict_proba(x)[:, 1]
@@ -74,6 +88,7 @@ class BoostedTreesRouter(Router):
 
 @register_router("mlp")
 class MLPRouter(Router):
+    @one_thread
     def __init__(self, examples, hidden: int = 64, max_iter: int = 80):
         from sklearn.neural_network import MLPClassifier
 
@@ -94,6 +109,7 @@ class MLPRouter(Router):
                                            batch_size=256, max_iter=max_iter,
                                            random_state=SEED).fit(x, y)
 
+    @one_thread
     def scores(self, query):
         x = self.features(query)
         out = np.zeros((len(x), len(self.landings)))

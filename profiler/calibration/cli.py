@@ -40,6 +40,8 @@ def add_arguments(parser) -> None:
         f"learned block shortcut (default: {d.action})", choices=ACTIONS)
     opt("--compare-actions", "skip actions the profile router's frontier ladder also runs "
         "(default: none; e.g. identity,shortcut)")
+    opt("--ladder-fractions", "skipped fractions each router's live frontier points aim at "
+        f"(default: {_csv(d.ladder_fractions)})")
     opt("--learning-curve", "fractions of the calibration prompts the learning curve refits on "
         f"(default: {_csv(d.learning_curve_fractions)})")
     opt("--threshold-calibration", "calibrate the profile router's thresholds on live decoding "
@@ -59,6 +61,9 @@ def add_arguments(parser) -> None:
         f"calibration (default: {d.live_calibration_prompts})", type=int)
     parser.add_argument("--record-only", action="store_true", default=None,
                         help="record and label the prompts into the cache, then stop")
+    opt("--held-out-from", "position of the held-out prompts in the shuffled prompt list "
+        "(default: right after the calibration prompts); fixed, it keeps the held-out set "
+        "while the calibration set grows", type=int)
     opt("--seed", f"(default: {d.seed})", type=int)
     parser.add_argument("--quick", action="store_true",
                         help="the quick preset: " + ", ".join(f"{k}={_csv(v)}" for k, v in QUICK.items())
@@ -105,13 +110,15 @@ _FIELDS = {
     "action": ("action", None), "threshold_calibration": ("threshold_calibration", None),
     "compare_actions": ("compare_actions", lambda t: _names(t, ACTIONS, "--compare-actions")),
     "learning_curve": ("learning_curve_fractions", lambda t: _floats(t, "--learning-curve")),
+    "ladder_fractions": ("ladder_fractions", lambda t: _floats(t, "--ladder-fractions")),
     "bank_fractions": ("bank_fractions", lambda t: _floats(t, "--bank-fractions")),
     "static_layers": ("static_layer_counts", lambda t: _ints(t, "--static-layers")),
     "calibration_prompts": ("num_calibration_prompts", None),
     "test_prompts": ("num_test_prompts", None), "max_prompt_tokens": ("max_prompt_tokens", None),
     "max_new_tokens": ("max_new_tokens", None), "max_skip_blocks": ("max_skip_blocks", None),
     "live_calibration_prompts": ("live_calibration_prompts", None),
-    "record_only": ("record_only", None), "seed": ("seed", None),
+    "record_only": ("record_only", None), "held_out_from": ("held_out_from", None),
+    "seed": ("seed", None),
 }
 
 

@@ -38,6 +38,9 @@ class CalibrationConfig:
     record_only: bool = False   # record and label into the cache, then stop
     compare_actions: tuple[str, ...] = ()   # the profile router's ladder also with these actions
     learning_curve_fractions: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0)
+    # skipped fractions the frontier ladders aim their live points at
+    ladder_fractions: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.3)
+    held_out_from: int | None = None   # position of the held-out prompts (default: after calibration)
     seed: int = 0
 
     def __post_init__(self):
@@ -56,8 +59,12 @@ class CalibrationConfig:
             raise UserError(f"KV policy must be one of {', '.join(KV_POLICIES)}")
         if self.action not in ACTIONS or not set(self.compare_actions) <= set(ACTIONS):
             raise UserError(f"action must be one of {', '.join(ACTIONS)}")
-        if any(not 0 < f <= 1 for f in self.bank_fractions + self.learning_curve_fractions):
-            raise UserError("bank and learning-curve fractions must be in (0, 1]")
+        if any(not 0 < f <= 1 for f in self.bank_fractions + self.learning_curve_fractions
+               + self.ladder_fractions):
+            raise UserError("bank, learning-curve and ladder fractions must be in (0, 1]")
+        if self.held_out_from is not None and self.held_out_from < self.num_calibration_prompts:
+            raise UserError("--held-out-from must not reach into the calibration prompts "
+                            f"(at least {self.num_calibration_prompts})")
         if self.threshold_calibration not in THRESHOLD_CALIBRATIONS:
             raise UserError(f"threshold calibration must be one of {', '.join(THRESHOLD_CALIBRATIONS)}")
         if any(n < 1 for n in self.static_layer_counts):

@@ -60,7 +60,7 @@ def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile
     lm = LayerwiseModel(model)
     plan = resolve_plan(cfg.checkpoints, lm.num_layers)
     split = split_prompts(tokenizer, cfg.num_calibration_prompts, cfg.num_test_prompts,
-                          cfg.max_prompt_tokens, cfg.seed)
+                          cfg.max_prompt_tokens, cfg.seed, cfg.held_out_from)
     inner = plan.router_checkpoints
     cal, test, labels, compute_s = _recorded(cfg, lm, plan, split, log)
     if cfg.record_only:

@@ -52,7 +52,7 @@ def run_ladders(cfg, lm, plan, test, ex_test, fitted: dict, test_ids, shortcuts=
     for name, action in tqdm(jobs, desc="frontier ladders", unit="router", leave=False):
         curves, routers = fitted[name]
         ladder = walk_ladder(plan, routers, curves, ex_test)
-        for row in levels_near(ladder, TABLE_FRACTIONS):
+        for row in levels_near(ladder, cfg.ladder_fractions):
             res = evaluate_live(lm, test, LiveSetup(plan, routers, row["thresholds"],
                                                     kv_policy=cfg.kv_policy, action=action,
                                                     shortcuts=shortcuts or {}), test_ids)
