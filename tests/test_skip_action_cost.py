@@ -25,7 +25,7 @@ def test_roofline_prices_a_shortcut_as_a_d_by_d_product():
         (macs + 2 * 576) * spec.dtype_bytes / dev.memory_bandwidth_bytes_per_s)
     # a huge batch: 2 flops per multiply-add at peak
     n = 1 << 20
-    assert rf.skip_action_time_s(n, macs) == pytest.approx(2.0 * macs * n / dev.peak_for(2))
+    assert rf.skip_action_time_s(n, macs) == pytest.approx(2.0 * macs * n / dev.peak_for(spec.dtype_bytes))
     assert rf.skip_action_time_s(0, macs) == rf.skip_action_time_s(8, 0) == 0.0
 
 
