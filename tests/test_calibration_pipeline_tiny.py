@@ -36,11 +36,12 @@ def test_pipeline_writes_the_study_and_show_prints_it(tiny_model_folder, tmp_pat
             "--max-new-tokens", "6", "--router", "knn", "--compare-routers", "knn,gbt,calm",
             "--targets", "0.5", "--static-layers", "1,2", "--bank-fractions", "1",
             "--compare-kv-policies", "project", "--compare-actions", "shortcut",
-            "--live-calibration-prompts", "4", "--learning-curve", "0.5,1", "--out", str(out)]
+            "--live-calibration-prompts", "4", "--offline-routers", "mlp", "--learning-curve", "0.5,1", "--out", str(out)]
     with torch.no_grad():
         assert main(argv) == 0
     study = json.loads(out.read_text())["live"]["study"]
-    assert {"oracle", "ladders", "gap", "learning_curve"} <= set(study)
+    assert {"oracle", "ladders", "gap", "learning_curve", "offline"} <= set(study)
+    assert set(study["offline"]) == {"knn", "gbt", "calm", "mlp"}
     assert {r["router"] for r in study["ladders"]} == {"knn", "gbt", "calm"}
     assert {r["action"] for r in study["ladders"]} == {"identity", "shortcut"}
     assert set(study["gap"]) == {"knn", "gbt", "calm"}
@@ -49,7 +50,7 @@ def test_pipeline_writes_the_study_and_show_prints_it(tiny_model_folder, tmp_pat
     assert main(["calibrate", "--show", str(out)]) == 0
     shown = capsys.readouterr().out
     for section in ("frontier on held-out prompts", "oracle (", "static-BI", "knn+shortcut",
-                    "gap to the oracle", "learning curve"):
+                    "gap to the oracle", "learning curve", "offline walk"):
         assert section in shown, section
 
 

@@ -38,6 +38,8 @@ def add_arguments(parser) -> None:
         f"(default: {_csv(d.compare_kv_policies)})")
     opt("--action", "carry the state unchanged, add the neighbours' delta, or map it by the "
         f"learned block shortcut (default: {d.action})", choices=ACTIONS)
+    opt("--offline-routers", "routers also compared on the held-out labels only (offline walk, "
+        f"no live decoding) (default: {_csv(d.offline_routers)})")
     opt("--compare-actions", "skip actions the profile router's frontier ladder also runs "
         "(default: none; e.g. identity,shortcut)")
     opt("--ladder-fractions", "skipped fractions each router's live frontier points aim at "
@@ -108,6 +110,7 @@ _FIELDS = {
     "compare_kv_policies": ("compare_kv_policies",
                             lambda t: _names(t, KV_POLICIES, "--compare-kv-policies")),
     "action": ("action", None), "threshold_calibration": ("threshold_calibration", None),
+    "offline_routers": ("offline_routers", lambda t: _names(t, ROUTERS, "--offline-routers")),
     "compare_actions": ("compare_actions", lambda t: _names(t, ACTIONS, "--compare-actions")),
     "learning_curve": ("learning_curve_fractions", lambda t: _floats(t, "--learning-curve")),
     "ladder_fractions": ("ladder_fractions", lambda t: _floats(t, "--ladder-fractions")),

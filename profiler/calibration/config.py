@@ -36,6 +36,7 @@ class CalibrationConfig:
     # their K/V); the others only feed banks, routers and thresholds' offline curves
     live_calibration_prompts: int = 48
     record_only: bool = False   # record and label into the cache, then stop
+    offline_routers: tuple[str, ...] = ("probe", "mlp")   # also walked offline (no live runs)
     compare_actions: tuple[str, ...] = ()   # the profile router's ladder also with these actions
     learning_curve_fractions: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0)
     # skipped fractions the frontier ladders aim their live points at

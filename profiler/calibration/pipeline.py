@@ -38,7 +38,8 @@ from profiler.calibration.recording import record_greedy
 from profiler.calibration.skip_profile import CheckpointProfile, CheckpointStats, SkipProfile
 from profiler.calibration.shortcuts import fit_shortcuts
 from profiler.calibration.static_baseline import block_influence, lowest_influence_layers
-from profiler.calibration.study import learning_curve, run_gaps, run_ladders, run_oracle
+from profiler.calibration.study import (learning_curve, offline_frontiers, run_gaps, run_ladders,
+                                        run_oracle)
 from skipsim.errors import UserError
 
 
@@ -101,6 +102,7 @@ def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile
     log(f"oracle: agreement {study['oracle']['agreement']:.4f} at "
         f"{study['oracle']['skipped_fraction']:.3f} skipped")
     study["ladders"] = run_ladders(cfg, lm, plan, test, ex_test, fitted, split.test_ids, shortcuts)
+    study["offline"] = offline_frontiers(cfg, plan, ex_cal, ex_test, fitted)
     study["gap"] = run_gaps(plan, ex_test, fitted, {n: ths[main_t] for n, ths in offline.items()})
     study["learning_curve"] = learning_curve(cfg, plan, ex_cal, ex_test, cfg.router)
     log(f"study done, {time.time() - started:.0f} s so far")

@@ -66,6 +66,25 @@ def run_ladders(cfg, lm, plan, test, ex_test, fitted: dict, test_ids, shortcuts=
     return rows
 
 
+def offline_frontiers(cfg, plan, ex_cal, ex_test, fitted: dict) -> dict:
+    """router -> the offline walk's agreement at the table's fractions and its most
+    skipped fraction at >= 99%, for the live routers and `offline_routers` (fitted here)."""
+    out = {}
+    names = list(fitted) + [n for n in cfg.offline_routers if n not in fitted]
+    for name in tqdm(names, desc="offline frontiers", unit="router", leave=False):
+        curves, routers = fitted[name] if name in fitted else (
+            calibration_curves(name, ex_cal, cfg.folds, cfg.seed), fit_routers(name, ex_cal))
+        out[name] = _walk_summary(walk_ladder(plan, routers, curves, ex_test))
+    return out
+
+
+def _walk_summary(ladder: list[dict]) -> dict:
+    pts = [{"skipped_fraction": r["skipped_fraction"], "agreement": r["agreement"]} for r in ladder]
+    at99 = max([r["skipped_fraction"] for r in ladder if r["agreement"] >= 0.99], default=0.0)
+    return {"skipped_at_99": round(at99, 5),
+            "agreement_at": {str(x): _round(frontier_at(pts, x)) for x in TABLE_FRACTIONS}}
+
+
 def run_gaps(plan, ex_test, fitted: dict, thresholds: dict) -> dict:
     """router -> gap split at its offline thresholds for the main target."""
     return {name: gap_split(plan, routers, thresholds[name], ex_test)
@@ -80,13 +99,8 @@ def learning_curve(cfg, plan, ex_cal, ex_test, name: str) -> list[dict]:
         sub = {i: ex.subset(np.flatnonzero(np.isin(ex.group, keep))) for i, ex in ex_cal.items()}
         curves = calibration_curves(name, sub, cfg.folds, cfg.seed)
         ladder = walk_ladder(plan, fit_routers(name, sub), curves, ex_test)
-        pts = [{"skipped_fraction": r["skipped_fraction"], "agreement": r["agreement"]}
-               for r in ladder]
-        at99 = max([r["skipped_fraction"] for r in ladder if r["agreement"] >= 0.99], default=0.0)
         out.append({"router": name, "prompts": int(len(keep)),
-                    "tokens": int(len(next(iter(sub.values())))),
-                    "skipped_at_99": round(at99, 5),
-                    "agreement_at": {str(x): _round(frontier_at(pts, x)) for x in TABLE_FRACTIONS}})
+                    "tokens": int(len(next(iter(sub.values())))), **_walk_summary(ladder)})
     return out
 
 

@@ -65,7 +65,20 @@ def study_lines(p) -> list[str]:
                 for k in range(len(TABLE_FRACTIONS))]
         lines.append(f"   {'':<28}  " + "  ".join(
             "     -" if b is None or s is None else f"{b - s:+6.3f}" for b, s in zip(best, static)))
-    lines += _gap_lines(study) + _curve_lines(study)
+    lines += _offline_lines(study) + _gap_lines(study) + _curve_lines(study)
+    return lines
+
+
+def _offline_lines(study) -> list[str]:
+    rows = study.get("offline") or {}
+    if not rows:
+        return []
+    head = "  ".join(f"{f:>6.0%}" for f in TABLE_FRACTIONS)
+    lines = ["", "  offline walk of the held-out labels (no live decoding: optimistic; "
+             "ranks routers cheaply):", f"   {'router':<28}  {head}  skip@99%"]
+    for name, r in rows.items():
+        cells = "  ".join(_cell(r["agreement_at"].get(str(f))) for f in TABLE_FRACTIONS)
+        lines.append(f"   {name:<28}  {cells}  {_cell(r['skipped_at_99'])}")
     return lines
 
 
