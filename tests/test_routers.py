@@ -94,3 +94,14 @@ def test_calm_exits_on_a_confident_margin_only():
     assert np.isinf(s[:, 0]).all() and (s[:, 0] < 0).all()   # never a short skip
     chosen = decide(s, 0.5)
     assert (chosen[which == 0] == 1).all() and (chosen[which == 1] == -1).all()
+
+
+@pytest.mark.parametrize("name", ["gbt", "mlp"])
+def test_learned_router_with_a_single_landing_scores_one_column(name):
+    """The last checkpoint offers only the exit: one landing, one score column."""
+    rng = np.random.default_rng(6)
+    ex, which = clusters(400, rng)
+    one = SkipExamples(1, (3,), ex.keys, ex.prev_cos, ex.exit_entropy, ex.safe[:, :1],
+                       ex.deltas[:, :1], ex.group)
+    s = make_router(name, one).scores(one.query)
+    assert s.shape == (400, 1) and np.mean((s[:, 0] > 0.5) == (which == 0)) > 0.9

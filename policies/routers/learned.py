@@ -107,15 +107,16 @@ class MLPRouter(Router):
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 self.model = MLPClassifier(hidden_layer_sizes=(hidden,), alpha=1e-3,
                                            batch_size=256, max_iter=max_iter,
-                                           random_state=SEED).fit(x, y)
+                                           random_state=SEED)
+                self.model.fit(x, y if y.shape[1] > 1 else y[:, 0])
 
     @one_thread
     def scores(self, query):
         x = self.features(query)
         out = np.zeros((len(x), len(self.landings)))
         if self.model is not None:
-            p = self.model.predict_proba(x)
-            out[:] = p if p.ndim == 2 and p.shape[1] == out.shape[1] else p.reshape(len(x), -1)
+            p = self.model.predict_proba(x)   # multi-label: [n, m]; one landing: [n, 2] classes
+            out[:] = p if out.shape[1] > 1 else p[:, 1:]
         for j, c in self.constant.items():
             out[:, j] = c
         return out
