@@ -40,7 +40,8 @@ def test_pipeline_writes_the_study_and_show_prints_it(tiny_model_folder, tmp_pat
     with torch.no_grad():
         assert main(argv) == 0
     study = json.loads(out.read_text())["live"]["study"]
-    assert {"oracle", "ladders", "gap", "learning_curve", "offline"} <= set(study)
+    assert {"oracle", "oracle_offline", "shortcut_quality", "ladders", "gap", "learning_curve",
+            "offline"} <= set(study)
     assert set(study["offline"]) == {"knn", "gbt", "calm", "mlp"}
     assert {r["router"] for r in study["ladders"]} == {"knn", "gbt", "calm"}
     assert {r["action"] for r in study["ladders"]} == {"identity", "shortcut"}

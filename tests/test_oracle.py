@@ -65,3 +65,22 @@ def test_oracle_frontier_converts_lost_tokens_then_the_cheapest_kept_ones():
     # 0.44 needs 12: and 4 -> 8 (two); 0.6 needs 20: and one 0 -> 8 (three)
     assert f[:6] == pytest.approx([0.9, 0.8, 0.8, 0.6, 0.4, 0.2])
     assert np.isnan(f[6])   # 90% is beyond every token exiting at 8 of 10 layers
+
+
+def test_offline_oracle_walks_the_deepest_safe_landings():
+    from policies.routers.base import SkipExamples
+    from profiler.calibration.offline_walk import oracle_walk
+
+    plan = CheckpointPlan.parse("2,2,2,2", 8)
+
+    def ex(i, landings, safe):
+        safe = np.array(safe, bool)
+        n = len(safe)
+        return SkipExamples(i, landings, np.zeros((n, 2), np.float32), np.zeros(n), np.zeros(n),
+                            safe, np.zeros((n, len(landings), 2), np.float32), np.arange(n))
+
+    # token 0: safe to checkpoint 3 (4 layers), then the exit (2 more);
+    # token 1: nothing safe at 1, runs to 2, exits there (4 layers)
+    examples = {1: ex(1, (2, 3, 4), [[1, 1, 0], [0, 0, 0]]), 2: ex(2, (3, 4), [[1, 1], [0, 1]]),
+                3: ex(3, (4,), [[1], [1]])}
+    assert oracle_walk(plan, examples) == (1.0, (6 + 4) / 16)

@@ -63,6 +63,8 @@ def add_arguments(parser) -> None:
         f"calibration (default: {d.live_calibration_prompts})", type=int)
     parser.add_argument("--record-only", action="store_true", default=None,
                         help="record and label the prompts into the cache, then stop")
+    parser.add_argument("--no-live-oracle", dest="live_oracle", action="store_false", default=None,
+                        help="skip the live hindsight oracle (the offline one is always computed)")
     opt("--held-out-from", "position of the held-out prompts in the shuffled prompt list "
         "(default: right after the calibration prompts); fixed, it keeps the held-out set "
         "while the calibration set grows", type=int)
@@ -121,6 +123,7 @@ _FIELDS = {
     "max_new_tokens": ("max_new_tokens", None), "max_skip_blocks": ("max_skip_blocks", None),
     "live_calibration_prompts": ("live_calibration_prompts", None),
     "record_only": ("record_only", None), "held_out_from": ("held_out_from", None),
+    "live_oracle": ("live_oracle", None),
     "seed": ("seed", None),
 }
 

@@ -41,6 +41,7 @@ class CalibrationConfig:
     learning_curve_fractions: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0)
     # skipped fractions the frontier ladders aim their live points at
     ladder_fractions: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.3)
+    live_oracle: bool = True   # decode the hindsight oracle live (~8 live passes of work)
     held_out_from: int | None = None   # position of the held-out prompts (default: after calibration)
     seed: int = 0
 

@@ -46,6 +46,17 @@ def walk(plan, decisions: dict[int, np.ndarray], examples: dict[int, SkipExample
     return float(1.0 - lost.mean()), float(skipped.mean() / L)
 
 
+def oracle_walk(plan, examples: dict[int, SkipExamples]) -> tuple[float, float]:
+    """The offline oracle: every token takes the deepest landing its labels call
+    safe at each checkpoint it reaches (agreement 1 by construction in the walk)."""
+    decisions = {}
+    for i, ex in examples.items():
+        any_safe = ex.safe.any(1)
+        deepest = ex.safe.shape[1] - 1 - np.argmax(ex.safe[:, ::-1], 1)
+        decisions[i] = np.where(any_safe, deepest, -1)
+    return walk(plan, decisions, examples)
+
+
 def walk_ladder(plan, routers, curves, examples, levels=LADDER) -> list[dict]:
     """One walk per precision level: [{level, thresholds, agreement, skipped_fraction}]."""
     scores = {i: routers[i].scores(examples[i].query) for i in examples}

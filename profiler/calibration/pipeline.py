@@ -38,8 +38,8 @@ from profiler.calibration.recording import record_greedy
 from profiler.calibration.skip_profile import CheckpointProfile, CheckpointStats, SkipProfile
 from profiler.calibration.shortcuts import fit_shortcuts
 from profiler.calibration.static_baseline import block_influence, lowest_influence_layers
-from profiler.calibration.study import (learning_curve, offline_frontiers, run_gaps, run_ladders,
-                                        run_oracle)
+from profiler.calibration.study import (learning_curve, offline_frontiers, offline_oracle,
+                                        run_gaps, run_ladders, run_oracle, shortcut_quality)
 from skipsim.errors import UserError
 
 
@@ -98,9 +98,13 @@ def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile
                                   calibration=None),
                        "layers": sorted(layers)})
     log(f"static baseline done, {time.time() - started:.0f} s so far")
-    study = {"oracle": run_oracle(cfg, lm, plan, test, split.test_ids, shortcuts)}
-    log(f"oracle: agreement {study['oracle']['agreement']:.4f} at "
-        f"{study['oracle']['skipped_fraction']:.3f} skipped")
+    study = {"oracle_offline": offline_oracle(plan, ex_test)}
+    if shortcuts:
+        study["shortcut_quality"] = shortcut_quality(shortcuts, plan, test)
+    if cfg.live_oracle:
+        study["oracle"] = run_oracle(cfg, lm, plan, test, split.test_ids, shortcuts)
+        log(f"oracle: agreement {study['oracle']['agreement']:.4f} at "
+            f"{study['oracle']['skipped_fraction']:.3f} skipped")
     study["ladders"] = run_ladders(cfg, lm, plan, test, ex_test, fitted, split.test_ids, shortcuts)
     study["offline"] = offline_frontiers(cfg, plan, ex_cal, ex_test, fitted)
     study["gap"] = run_gaps(plan, ex_test, fitted, {n: ths[main_t] for n, ths in offline.items()})

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from profiler.calibration.fitting import calibration_curves, fit_routers
 from profiler.calibration.gap import gap_split
 from profiler.calibration.live_eval import LiveSetup, evaluate_live
-from profiler.calibration.offline_walk import levels_near, walk_ladder
+from profiler.calibration.offline_walk import levels_near, oracle_walk, walk_ladder
 from profiler.calibration.oracle import oracle_frontier
 
 TABLE_FRACTIONS = (0.02, 0.05, 0.1, 0.2, 0.3)
@@ -42,6 +42,26 @@ def run_oracle(cfg, lm, plan, test, test_ids, shortcuts=None) -> dict:
             "kl_nats": round(float(np.nanmean(res.kl)), 5),
             "frontier": {str(f): _round(a) for f, a in zip(TABLE_FRACTIONS, oracle_frontier(
                 res.skipped_layers, res.agree, plan.num_layers, first_exit, TABLE_FRACTIONS))}}
+
+
+def offline_oracle(plan, ex_test) -> dict:
+    agreement, skipped = oracle_walk(plan, ex_test)
+    return {"agreement": round(agreement, 5), "skipped_fraction": round(skipped, 5)}
+
+
+def shortcut_quality(shortcuts: dict, plan, test) -> dict:
+    """'i->j' -> held-out ||shortcut(h_i) - h_j|| / ||h_i - h_j|| (1 = no better than
+    carrying the state unchanged), over the held-out decode states."""
+    import torch
+
+    out = {}
+    for (i, j), sc in shortcuts.items():
+        layer = plan.boundaries[j] if j < plan.num_blocks else plan.num_layers
+        dep = torch.cat([r.states[:, plan.boundaries[i]].float() for r in test if r.num_decode]).numpy()
+        land = torch.cat([r.states[:, layer].float() for r in test if r.num_decode]).numpy()
+        out[f"{i}->{j}"] = round(float(np.linalg.norm(sc.apply(dep) - land)
+                                       / max(np.linalg.norm(dep - land), 1e-12)), 5)
+    return out
 
 
 def run_ladders(cfg, lm, plan, test, ex_test, fitted: dict, test_ids, shortcuts=None) -> list[dict]:

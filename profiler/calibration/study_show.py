@@ -65,6 +65,14 @@ def study_lines(p) -> list[str]:
                 for k in range(len(TABLE_FRACTIONS))]
         lines.append(f"   {'':<28}  " + "  ".join(
             "     -" if b is None or s is None else f"{b - s:+6.3f}" for b, s in zip(best, static)))
+    if "oracle_offline" in study:
+        o = study["oracle_offline"]
+        lines.append(f"   offline oracle (deepest safe landing at every checkpoint, held-out labels): "
+                     f"{o['skipped_fraction']:.3f} skipped at agreement {o['agreement']:.3f}")
+    if study.get("shortcut_quality"):
+        q = study["shortcut_quality"]
+        lines.append("   block shortcut, held-out ||A h + c - h_landing|| / ||h - h_landing||: "
+                     + "  ".join(f"{k}:{v:.2f}" for k, v in q.items()))
     lines += _offline_lines(study) + _gap_lines(study) + _curve_lines(study)
     return lines
 
