@@ -89,6 +89,11 @@ class CostModel(ABC):
         """K/V projections alone of `num_tokens` carried hidden states in
         `num_layers` skipped layers (the `project` KV-hole policy)."""
 
+    @abstractmethod
+    def skip_action_time_s(self, num_tokens: int, macs_per_token: int) -> float:
+        """A skip action's work for `num_tokens` skipping tokens, each costing
+        `macs_per_token` multiply-adds (a block shortcut: d² for a d x d map)."""
+
     @property
     @abstractmethod
     def step_overhead_s(self) -> float:

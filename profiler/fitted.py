@@ -161,6 +161,18 @@ class MeasuredCostModel(CostModel):
             self._kv_memo[(num_tokens, num_layers)] = t
         return t
 
+    def skip_action_time_s(self, num_tokens: int, macs_per_token: int) -> float:
+        """Priced from the measured K/V projection of one layer, the nearest
+        measured GEMM of the same shape family ([n, d] x [d, 2·kv_dim]), scaled
+        by multiply-adds: a d x d shortcut is d / (2·kv_dim) of it (1.5x on SmolLM2)."""
+        if num_tokens <= 0 or macs_per_token <= 0:
+            return 0.0
+        from skipsim.model_spec import model_spec
+
+        spec = model_spec(self.fitted.meta.get("model", "smollm2"))
+        hidden, kv_dim = spec.hidden_size, spec.num_kv_heads * spec.head_dim
+        return self.kv_projection_time_s(num_tokens, 1) * macs_per_token / (2 * hidden * kv_dim)
+
     def lookup_time_s(self, bank_entries: int, num_queries: int) -> float:
         if bank_entries <= 0 or num_queries <= 0:
             return 0.0

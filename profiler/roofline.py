@@ -91,6 +91,15 @@ class RooflineCostModel(CostModel):
                                                         + s.kv_bytes_per_token_per_layer)
         return num_layers * self._op(2.0 * p * num_tokens, bytes_moved)
 
+    def skip_action_time_s(self, num_tokens: int, macs_per_token: int) -> float:
+        """A [n, d] x [d, d]-like product: 2 flops per multiply-add, the map's
+        weights read once per step (as a layer's), the states in and out."""
+        if num_tokens <= 0 or macs_per_token <= 0:
+            return 0.0
+        s = self.spec
+        bytes_moved = (macs_per_token + 2 * num_tokens * s.hidden_size) * s.dtype_bytes
+        return self._op(2.0 * macs_per_token * num_tokens, bytes_moved)
+
     @property
     def step_overhead_s(self) -> float:
         return self.device.step_overhead_s

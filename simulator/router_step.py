@@ -38,7 +38,7 @@ class Routed:
     rounds: list = field(default_factory=list)  # (checkpoint, position list or None = all, seconds)
     hits: list = field(default_factory=list)  # (positions, skipped layers, 1 - p): lists
     total_lookup_s: float = 0.0  # serial time of all lookup batches
-    kv_time_s: float = 0.0  # the KV-hole policy's in-step time
+    kv_time_s: float = 0.0  # the KV-hole policy's in-step time and the skip action's
     repair: list = field(default_factory=list)  # (ids, layers) owed by a deferring policy
     exited: int = 0  # tokens with final_at == k
 
@@ -46,9 +46,11 @@ class Routed:
 class RouterStep:
     def __init__(self, plan: CheckpointPlan, skip_model: SkipModel, kv_policy: KVHolePolicy,
                  lookup_time_s: Callable[[int, int], float], cost: CostModel,
-                 bank_entries: int | dict, rng: np.random.Generator):
+                 bank_entries: int | dict, rng: np.random.Generator,
+                 action_time_s: Callable[[int], float] | None = None):
         self.plan, self.skip_model, self.kv_policy = plan, skip_model, kv_policy
         self.lookup_time_s, self.cost = lookup_time_s, cost
+        self.action_time_s = action_time_s
         # one size for every bank, or {checkpoint: entries} (a plan's)
         self.bank_entries, self.rng = bank_entries, rng
         self._entries = ((lambda c: bank_entries.get(c, 0)) if isinstance(bank_entries, dict)
@@ -98,6 +100,8 @@ class RouterStep:
             layers = [bounds[land] - bounds[c] for land in hit_landing]  # an exit skips the rest
             r.hits.append((hit_pos, layers, keep))
             self._fill_holes(r, hit_pos, layers)
+            if self.action_time_s is not None:
+                r.kv_time_s += self.action_time_s(len(hit_pos))
             lands = set(hit_landing)
             for land in lands - {k}:
                 more = (hit_pos if len(lands) == 1 else

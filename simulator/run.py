@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from policies.admission import WatermarkAdmission
+from policies.actions.base import skip_action
 from policies.checkpoint_plan import CheckpointPlan
 from policies.kv_hole import kv_hole_policy
 from policies.memory_split import MemorySplit, memory_split, stage_of_blocks
@@ -105,9 +106,14 @@ class Setup:
                       + q * (hidden * self.spec.dtype_bytes + 8) / link)
         else:
             lookup = self.cost.lookup_time_s
+        if self.skip_model.router_reads_lm_head:  # CALM-style: the LM head at each checkpoint
+            bank_lookup = lookup
+            lookup = lambda e, q: bank_lookup(e, q) + self.cost.lm_head_time_s(q)  # noqa: E731
+        macs = skip_action(self.skip_model.skip_action).macs_per_token(hidden)
         # the K/V-hole work runs on the GPU wherever the lookups run
         return RouterStep(self.plan, self.skip_model, self.kv_policy, lookup, self.cost,
-                          entries, rng)
+                          entries, rng,
+                          action_time_s=lambda n: self.cost.skip_action_time_s(n, macs))
 
 
 def _device_memory(device: str) -> int:

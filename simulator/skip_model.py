@@ -44,6 +44,11 @@ class SkipModel(ABC):
     # False: decide() ignores request_ids and token_indices, so the simulator
     # need not gather them (it passes placeholders of the right length)
     uses_request_ids: bool = True
+    # what a skipping token carries (a `policies.actions` name: its work is
+    # charged per hit) and whether the router reads the LM head at a checkpoint
+    # (CALM-style confidence: one LM head per query, charged per lookup)
+    skip_action: str = "identity"
+    router_reads_lm_head: bool = False
 
     @abstractmethod
     def decide(self, plan: CheckpointPlan, at: int, request_ids: np.ndarray,

@@ -35,6 +35,9 @@ class ServiceCost(CostModel):
     def kv_projection_time_s(self, num_tokens, num_layers):
         return 0.0
 
+    def skip_action_time_s(self, num_tokens, macs_per_token):
+        return 0.0
+
     step_overhead_s = 0.0
 
 

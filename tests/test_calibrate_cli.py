@@ -22,6 +22,9 @@ from skipsim.cli import main
     ["calibrate", "--static-layers", "30"],                  # the model has 30 layers
     ["calibrate", "--static-layers", "two"],
     ["calibrate", "--show", "/nonexistent/profile.json"],
+    ["calibrate", "--calibration-prompts", "10", "--held-out-from", "9"],   # overlaps
+    ["calibrate", "--compare-actions", "identity,teleport"],
+    ["calibrate", "--learning-curve", "0,1"],
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, user_error):
     user_error(argv)

@@ -28,6 +28,9 @@ class LinearCost(CostModel):
     def kv_projection_time_s(self, num_tokens, num_layers):
         return 1e-3 * num_tokens * num_layers
 
+    def skip_action_time_s(self, num_tokens, macs_per_token):
+        return 0.0  # identity: no work
+
     step_overhead_s = 0.0
 
 

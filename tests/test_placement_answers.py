@@ -79,6 +79,9 @@ class LinearCost(CostModel):
     def kv_projection_time_s(self, num_tokens, num_layers):
         return 5e-5 * num_layers * num_tokens
 
+    def skip_action_time_s(self, num_tokens, macs_per_token):
+        return 0.0  # identity: no work
+
 
 def test_evaluator_matches_the_simulators_time_per_decode_token_at_batch_1(monkeypatch):
     """Deterministic case: the parametric router at layer 10 always hits and skips

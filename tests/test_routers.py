@@ -21,7 +21,7 @@ def clusters(n, rng, d=16):
     return ex, which
 
 
-@pytest.mark.parametrize("name", ["cosine", "knn", "probe"])
+@pytest.mark.parametrize("name", ["cosine", "knn", "probe", "gbt", "mlp"])
 def test_router_separates_safe_from_unsafe_cluster(name):
     rng = np.random.default_rng(0)
     train, _ = clusters(600, rng)
@@ -62,3 +62,46 @@ def test_unknown_router_is_a_user_error():
     ex, _ = clusters(10, np.random.default_rng(4))
     with pytest.raises(UserError):
         make_router("oracle", ex)
+
+
+def test_learned_routers_use_the_context_features():
+    """States carry no signal; one context feature (say, the previous token's
+    saturation) decides safety: gbt and mlp must find it."""
+    rng = np.random.default_rng(4)
+
+    def data(n):
+        ex, _ = clusters(n, rng)
+        ctx = rng.normal(0, 1, (n, 6)).astype(np.float32)
+        ok = ctx[:, 4] > 0
+        safe = np.stack([ok, ok & (ctx[:, 4] > 1)], 1)
+        keys = rng.normal(0, 1, ex.keys.shape).astype(np.float32)
+        return SkipExamples(1, (2, 3), keys, ex.prev_cos, ex.exit_entropy, safe, ex.deltas,
+                            ex.group, ctx), ok
+
+    train, _ = data(1500)
+    test, ok = data(500)
+    for name in ("gbt", "mlp"):
+        chosen = decide(make_router(name, train).scores(test.query), 0.5)
+        assert np.mean((chosen >= 0) == ok) > 0.9, name
+
+
+def test_calm_exits_on_a_confident_margin_only():
+    rng = np.random.default_rng(5)
+    ex, which = clusters(200, rng)
+    margin = np.where(which == 0, 0.9, 0.1)
+    q = Query(ex.keys, ex.prev_cos, ex.exit_entropy, exit_margin=margin)
+    s = make_router("calm", ex).scores(q)
+    assert np.isinf(s[:, 0]).all() and (s[:, 0] < 0).all()   # never a short skip
+    chosen = decide(s, 0.5)
+    assert (chosen[which == 0] == 1).all() and (chosen[which == 1] == -1).all()
+
+
+@pytest.mark.parametrize("name", ["gbt", "mlp"])
+def test_learned_router_with_a_single_landing_scores_one_column(name):
+    """The last checkpoint offers only the exit: one landing, one score column."""
+    rng = np.random.default_rng(6)
+    ex, which = clusters(400, rng)
+    one = SkipExamples(1, (3,), ex.keys, ex.prev_cos, ex.exit_entropy, ex.safe[:, :1],
+                       ex.deltas[:, :1], ex.group)
+    s = make_router(name, one).scores(one.query)
+    assert s.shape == (400, 1) and np.mean((s[:, 0] > 0.5) == (which == 0)) > 0.9

@@ -20,6 +20,9 @@ ROUTERS: Registry = Registry(set_name=True, lazy={
     "cosine": "policies.routers.cosine:CosineRouter",
     "knn": "policies.routers.knn:KnnRouter",
     "probe": "policies.routers.probe:ProbeRouter",
+    "gbt": "policies.routers.learned:BoostedTreesRouter",
+    "mlp": "policies.routers.learned:MLPRouter",
+    "calm": "policies.routers.calm:CalmRouter",
 })
 register_router = ROUTERS.register
 

@@ -29,6 +29,9 @@ class SkipExamples:
     deltas: [N, m, d] residual change h_{landing} - h_b of the skipped blocks
         (zeros for the exit).
     group: [N] prompt id (for grouped splits).
+    context: [N, f] context features (`features.CONTEXT_FEATURES`), or None.
+    exit_margin: [N] top-1 minus top-2 probability of the LM head read at the
+        checkpoint (CALM's confidence), or None.
     """
 
     at: int
@@ -39,14 +42,21 @@ class SkipExamples:
     safe: np.ndarray
     deltas: np.ndarray
     group: np.ndarray
+    context: np.ndarray | None = None
+    exit_margin: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
 
     def subset(self, rows) -> "SkipExamples":
+        pick = lambda x: None if x is None else x[rows]  # noqa: E731
         return SkipExamples(self.at, self.landings, self.keys[rows], self.prev_cos[rows],
                             self.exit_entropy[rows], self.safe[rows], self.deltas[rows],
-                            self.group[rows])
+                            self.group[rows], pick(self.context), pick(self.exit_margin))
+
+    @property
+    def query(self) -> "Query":
+        return Query(self.keys, self.prev_cos, self.exit_entropy, self.context, self.exit_margin)
 
 
 @dataclass(frozen=True)
@@ -56,11 +66,15 @@ class Query:
     keys: np.ndarray
     prev_cos: np.ndarray
     exit_entropy: np.ndarray
+    context: np.ndarray | None = None
+    exit_margin: np.ndarray | None = None
 
 
 class Router(ABC):
     name = "abstract"
-    needs_exit_entropy = False  # whether queries must carry the early-exit entropy
+    # whether queries must carry the early-exit entropy and margin: the LM head
+    # runs at the checkpoint, a cost the simulator charges per query
+    needs_exit_entropy = False
 
     def __init__(self, examples: SkipExamples):
         if len(examples) == 0:

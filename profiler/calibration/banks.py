@@ -14,6 +14,7 @@ import torch
 
 from policies.checkpoint_plan import CheckpointPlan
 from policies.routers.base import SkipExamples
+from policies.routers.features import CONTEXT_FEATURES, context_features, sequence_running
 from profiler.calibration.counterfactual import PromptLabels
 from profiler.calibration.recording import PromptRecording
 
@@ -26,16 +27,23 @@ def build_examples(plan: CheckpointPlan, recs: list[PromptRecording],
     for i in plan.router_checkpoints:
         b = plan.boundaries[i]
         landings = labels[0].landings[i]
-        keys, prev_cos, ent, safe, deltas, group = [], [], [], [], [], []
+        keys, prev_cos, ent, safe, deltas, group, context, margin = ([] for _ in range(8))
         for rec, lab, g in zip(recs, labels, groups):
             if rec.num_decode == 0:
                 continue
-            h = rec.states[:, b]
+            h = rec.states[:, b].float()
+            h1, h2 = rec.states[:, b - 1].float(), rec.states[:, max(b - 2, 0)].float()
             keys.append(h)
-            prev_cos.append(torch.nn.functional.cosine_similarity(rec.states[:, b - 1], h, dim=-1))
+            cos = torch.nn.functional.cosine_similarity(h1, h, dim=-1)
+            prev_cos.append(cos)
+            context.append(torch.from_numpy(context_features(
+                h.numpy(), h1.numpy(), h2.numpy(), np.arange(1, rec.num_decode + 1),
+                *sequence_running(cos.numpy()))))
             ent.append(lab.exit_entropy[i])
+            margin.append(lab.exit_margin[i] if lab.exit_margin is not None
+                          else torch.full((rec.num_decode,), float("nan")))
             safe.append(lab.safe[i])
-            deltas.append(torch.stack([rec.states[:, plan.boundaries[j]] - h if j < plan.num_blocks
+            deltas.append(torch.stack([rec.states[:, plan.boundaries[j]].float() - h if j < plan.num_blocks
                                        else torch.zeros_like(h) for j in landings], 1))
             group.append(torch.full((rec.num_decode,), g))
         cat = lambda xs: torch.cat(xs).numpy() if xs else np.zeros(0)  # noqa: E731
@@ -45,7 +53,9 @@ def build_examples(plan: CheckpointPlan, recs: list[PromptRecording],
             prev_cos=cat(prev_cos), exit_entropy=cat(ent),
             safe=cat(safe).astype(bool).reshape(-1, len(landings)),
             deltas=cat(deltas).astype(np.float32).reshape(-1, len(landings), plan_dim(recs)),
-            group=cat(group).astype(np.int64))
+            group=cat(group).astype(np.int64),
+            context=cat(context).astype(np.float32).reshape(-1, len(CONTEXT_FEATURES)),
+            exit_margin=cat(margin).astype(np.float64))
     return out
 
 

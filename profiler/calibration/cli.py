@@ -33,8 +33,16 @@ def add_arguments(parser) -> None:
         choices=KV_POLICIES)
     opt("--compare-kv-policies", "KV-hole policies also evaluated at the target "
         f"(default: {_csv(d.compare_kv_policies)})")
-    opt("--action", f"carry the state unchanged or add the neighbours' delta (default: {d.action})",
-        choices=ACTIONS)
+    opt("--action", "carry the state unchanged, add the neighbours' delta, or map it by the "
+        f"learned block shortcut (default: {d.action})", choices=ACTIONS)
+    opt("--offline-routers", "routers also compared on the held-out labels only (offline walk, "
+        f"no live decoding) (default: {_csv(d.offline_routers)})")
+    opt("--compare-actions", "skip actions the profile router's frontier ladder also runs "
+        "(default: none; e.g. identity,shortcut)")
+    opt("--ladder-fractions", "skipped fractions each router's live frontier points aim at "
+        f"(default: {_csv(d.ladder_fractions)})")
+    opt("--learning-curve", "fractions of the calibration prompts the learning curve refits on "
+        f"(default: {_csv(d.learning_curve_fractions)})")
     opt("--threshold-calibration", "calibrate the profile router's thresholds on live decoding "
         "of the calibration prompts (cross-fitted) or on the offline labels only "
         f"(default: {d.threshold_calibration})", choices=THRESHOLD_CALIBRATIONS)
@@ -48,6 +56,15 @@ def add_arguments(parser) -> None:
     opt("--max-new-tokens", f"(default: {d.max_new_tokens})", type=int)
     opt("--max-skip-blocks", f"furthest landing tested, in blocks (default: {d.max_skip_blocks})",
         type=int)
+    opt("--live-calibration-prompts", "calibration prompts decoded by the live threshold "
+        f"calibration (default: {d.live_calibration_prompts})", type=int)
+    parser.add_argument("--record-only", action="store_true", default=None,
+                        help="record and label the prompts into the cache, then stop")
+    parser.add_argument("--no-live-oracle", dest="live_oracle", action="store_false", default=None,
+                        help="skip the live hindsight oracle (the offline one is always computed)")
+    opt("--held-out-from", "position of the held-out prompts in the shuffled prompt list "
+        "(default: right after the calibration prompts); fixed, it keeps the held-out set "
+        "while the calibration set grows", type=int)
     opt("--seed", f"(default: {d.seed})", type=int)
     parser.add_argument("--quick", action="store_true",
                         help="the quick preset: " + ", ".join(f"{k}={_csv(v)}" for k, v in QUICK.items())
@@ -92,11 +109,18 @@ _FIELDS = {
     "compare_kv_policies": ("compare_kv_policies",
                             lambda t: _names(t, KV_POLICIES, "--compare-kv-policies")),
     "action": ("action", None), "threshold_calibration": ("threshold_calibration", None),
+    "offline_routers": ("offline_routers", lambda t: _names(t, ROUTERS, "--offline-routers")),
+    "compare_actions": ("compare_actions", lambda t: _names(t, ACTIONS, "--compare-actions")),
+    "learning_curve": ("learning_curve_fractions", lambda t: _floats(t, "--learning-curve")),
+    "ladder_fractions": ("ladder_fractions", lambda t: _floats(t, "--ladder-fractions")),
     "bank_fractions": ("bank_fractions", lambda t: _floats(t, "--bank-fractions")),
     "static_layers": ("static_layer_counts", lambda t: _ints(t, "--static-layers")),
     "calibration_prompts": ("num_calibration_prompts", None),
     "test_prompts": ("num_test_prompts", None), "max_prompt_tokens": ("max_prompt_tokens", None),
     "max_new_tokens": ("max_new_tokens", None), "max_skip_blocks": ("max_skip_blocks", None),
+    "live_calibration_prompts": ("live_calibration_prompts", None),
+    "record_only": ("record_only", None), "held_out_from": ("held_out_from", None),
+    "live_oracle": ("live_oracle", None),
     "seed": ("seed", None),
 }
 
@@ -138,6 +162,9 @@ def run(args) -> int:
     from profiler.calibration.show import format_profile
 
     profile = run_calibration(cfg, Path(args.out), log=lambda m: print(m, file=sys.stderr))
+    if profile is None:
+        print("recordings and labels are in the cache (--record-only)")
+        return 0
     print(f"wrote {args.out} ({profile.config['wall_time_s']} s)")
     print(format_profile(profile))
     return 0

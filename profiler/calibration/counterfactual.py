@@ -40,6 +40,8 @@ class PromptLabels:
     safe: dict[int, torch.Tensor]       # checkpoint index -> [T, len(landings)] bool
     landings: dict[int, list[int]]
     exit_entropy: dict[int, torch.Tensor]  # checkpoint index -> [T] nats of the early-exit softmax
+    # top-1 minus top-2 probability of the early-exit softmax (CALM's confidence)
+    exit_margin: dict[int, torch.Tensor] | None = None
 
 
 @torch.no_grad()
@@ -51,9 +53,10 @@ def label_prompt(lm: LayerwiseModel, rec: PromptRecording, plan: CheckpointPlan,
     inner = list(plan.router_checkpoints)
     landings = {i: candidate_landings(plan, i, max_skip_blocks) for i in inner}
     safe = {i: torch.zeros(T, len(landings[i]), dtype=torch.bool) for i in inner}
-    ent = {}
+    ent, margin = {}, {}
     if T == 0:
-        return PromptLabels(safe, landings, {i: torch.zeros(0) for i in inner})
+        empty = {i: torch.zeros(0) for i in inner}
+        return PromptLabels(safe, landings, empty, dict(empty))
     for j in sorted({j for i in inner for j in landings[i]}, reverse=True):
         starts = [i for i in inner if j in landings[i]]
         h = torch.stack([rec.states[:, plan.boundaries[i]] for i in starts])  # [n, T, d]
@@ -67,7 +70,9 @@ def label_prompt(lm: LayerwiseModel, rec: PromptRecording, plan: CheckpointPlan,
             logp = torch.log_softmax(logits, -1)
             for n, i in enumerate(starts):
                 ent[i] = -(logp[n].exp() * logp[n]).sum(-1)
-    return PromptLabels(safe, landings, ent)
+                top2 = logp[n].topk(2, -1).values.exp()
+                margin[i] = top2[:, 0] - top2[:, 1]
+    return PromptLabels(safe, landings, ent, margin)
 
 
 def run_from(lm: LayerwiseModel, rec: PromptRecording, h: torch.Tensor, first_layer: int):
@@ -87,3 +92,32 @@ def run_from(lm: LayerwiseModel, rec: PromptRecording, h: torch.Tensor, first_la
         values = torch.cat([rec.v[layer, :, :ctx].expand(n, -1, -1, -1), v_self], 2)
         h = lm.finish(layer, h, q, keys, values, mask)
     return h
+
+
+@torch.no_grad()
+def label_token_by_token(lm: LayerwiseModel, rec: PromptRecording, plan: CheckpointPlan,
+                         max_skip_blocks: int) -> dict[int, torch.Tensor]:
+    """The reference for `label_prompt`: every (token, checkpoint, landing) run on
+    its own through the decoder's ordinary decode path, over a KV cache holding
+    the full model's K/V of the earlier positions. checkpoint index -> [T, m] bool.
+    One layer-execution per row per call: for tests and the speed-up benchmark."""
+    k, T, P = plan.num_blocks, rec.num_decode, rec.prompt_len
+    out = {}
+    for i in plan.router_checkpoints:
+        landings = candidate_landings(plan, i, max_skip_blocks)
+        safe = torch.zeros(T, len(landings), dtype=torch.bool)
+        for s in range(T):
+            pos = P + s  # decode step s + 1 feeds position P + s
+            for n, j in enumerate(landings):
+                h = rec.states[s, plan.boundaries[i]].float().view(1, 1, -1)
+                if j < k:
+                    cache = lm.new_cache(1, pos + 1)
+                    cache.k[:, 0, :, :pos] = rec.k[:, :, :pos]
+                    cache.v[:, 0, :, :pos] = rec.v[:, :, :pos]
+                    positions = torch.tensor([pos])
+                    rope = lm.rope(h, positions.view(1, 1))
+                    for layer in range(plan.boundaries[j], lm.num_layers):
+                        h = lm.decode_layer(layer, h, torch.tensor([0]), positions, cache, rope)
+                safe[s, n] = int(lm.logits(h[0, 0]).argmax()) == int(rec.targets[s])
+        out[i] = safe
+    return out

@@ -17,7 +17,7 @@ from policies.routers.threshold import Curve, calibrate_thresholds, error_curve
 
 
 def query_of(ex: SkipExamples) -> Query:
-    return Query(ex.keys, ex.prev_cos, ex.exit_entropy)
+    return ex.query
 
 
 def fold_of_groups(groups, folds: int, seed: int) -> dict[int, int]:

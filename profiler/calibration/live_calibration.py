@@ -54,12 +54,16 @@ class LevelRun:
 
 def live_level_runs(lm, recs, examples: dict[int, SkipExamples], router: str,
                     curves: dict[int, Curve], plan, folds: int, seed: int, lowest_target: float,
-                    kv_policy: str, action: str) -> list[LevelRun]:
-    """Live passes over the calibration prompts, strictest level first, until
-    the level that breaks `lowest_target` (included)."""
+                    kv_policy: str, action: str, live_prompts: int | None = None,
+                    shortcuts: dict | None = None) -> list[LevelRun]:
+    """Live passes over the calibration prompts (the first `live_prompts` of
+    them, which keep their K/V), strictest level first, until the level that
+    breaks `lowest_target` (included). Routers are fitted on every prompt out
+    of the decoded prompt's fold."""
     groups = np.unique(np.concatenate([ex.group for ex in examples.values()]))
     fold_of = fold_of_groups(groups, folds, seed)
-    by_fold = [[k for k in range(len(recs)) if fold_of.get(k) == f] for f in range(folds)]
+    decoded = len(recs) if live_prompts is None else min(live_prompts, len(recs))
+    by_fold = [[k for k in range(decoded) if fold_of.get(k) == f] for f in range(folds)]
     fold_routers = [fit_routers(router, {i: ex.subset(np.flatnonzero(
         [fold_of[int(g)] != f for g in ex.group])) for i, ex in examples.items()})
         for f in range(folds)]
@@ -75,7 +79,7 @@ def live_level_runs(lm, recs, examples: dict[int, SkipExamples], router: str,
                 continue
             res = evaluate_live(lm, [recs[k] for k in members],
                                 LiveSetup(plan, fold_routers[f], thresholds, kv_policy=kv_policy,
-                                          action=action))
+                                          action=action, shortcuts=shortcuts or {}))
             wrong += int((~res.agree).sum())
             tokens += len(res.agree)
             skipped += float(res.skipped_layers.sum())

@@ -26,10 +26,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from policies.actions import SKIP_ACTIONS
 from policies.checkpoint_plan import CheckpointPlan
 from policies.kv_hole import KV_HOLE_POLICIES, HoleFill, kv_hole_policy
 from policies.routers.base import Query, Router, decide
+from policies.routers.features import context_features
 from profiler.calibration.decoder import LayerwiseModel
+from profiler.calibration.oracle import oracle_route
 from profiler.calibration.recording import PromptRecording
 
 from profiler.calibration.config import ACTIONS, KV_POLICIES  # noqa: E402,F401  (re-exported)
@@ -43,6 +46,10 @@ class LiveSetup:
     static_skip_layers: frozenset[int] = frozenset()
     kv_policy: str = "project"
     action: str = "identity"
+    # > 0: no router, the hindsight oracle (`oracle.py`) decides, testing landings
+    # up to this many blocks ahead at every inner checkpoint
+    oracle_max_skip_blocks: int = 0
+    shortcuts: dict = field(default_factory=dict)   # (checkpoint, landing) -> BlockShortcut
 
 
 @dataclass
@@ -76,7 +83,9 @@ def evaluate_live(lm: LayerwiseModel, recs: list[PromptRecording], setup: LiveSe
     for b, r in enumerate(recs):
         cache.k[:, b, :, :r.prompt_len] = r.k[:, :, :r.prompt_len]
         cache.v[:, b, :, :r.prompt_len] = r.v[:, :, :r.prompt_len]
-    checkpoints = {setup.plan.boundaries[i]: i for i in setup.routers}
+    routed = setup.plan.router_checkpoints if setup.oracle_max_skip_blocks else setup.routers
+    checkpoints = {setup.plan.boundaries[i]: i for i in routed}
+    running = {i: RunningCos(B) for i in routed}   # per checkpoint, per prompt
     for s in range(1, max(steps, default=0) + 1):
         slots = torch.tensor([b for b in range(B) if steps[b] >= s])
         n = len(slots)
@@ -85,14 +94,22 @@ def evaluate_live(lm: LayerwiseModel, recs: list[PromptRecording], setup: LiveSe
         rope = lm.rope(h, positions.view(-1, 1))
         resume = np.zeros(n, dtype=np.int64)   # next layer each token runs
         depart = np.zeros(n, dtype=np.int64)   # last layer it ran (for `copy`)
-        prev_in = h[:, 0].clone()
+        prev_in = h[:, 0].clone()    # input of the last layer each token ran
+        prev2_in = h[:, 0].clone()   # and of the one before
         n_skip = np.zeros(n, dtype=np.int64)
         for layer in range(L):
             standing = resume == layer
             if layer in checkpoints and standing.any():
                 i = checkpoints[layer]
                 rows = np.flatnonzero(standing)
-                land_layer, choice, query = _route(lm, setup, i, h, prev_in, rows)
+                if setup.oracle_max_skip_blocks:
+                    targets = torch.tensor([recs[b].tokens[s] for b in slots[rows].tolist()])
+                    land_layer = oracle_route(lm, setup.plan, i, setup.oracle_max_skip_blocks, h,
+                                              rows, slots, positions, cache, rope, targets,
+                                              setup.shortcuts if setup.action == "shortcut" else None)
+                else:
+                    land_layer, choice, query = _route(lm, setup, i, h, prev_in, prev2_in, rows,
+                                                       s, running[i], slots)
                 hit = land_layer > layer
                 for r, ll in zip(rows, land_layer):
                     trace.append((request_ids[int(slots[r])], s, i, _checkpoint_of(setup.plan, ll)))
@@ -101,11 +118,14 @@ def evaluate_live(lm: LayerwiseModel, recs: list[PromptRecording], setup: LiveSe
                 if setup.action == "delta" and hit.any():
                     d = setup.routers[i].deltas(query, np.where(land_layer < L, choice, -1))
                     h[rows[hit], 0] += torch.from_numpy(d[hit]).float()
+                elif setup.action == "shortcut" and hit.any():
+                    _apply_shortcuts(setup, i, h, rows[hit], land_layer[hit])
             run = (resume <= layer) & (layer not in setup.static_skip_layers)
             if layer in setup.static_skip_layers:
                 depart[resume <= layer] = layer - 1
             idx = torch.from_numpy(np.flatnonzero(run))
             if len(idx):
+                prev2_in[idx] = prev_in[idx]
                 prev_in[idx] = h[idx, 0]
                 h[idx] = lm.decode_layer(layer, h[idx], slots[idx], positions[idx], cache,
                                          (rope[0][idx], rope[1][idx]))
@@ -125,13 +145,31 @@ def evaluate_live(lm: LayerwiseModel, recs: list[PromptRecording], setup: LiveSe
     return LiveResult(np.array(agree, bool), np.array(kl), np.array(skipped), L, trace)
 
 
-def _route(lm, setup, i, h, prev_in, rows):
+class RunningCos:
+    """Per prompt, at one checkpoint: the last routed token's cos(h_{b-1}, h_b)
+    and the running mean (the live side of `features.sequence_running`)."""
+
+    def __init__(self, num_prompts: int):
+        self.last = np.full(num_prompts, np.nan)
+        self.total = np.zeros(num_prompts)
+        self.count = np.zeros(num_prompts)
+
+    def update(self, prompts: np.ndarray, cos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        prev = np.where(np.isnan(self.last[prompts]), cos, self.last[prompts])
+        self.total[prompts] += cos
+        self.count[prompts] += 1
+        self.last[prompts] = cos
+        return prev, self.total[prompts] / self.count[prompts]
+
+
+def _route(lm, setup, i, h, prev_in, prev2_in, rows, step, running, slots):
     """(landing layer of each standing token (== its layer when it runs on;
     L + 1 = exit), chosen landing index (-1 = none), the router's query)."""
     router = setup.routers[i]
     plan = setup.plan
     x = h[rows, 0]
-    query = _query(lm, router, x, prev_in[rows])
+    query = _query(lm, router, x, prev_in[rows], prev2_in[rows], step, running,
+                   slots[rows].numpy())
     idx = decide(router.scores(query), setup.thresholds.get(i, float("inf")))
     land = np.array([router.landings[j] if j >= 0 else i for j in idx])
     layers = np.array([plan.boundaries[c] if c < plan.num_blocks else lm.num_layers + 1
@@ -139,13 +177,30 @@ def _route(lm, setup, i, h, prev_in, rows):
     return layers, idx, query
 
 
-def _query(lm, router, x, prev):
+def _query(lm, router, x, prev, prev2, step, running, prompts):
     cos = torch.nn.functional.cosine_similarity(prev, x, dim=-1).numpy()
     ent = np.zeros(len(x))
+    margin = None
     if router.needs_exit_entropy:
         logp = torch.log_softmax(lm.logits(x), -1)
         ent = (-(logp.exp() * logp).sum(-1)).numpy()
-    return Query(x.numpy().astype(np.float32), cos, ent)
+        top2 = logp.topk(2, -1).values.exp()
+        margin = (top2[:, 0] - top2[:, 1]).numpy().astype(np.float64)
+    context = context_features(x.numpy(), prev.numpy(), prev2.numpy(), np.full(len(x), step),
+                               *running.update(prompts, cos))
+    return Query(x.numpy().astype(np.float32), cos, ent, context, margin)
+
+
+def _apply_shortcuts(setup, i, h, rows, land_layers):
+    """Replace each carried state by its block shortcut's image (exit: the map to h_L)."""
+    plan = setup.plan
+    for ll in np.unique(land_layers):
+        j = plan.num_blocks if ll > plan.num_layers else plan.boundaries.index(int(ll))
+        sc = setup.shortcuts.get((i, j))
+        if sc is None:
+            continue
+        r = torch.from_numpy(rows[land_layers == ll])
+        h[r, 0] = torch.from_numpy(sc.apply(h[r, 0].numpy())).float()
 
 
 def _checkpoint_of(plan: CheckpointPlan, land_layer: int) -> int:

@@ -36,7 +36,10 @@ from profiler.calibration.live_eval import LiveResult, LiveSetup, evaluate_live
 from profiler.calibration.prompts import split_prompts
 from profiler.calibration.recording import record_greedy
 from profiler.calibration.skip_profile import CheckpointProfile, CheckpointStats, SkipProfile
+from profiler.calibration.shortcuts import fit_shortcuts
 from profiler.calibration.static_baseline import block_influence, lowest_influence_layers
+from profiler.calibration.study import (learning_curve, offline_frontiers, offline_oracle,
+                                        run_gaps, run_ladders, run_oracle, shortcut_quality)
 from skipsim.errors import UserError
 
 
@@ -47,7 +50,8 @@ def resolve_plan(checkpoints: str, num_layers: int) -> CheckpointPlan:
     return plan
 
 
-def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile:
+def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile | None:
+    """The SkipProfile written to `out` (None with `record_only`)."""
     import torch
 
     from skipsim.model_loader import load_model
@@ -57,9 +61,11 @@ def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile
     lm = LayerwiseModel(model)
     plan = resolve_plan(cfg.checkpoints, lm.num_layers)
     split = split_prompts(tokenizer, cfg.num_calibration_prompts, cfg.num_test_prompts,
-                          cfg.max_prompt_tokens, cfg.seed)
+                          cfg.max_prompt_tokens, cfg.seed, cfg.held_out_from)
     inner = plan.router_checkpoints
-    cal, test, labels = _recorded(cfg, lm, plan, split, log)
+    cal, test, labels, compute_s = _recorded(cfg, lm, plan, split, log)
+    if cfg.record_only:
+        return None
     ex_cal = build_examples(plan, cal, labels[:len(cal)])
     ex_test = build_examples(plan, test, labels[len(cal):])
     n_cal = sum(r.num_decode for r in cal)
@@ -69,14 +75,17 @@ def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile
         f"{time.time() - started:.0f} s so far")
 
     targets = list(cfg.all_targets)
-    comparison, main, level_runs = _evaluate_routers(cfg, lm, plan, cal, test, ex_cal, n_cal,
-                                                     split.test_ids, targets)
+    shortcuts = (fit_shortcuts(plan, cal, cfg.max_skip_blocks)
+                 if "shortcut" in (cfg.action, *cfg.compare_actions) else {})
+    comparison, main, level_runs, fitted, offline = _evaluate_routers(
+        cfg, lm, plan, cal, test, ex_cal, n_cal, split.test_ids, targets, shortcuts)
     log(f"live evaluation done, {time.time() - started:.0f} s so far")
     main_t = cfg.target_agreement
     for policy in cfg.compare_kv_policies:
         if policy != cfg.kv_policy:
             res = evaluate_live(lm, test, LiveSetup(plan, main["routers"], main["thresholds"][main_t],
-                                                    kv_policy=policy, action=cfg.action))
+                                                    kv_policy=policy, action=cfg.action,
+                                                    shortcuts=shortcuts))
             comparison.append(_summary(res, router=cfg.router, target=main_t, kv_policy=policy,
                                        calibration=cfg.threshold_calibration))
     bi = block_influence(cal)
@@ -88,6 +97,19 @@ def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile
         static.append({**_summary(res, router="static-BI", target=None, kv_policy=cfg.kv_policy,
                                   calibration=None),
                        "layers": sorted(layers)})
+    log(f"static baseline done, {time.time() - started:.0f} s so far")
+    study = {"oracle_offline": offline_oracle(plan, ex_test)}
+    if shortcuts:
+        study["shortcut_quality"] = shortcut_quality(shortcuts, plan, test)
+    if cfg.live_oracle:
+        study["oracle"] = run_oracle(cfg, lm, plan, test, split.test_ids, shortcuts)
+        log(f"oracle: agreement {study['oracle']['agreement']:.4f} at "
+            f"{study['oracle']['skipped_fraction']:.3f} skipped")
+    study["ladders"] = run_ladders(cfg, lm, plan, test, ex_test, fitted, split.test_ids, shortcuts)
+    study["offline"] = offline_frontiers(cfg, plan, ex_cal, ex_test, fitted)
+    study["gap"] = run_gaps(plan, ex_test, fitted, {n: ths[main_t] for n, ths in offline.items()})
+    study["learning_curve"] = learning_curve(cfg, plan, ex_cal, ex_test, cfg.router)
+    log(f"study done, {time.time() - started:.0f} s so far")
 
     checkpoints = []
     for i in inner:
@@ -105,9 +127,11 @@ def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile
         router=cfg.router, kv_policy=cfg.kv_policy, action=cfg.action,
         target_agreement=main_t, checkpoints=checkpoints,
         live={"comparison": comparison, "block_influence": [round(float(x), 5) for x in bi],
+              "study": study,
               "live_calibration": level_runs},
         static_baseline=static,
         config={**cfg.to_dict(), "calibration_tokens": n_cal, "test_tokens": n_test,
+                "record_and_label_s": round(compute_s, 1),
                 # float sums differ by thread count, and borderline labels with them
                 "torch_threads": torch.get_num_threads(),
                 "calibration_prompt_rows": split.calibration_ids,
@@ -119,7 +143,7 @@ def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile
     return profile
 
 
-def _evaluate_routers(cfg, lm, plan, cal, test, ex_cal, n_cal, test_ids, targets):
+def _evaluate_routers(cfg, lm, plan, cal, test, ex_cal, n_cal, test_ids, targets, shortcuts):
     """Every router at every target, live on the test prompts, its thresholds
     calibrated offline (cross-conformal on the labels); the profile's router
     also calibrated live when `threshold_calibration == "live"`. Returns the
@@ -128,20 +152,25 @@ def _evaluate_routers(cfg, lm, plan, cal, test, ex_cal, n_cal, test_ids, targets
     names = [cfg.router] + [r for r in cfg.compare_routers if r != cfg.router]
     live_cal = cfg.threshold_calibration == "live"
     bar = tqdm(total=(len(names) + live_cal) * len(targets), desc="live evaluation", leave=False)
-    comparison, main, level_runs = [], None, []
+    comparison, main, level_runs, fitted, offline = [], None, [], {}, {}
     for name in names:
         curves = calibration_curves(name, ex_cal, cfg.folds, cfg.seed)
         routers = fit_routers(name, ex_cal)
+        fitted[name] = (curves, routers)
         variants = {"offline": thresholds_by_target(curves, n_cal, targets)}
+        offline[name] = variants["offline"]
         if name == cfg.router and live_cal:
             runs = live_level_runs(lm, cal, ex_cal, name, curves, plan, cfg.folds, cfg.seed,
-                                   min(targets), cfg.kv_policy, cfg.action)
+                                   min(targets), cfg.kv_policy, cfg.action,
+                                   live_prompts=cfg.live_calibration_prompts,
+                                   shortcuts=shortcuts)
             variants["live"] = {t: pick_thresholds(runs, t)[0] for t in targets}
             level_runs = [{k: v for k, v in asdict(r).items() if k != "thresholds"} for r in runs]
         for calib, ths in variants.items():
             for t in targets:
                 res = evaluate_live(lm, test, LiveSetup(plan, routers, ths[t], kv_policy=cfg.kv_policy,
-                                                        action=cfg.action), test_ids)
+                                                        action=cfg.action, shortcuts=shortcuts),
+                                    test_ids)
                 comparison.append(_summary(res, router=name, target=t, kv_policy=cfg.kv_policy,
                                            calibration=calib))
                 bar.update()
@@ -149,41 +178,24 @@ def _evaluate_routers(cfg, lm, plan, cal, test, ex_cal, n_cal, test_ids, targets
                     main = main or {"routers": routers, "thresholds": ths, "live": {}}
                     main["live"][t] = res
     bar.close()
-    return comparison, main, level_runs
+    return comparison, main, level_runs, fitted, offline
 
 
 def _recorded(cfg: CalibrationConfig, lm, plan, split, log):
-    """Recordings and labels, cached by everything they depend on (a second run
-    with another router, KV policy or action reuses them)."""
-    import hashlib
-    import json
+    """Recordings and labels, cached chunk by chunk (`chunks.py`): a second run
+    with another router, KV policy or action, or with more prompts, reuses them.
+    Calibration prompts past the live-calibration subset are kept compact."""
+    from profiler.calibration.chunks import recorded_chunks
 
-    import torch
-
-    from skipsim.paths import cache_dir
-
-    key = json.dumps([cfg.model, list(plan.boundaries), cfg.max_skip_blocks, cfg.max_new_tokens,
-                      split.calibration, split.test], sort_keys=True)
-    path = cache_dir("calibration") / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
-    if path.is_file():
-        log(f"reusing recordings and labels from {path}")
-        return torch.load(path, weights_only=False)
-    inner = plan.router_checkpoints
-    t0 = time.time()
-    with torch.no_grad():
-        cal = record_greedy(lm, split.calibration, cfg.max_new_tokens,
-                            prefill_layers=tuple(plan.boundaries[i] for i in inner),
-                            desc="record calibration")
-        test = record_greedy(lm, split.test, cfg.max_new_tokens, keep_logprobs=True,
-                             desc="record test")
-        t1 = time.time()
-        labels = [label_prompt(lm, r, plan, cfg.max_skip_blocks)
-                  for r in tqdm(cal + test, desc="counterfactuals", unit="prompt", leave=False)]
-    log(f"recording {t1 - t0:.0f} s, counterfactual labels {time.time() - t1:.0f} s")
-    tmp = path.with_suffix(".tmp")
-    torch.save((cal, test, labels), tmp)
-    tmp.replace(path)
-    return cal, test, labels
+    test, test_labels, t_test = recorded_chunks(lm, cfg.model, split.test, plan,
+                                                cfg.max_new_tokens, cfg.max_skip_blocks,
+                                                kv_prompts=len(split.test), keep_logprobs=True,
+                                                desc="record+label test", log=log)
+    cal, cal_labels, t_cal = recorded_chunks(lm, cfg.model, split.calibration, plan,
+                                             cfg.max_new_tokens, cfg.max_skip_blocks,
+                                             kv_prompts=cfg.live_calibration_prompts,
+                                             desc="record+label calibration", log=log)
+    return cal, test, cal_labels + test_labels, t_cal + t_test
 
 
 def _summary(res: LiveResult, **keys) -> dict:

@@ -2,7 +2,10 @@
 
 Prompts are the first turns of ShareGPT conversations (traces.sharegpt),
 shuffled with the seed; the first `num_calibration` go to calibration, the
-next `num_test` to the held-out test split, so no prompt is in both. Each
+next `num_test` to the held-out test split, so no prompt is in both. With
+`held_out_from` the held-out prompts start at that position of the shuffled
+list instead (at or after the calibration prompts): a fixed position keeps
+the held-out set fixed while the calibration set grows. Each
 prompt is cut to `max_prompt_tokens` tokens of its text and wrapped in the
 model's chat template (SmolLM2-Instruct is a chat model).
 """
@@ -25,12 +28,14 @@ class PromptSplit:
 
 
 def split_prompts(tokenizer, num_calibration: int, num_test: int, max_prompt_tokens: int,
-                  seed: int) -> PromptSplit:
+                  seed: int, held_out_from: int | None = None) -> PromptSplit:
     from traces.sharegpt import load_pairs_with_lengths
 
     pairs, _ = load_pairs_with_lengths(verbose=False)
     rows = np.flatnonzero(pairs["prompt_tokens"].to_numpy() >= MIN_PROMPT_TOKENS)
-    rows = np.random.default_rng(seed).permutation(rows)[: num_calibration + num_test]
+    rows = np.random.default_rng(seed).permutation(rows)
+    start = num_calibration if held_out_from is None else held_out_from
+    rows = np.concatenate([rows[:num_calibration], rows[start:start + num_test]])
     encoded = [encode_prompt(tokenizer, pairs["prompt"].iat[r], max_prompt_tokens) for r in rows]
     return PromptSplit(encoded[:num_calibration], encoded[num_calibration:],
                        [int(r) for r in rows[:num_calibration]],

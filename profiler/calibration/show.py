@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from profiler.calibration.frontier import label, frontier, summary
 from profiler.calibration.skip_profile import SkipProfile
+from profiler.calibration.study_show import study_lines
 
 
 def format_profile(p: SkipProfile) -> str:
@@ -25,7 +26,7 @@ def format_profile(p: SkipProfile) -> str:
                          for ll, q in zip(c.landing_layers, s.landing_probs) if q > 0)
         lines.append(f"   {c.layer:5d}  {s.hit_prob:8.3f}  {s.error_prob:7.3f}  {land}")
     return "\n".join(lines + _bank_lines(p) + _level_lines(p) + _live_lines(p)
-                     + _frontier_lines(p))
+                     + _frontier_lines(p) + study_lines(p))
 
 
 def _bank_lines(p: SkipProfile) -> list[str]:

@@ -18,7 +18,7 @@ from profiler.calibration.recording import PromptRecording
 
 def block_influence(recs: list[PromptRecording]) -> np.ndarray:
     """[L] BI of each layer over all decode tokens."""
-    states = torch.cat([r.states for r in recs if r.num_decode])  # [N, L+1, d]
+    states = torch.cat([r.states.float() for r in recs if r.num_decode])  # [N, L+1, d]
     cos = torch.nn.functional.cosine_similarity(states[:, :-1], states[:, 1:], dim=-1)
     return (1.0 - cos.mean(0)).numpy()
 

@@ -89,6 +89,12 @@ class MeasuredSkipModel(SkipModel):
         match = [t for t in cp.by_target if float(t) == float(key)]
         return cp.by_target[match[0]] if match else None
 
+        from policies.routers import ROUTERS
+
+        self.skip_action = self.profile.action
+        router = ROUTERS.get(self.profile.router)
+        self.router_reads_lm_head = bool(router and router.needs_exit_entropy)
+
     @classmethod
     def from_options(cls, plan: CheckpointPlan, options: dict) -> "MeasuredSkipModel":
         """`--skip-config PROFILE.json` picks another SkipProfile than the committed one,
