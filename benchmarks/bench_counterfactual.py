@@ -5,7 +5,8 @@ Prints the CPU time of each (the thread's CPU clock, so other jobs on a
 shared machine do not inflate it; one torch thread) for the same prompts,
 the speed-up, and checks that the labels are identical.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_counterfactual.py --prompts 2 --new-tokens 16
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_counterfactual.py \
+        --prompts 2 --new-tokens 16
 """
 
 from __future__ import annotations

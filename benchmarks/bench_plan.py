@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from placement_helpers import random_inputs  # noqa: E402
+
 from policies.placement.ilp import solve  # noqa: E402
 from skipsim.errors import UserError  # noqa: E402
 

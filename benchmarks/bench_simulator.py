@@ -41,7 +41,8 @@ def main() -> None:
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     e = result.stats
     print(f"requests {len(trace):,}  blocks {cfg.checkpoints}  policy {cfg.policy}  "
-          f"cost model: {result.labels['cost_model']}  skip model: {result.labels.get('skip_model')}")
+          f"cost model: {result.labels['cost_model']}  "
+          f"skip model: {result.labels.get('skip_model')}")
     print(f"wall {wall:.2f} s   cpu {cpu:.2f} s   steps {e.steps:,}   token-block executions "
           f"{e.token_block_executions:,}")
     print(f"simulated requests/s (wall) {len(trace) / wall:,.0f}   steps/s {e.steps / wall:,.0f}"

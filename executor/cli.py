@@ -14,8 +14,6 @@ summary.json, config.json, steps.parquet, decisions.csv (replayable with
 
 from __future__ import annotations
 
-import sys
-
 from executor.config import DTYPES, ExecConfig
 from simulator.cli import add_output_arguments, add_served_system_arguments, parse_goodput
 from simulator.config import SimConfig

@@ -23,12 +23,14 @@ class ExecConfig:
     torch_device: str = "cpu"  # cpu | cuda
     torch_threads: int = 1  # as the committed CPU profile was measured
     dtype: str = "float32"
-    free_running: bool = False  # False: teacher-forced agreement (each input = the full model's token)
+    # False: teacher-forced agreement (each input = the full model's token)
+    free_running: bool = False
     check_integrity: bool = False  # KV pages and request state checked after every step (tests)
 
     def __post_init__(self):
         if self.torch_device not in ("cpu", "cuda"):
-            raise UserError(f"--device must be cpu or cuda for `execute`, got {self.torch_device!r}")
+            raise UserError("--device must be cpu or cuda for `execute`, "
+                            f"got {self.torch_device!r}")
         if self.torch_threads < 1:
             raise UserError("--threads must be at least 1")
         if self.dtype not in DTYPES:

@@ -34,7 +34,8 @@ def greedy_generate(runner, prompts: list[list[int]], max_new: list[int],
             need = length[i] + max_new[i] - 1  # the last token is never fed back
             if not runner.allocate(i, need):
                 if not running and not admitted:
-                    raise RuntimeError(f"request {i} needs {need} tokens of KV: more than the cache")
+                    raise RuntimeError(f"request {i} needs {need} tokens of KV: "
+                                       "more than the cache")
                 break
             admitted.append(waiting.popleft())
         if admitted:

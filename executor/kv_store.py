@@ -95,7 +95,8 @@ class PagedKVStore:
         except IndexError:
             bad = [(r, p) for r, p in zip(reqs, positions)
                    if r >= len(pages) or p // T >= len(pages[r])]
-            raise ValueError(f"(request, position) {bad[0]} has no KV page: allocate first") from None
+            raise ValueError(f"(request, position) {bad[0]} has no KV page: "
+                             "allocate first") from None
         tokens = self.tokens
         for r, p in zip(reqs, positions):
             if p >= tokens.get(r, 0):

@@ -176,7 +176,8 @@ class ModelRunner:
         # output is dropped), so no mask row is empty.
         j = torch.arange(width, device=dev)
         n_t = torch.tensor(lens, device=dev)
-        query_pos = torch.tensor(start_pos, device=dev)[:, None] + torch.minimum(j, n_t[:, None] - 1)
+        query_pos = (torch.tensor(start_pos, device=dev)[:, None]
+                     + torch.minimum(j, n_t[:, None] - 1))
         bias = self._mask(query_pos, span)[:, None]  # [B, 1, width, S]
         padded = None if B == 1 else torch.tensor(
             [b * width + i for b, n in enumerate(lens) for i in range(n)], device=dev)

@@ -31,7 +31,8 @@ NEVER = 1e9  # how a profile stores an infinite threshold (a checkpoint that nev
 def check_profile(profile, model_name: str, plan) -> None:
     from skipsim.model_loader import is_smollm2
 
-    same_model = (is_smollm2(profile.model) and is_smollm2(model_name)) or profile.model == model_name
+    same_model = ((is_smollm2(profile.model) and is_smollm2(model_name))
+                  or profile.model == model_name)
     if not same_model or profile.num_layers != plan.num_layers:
         raise UserError(f"the SkipProfile was made for model {profile.model!r} "
                         f"({profile.num_layers} layers), not {model_name!r} ({plan.num_layers})")

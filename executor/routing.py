@@ -48,7 +48,7 @@ class Routing:
                                         queries=len(here), host_copy_ms=d.copy_s * 1e3)
             landing = d.landing.tolist()
             p = d.p_change.tolist()
-            for m, i in enumerate(here):
+            for m, _i in enumerate(here):
                 self.decisions.append((int(rids[m]), int(toks[m]), c, landing[m], p[m]))
             hit = [m for m, land in enumerate(landing) if land > c]
             if len(hit) < len(here):

@@ -66,11 +66,11 @@ def execute(args, cfg: ExecConfig) -> int:
 
     from tqdm import tqdm
 
-    from executor.serve import Executor
     from executor.model_runner import ModelRunner
     from executor.outputs import labels_of, write_all
     from executor.prompts import prompt_ids
     from executor.reference import cached_reference
+    from executor.serve import Executor
     from executor.skip_modes import make_skip_mode
     from simulator.timeline import Timeline
     from skipsim.model_loader import load_model

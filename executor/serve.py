@@ -161,7 +161,7 @@ class Executor(Routing, Lifecycle):
         if pre:
             h = self._prefill(pre)
             done = [m for m, i in enumerate(pre) if t.prefilled[i] >= t.prefill_target[i]]
-            for m, i in enumerate(pre):
+            for _m, i in enumerate(pre):
                 if t.prefilled[i] < t.prefill_target[i]:
                     t.start_prefill_pass(i, self.chunk_limit)
             if done:
@@ -217,7 +217,7 @@ class Executor(Routing, Lifecycle):
     def _decode_block(self, j: int, dec: list[int]) -> list[int]:
         """Run block j for decode passes; route them on. Returns the requests
         whose token is ready for the LM head (left the last block or exited)."""
-        t, runner, torch = self.t, self.runner, self.torch
+        t, runner = self.t, self.runner
         lo, hi = self.bounds[j], self.bounds[j + 1]
         idx = self._idx(dec)
         positions = [t.ctx[i] - 1 for i in dec]

@@ -17,7 +17,7 @@ the blocks, so `free_blocks` and `running` are current at every call.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class Admission(ABC):
@@ -51,7 +51,7 @@ class WatermarkAdmission(Admission):
 
     @classmethod
     def from_fraction(cls, max_num_seqs: int, watermark_fraction: float,
-                      capacity_blocks: int) -> "WatermarkAdmission":
+                      capacity_blocks: int) -> WatermarkAdmission:
         """The watermark as a share of the cache (vLLM: 0.01), rounded down."""
         return cls(max_num_seqs, int(watermark_fraction * capacity_blocks))
 

@@ -44,7 +44,7 @@ class CheckpointPlan:
         return self.boundaries[end] - self.boundaries[start]
 
     @classmethod
-    def from_block_sizes(cls, sizes: list[int]) -> "CheckpointPlan":
+    def from_block_sizes(cls, sizes: list[int]) -> CheckpointPlan:
         if not sizes or any(s <= 0 for s in sizes):
             raise UserError(f"block sizes {sizes} must all be positive")
         bounds = [0]
@@ -53,7 +53,7 @@ class CheckpointPlan:
         return cls(tuple(bounds))
 
     @classmethod
-    def parse(cls, text: str, num_layers: int) -> "CheckpointPlan":
+    def parse(cls, text: str, num_layers: int) -> CheckpointPlan:
         """Block sizes or boundaries, checked to cover exactly `num_layers` layers."""
         try:
             values = [int(v) for v in text.replace(" ", "").split(",") if v]
@@ -67,14 +67,14 @@ class CheckpointPlan:
         return plan
 
     @classmethod
-    def uniform(cls, num_layers: int, num_blocks: int) -> "CheckpointPlan":
+    def uniform(cls, num_layers: int, num_blocks: int) -> CheckpointPlan:
         """The trivial baseline: blocks as equal as integer division allows."""
         if not 1 <= num_blocks <= num_layers:
             raise UserError(f"cannot cut {num_layers} layers into {num_blocks} blocks")
         base, extra = divmod(num_layers, num_blocks)
         return cls.from_block_sizes([base + (i < extra) for i in range(num_blocks)])
 
-    def scaled(self, num_layers: int) -> "CheckpointPlan":
+    def scaled(self, num_layers: int) -> CheckpointPlan:
         """This plan at the same relative depths in a model of `num_layers`
         layers: each checkpoint b goes to round(b * num_layers / L); checkpoints
         that round onto one another merge."""

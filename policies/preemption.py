@@ -12,7 +12,7 @@ pass is inside a running step cannot be evicted mid-step.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from skipsim.kv_pages import PagedKVCache
 

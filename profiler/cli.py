@@ -14,7 +14,6 @@ from skipsim.errors import UserError
 from skipsim.outputs import check_writable_file
 
 
-
 def add_arguments(parser) -> None:
     parser.add_argument("--model", default="smollm2",
                         help="model to profile: smollm2 or a local HF folder (default: smollm2)")

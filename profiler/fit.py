@@ -28,7 +28,7 @@ ever receive the training rows; `heldout_error` scores the test rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -85,7 +85,7 @@ class HeldOut:
     max_ape: float
 
     @classmethod
-    def score(cls, predicted, measured, n_train: int) -> "HeldOut":
+    def score(cls, predicted, measured, n_train: int) -> HeldOut:
         e = ape(predicted, measured)
         if not len(e):
             return cls(n_train, 0, float("nan"), float("nan"), float("nan"))
@@ -109,7 +109,7 @@ def _one_like(x):
     return np.ones(np.shape(x)) if np.ndim(x) else 1.0
 
 
-@lru_cache(maxsize=None)
+@cache
 def _hinge_names(feature: str, knots: tuple) -> tuple:
     """(knot, "feature>knot") pairs: the names are built once, not per step."""
     return tuple((k, f"{feature}>{k}") for k in knots)
@@ -160,7 +160,7 @@ class LinearFit:
     floor_s: float  # predictions never go below this (the fastest point seen / 2)
 
     @classmethod
-    def fit(cls, features: dict[str, np.ndarray], measured_s) -> "LinearFit":
+    def fit(cls, features: dict[str, np.ndarray], measured_s) -> LinearFit:
         y = np.asarray(measured_s, dtype=float)
         names = [k for k, v in features.items() if np.any(np.asarray(v) != 0)]
         columns = lambda keep: np.column_stack(  # noqa: E731
@@ -194,7 +194,7 @@ class LinearFit:
                 "floor_s": self.floor_s}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "LinearFit":
+    def from_dict(cls, d: dict) -> LinearFit:
         return cls(tuple(d["features"]), tuple(float(c) for c in d["coef"]),
                    float(d["floor_s"]))
 
@@ -237,7 +237,7 @@ class LogLogTable:
     seconds: tuple[float, ...]
 
     @classmethod
-    def fit(cls, entries, queries, seconds) -> "LogLogTable":
+    def fit(cls, entries, queries, seconds) -> LogLogTable:
         order = np.lexsort((np.asarray(queries), np.asarray(entries)))
         pick = lambda a, t: tuple(t(v) for v in np.asarray(a)[order])  # noqa: E731
         n, q = pick(entries, int), pick(queries, int)
@@ -263,7 +263,7 @@ class LogLogTable:
                 "seconds": list(self.seconds)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "LogLogTable":
+    def from_dict(cls, d: dict) -> LogLogTable:
         # the envelope again: a fit saved before it existed never falls either
         return cls.fit([int(v) for v in d["entries"]], [int(v) for v in d["queries"]],
                        [float(v) for v in d["seconds"]])

@@ -26,11 +26,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from skipsim.errors import UserError
-
-from profiler.fit import (HeldOut, LinearFit, LogLogTable, fit_from_dict,
-                          holdout_mask, layer_rows_features, token_features)
+from profiler.fit import (
+    HeldOut,
+    LinearFit,
+    LogLogTable,
+    fit_from_dict,
+    holdout_mask,
+    layer_rows_features,
+    token_features,
+)
 from profiler.profile_table import ProfileTable, profile_label
+from skipsim.errors import UserError
 
 FIT_FORMAT = "skipsim-fitted-profile/1"
 BLOCK_COMPONENTS = ("layer", "attention", "mlp")
@@ -74,7 +80,7 @@ class FittedProfile:
         return path
 
     @classmethod
-    def from_dict(cls, d: dict, origin: str = "fit") -> "FittedProfile":
+    def from_dict(cls, d: dict, origin: str = "fit") -> FittedProfile:
         try:
             if d.get("format") != FIT_FORMAT:
                 raise UserError(f"{origin}: not a fitted profile (format "
@@ -96,7 +102,7 @@ class FittedProfile:
         return fitted
 
     @classmethod
-    def load(cls, path: str | Path) -> "FittedProfile":
+    def load(cls, path: str | Path) -> FittedProfile:
         path = Path(path)
         try:
             data = json.loads(path.read_text())

@@ -27,13 +27,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from skipsim.errors import UserError
-from skipsim.model_loader import is_smollm2
-
 from profiler.cost_model import BatchShape, CostModel, register_cost_model
 from profiler.fit import block_features, token_features
 from profiler.fit_profile import FittedProfile, fit_profile
 from profiler.profile_table import SUFFIXES, ProfileTable
+from skipsim.errors import UserError
+from skipsim.model_loader import is_smollm2
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 FIT_SUFFIX = ".fit.json"

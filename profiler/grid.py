@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from skipsim.errors import UserError
-
 from profiler.timing import TimingConfig
+from skipsim.errors import UserError
 
 INDEX_KINDS = ("flat", "ivfpq", "hnsw")
 
@@ -73,7 +72,7 @@ class ProfileGrid:
         return tuple(n for n in self.bank_sizes if n <= cap)
 
     @classmethod
-    def full(cls) -> "ProfileGrid":
+    def full(cls) -> ProfileGrid:
         return cls(
             prefill_tokens=_log_grid(16, 2048, 2),
             decode_batches=_log_grid(1, 256, 1),
@@ -86,7 +85,7 @@ class ProfileGrid:
             name="full")
 
     @classmethod
-    def quick(cls) -> "ProfileGrid":
+    def quick(cls) -> ProfileGrid:
         return cls(
             prefill_tokens=_log_grid(16, 2048, 1),
             decode_batches=_log_grid(1, 256, 1),
@@ -101,7 +100,7 @@ class ProfileGrid:
             name="quick")
 
     @classmethod
-    def tiny(cls) -> "ProfileGrid":
+    def tiny(cls) -> ProfileGrid:
         """A few points, seconds: the fast test suite's real profile."""
         return cls(
             prefill_tokens=(16, 64), decode_batches=(1, 4), decode_contexts=(128,),

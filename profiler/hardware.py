@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from skipsim.errors import UserError
 
@@ -76,5 +76,5 @@ def device_facts(device: str, threads: int) -> dict:
         "faiss_version": faiss_version,
         "faiss_gpu": faiss_has_gpu(),
         "platform": platform.platform(),
-        "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }

@@ -5,7 +5,8 @@ its own rotary embedding and attention implementation, on hidden states of
 the real width. Each call runs `block_layers` *distinct* consecutive layers
 and the row stores the time per layer: timing one layer over and over keeps
 its ~14 MB of weights in the CPU cache, which a 30-layer forward never does
-(on this machine a lone layer at batch 1 ran ~2x faster than in a stack). Decode steps attend to a K/V cache of the exact shape a
+(on this machine a lone layer at batch 1 ran ~2x faster than in a stack).
+Decode steps attend to a K/V cache of the exact shape a
 serving system holds, (batch, kv_heads, context, head_dim), preallocated and
 filled with random values: only the shapes matter to the time, and a slot
 write (not a growing `torch.cat`) is what a paged cache does. Rows measured:
@@ -21,7 +22,7 @@ write (not a growing `torch.cat`) is what a paged cache does. Rows measured:
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from profiler.grid import ProfileGrid
 from profiler.timing import Clock, Timing, measure

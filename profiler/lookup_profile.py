@@ -16,8 +16,9 @@ results back, which are timed as their own rows (copy_d2h, copy_h2d).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from functools import partial
 
 import numpy as np
 
@@ -123,7 +124,7 @@ def profile_lookups(grid: ProfileGrid, device: str, dim: int,
             clock = Clock(device) if where == "gpu" else cpu_clock
             progress(f"{kind} bank {n:,}: search")
             for q, xq in queries.items():
-                t = measure(lambda: index.search(xq, settings.k), clock, cfg)
+                t = measure(partial(index.search, xq, settings.k), clock, cfg)
                 rows.append(_row("lookup", t, index=kind, where=where, entries=n, queries=q))
             del index
     return rows

@@ -45,7 +45,7 @@ class ProfileTable:
     meta: dict
 
     @classmethod
-    def from_records(cls, records: list[dict], meta: dict) -> "ProfileTable":
+    def from_records(cls, records: list[dict], meta: dict) -> ProfileTable:
         df = pd.DataFrame.from_records(records)
         for col, default in {**SHAPE_COLUMNS, **TEXT_COLUMNS}.items():
             df[col] = df[col].fillna(default) if col in df else default
@@ -72,7 +72,7 @@ class ProfileTable:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "ProfileTable":
+    def load(cls, path: str | Path) -> ProfileTable:
         path = Path(path)
         if path.suffix not in SUFFIXES:
             raise UserError(f"{path}: not a profile (expected a .csv or .parquet table)")

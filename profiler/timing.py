@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from skipsim.errors import UserError
 
@@ -55,13 +55,13 @@ class Timing:
         """(p90 - p10) / median: the relative width of the middle 80%."""
         return (self.p90_s - self.p10_s) / self.median_s if self.median_s > 0 else 0.0
 
-    def scaled(self, factor: float) -> "Timing":
+    def scaled(self, factor: float) -> Timing:
         """The same timing divided among `1/factor` equal parts (per layer)."""
         return Timing(self.median_s * factor, self.p10_s * factor, self.p90_s * factor,
                       self.repeats, self.inner)
 
     @classmethod
-    def from_samples(cls, samples_s: list[float], inner: int) -> "Timing":
+    def from_samples(cls, samples_s: list[float], inner: int) -> Timing:
         import numpy as np  # here, so that `simulate profile --help` loads no numpy
 
         a = np.asarray(samples_s, dtype=float)

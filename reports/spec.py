@@ -56,7 +56,7 @@ class SweepSpec:
     path: str
 
     @classmethod
-    def load(cls, path: str | Path) -> "SweepSpec":
+    def load(cls, path: str | Path) -> SweepSpec:
         p = Path(path)
         if not p.is_file():
             raise UserError(f"sweep spec {str(p)!r} not found")
@@ -67,7 +67,7 @@ class SweepSpec:
         return cls.from_dict(data, str(p))
 
     @classmethod
-    def from_dict(cls, data: dict, path: str = "<spec>") -> "SweepSpec":
+    def from_dict(cls, data: dict, path: str = "<spec>") -> SweepSpec:
         unknown = set(data) - SPEC_KEYS
         if unknown:
             raise UserError(f"sweep spec {path}: unknown key(s) {', '.join(sorted(unknown))} "
@@ -81,7 +81,8 @@ class SweepSpec:
         if bad:
             raise UserError(f"sweep spec {path}: slo keys must be {', '.join(SLO_KEYS)}, "
                             f"got {', '.join(sorted(bad))}")
-        return cls(title=data.get("title", Path(path).stem), description=data.get("description", ""),
+        return cls(title=data.get("title", Path(path).stem),
+                   description=data.get("description", ""),
                    base=_normalise(data.get("base", {})), axes=axes,
                    slo_ms={SLO_KEYS[k]: float(v) for k, v in slo.items()},
                    report=data.get("report", {}), path=path)

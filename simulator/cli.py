@@ -16,7 +16,7 @@ import argparse
 import math
 import sys
 from dataclasses import fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from policies.kv_hole import KV_HOLE_POLICIES
@@ -63,7 +63,8 @@ def add_arguments(parser) -> None:
                         "--exit-prob is given)")
     g.add_argument("--skip-rates", default=None, help="parametric: hit rate per inner checkpoint "
                    "(comma list, or one value for all)")
-    g.add_argument("--p-change", default=None, help="parametric: P(a hit changes the token), per checkpoint or one value")
+    g.add_argument("--p-change", default=None,
+                   help="parametric: P(a hit changes the token), per checkpoint or one value")
     g.add_argument("--exit-prob", type=float, default=None, help="parametric: P(a hit exits)")
     g.add_argument("--skip-config", default=None, metavar="FILE",
                    help="parametric: JSON/YAML config; replay: CSV/Parquet of decisions; "
@@ -78,7 +79,8 @@ def add_served_system_arguments(parser) -> None:
     """The served system's flags (plan, scheduler, batching), shared with `execute`."""
     d = SimConfig()
     g = parser.add_argument_group("served system")
-    g.add_argument("--model", default=d.model, help=f"model spec name or HF folder (default: {d.model})")
+    g.add_argument("--model", default=d.model,
+                   help=f"model spec name or HF folder (default: {d.model})")
     g.add_argument("--checkpoints", default=d.checkpoints,
                    help=f"block sizes or boundaries (default: {d.checkpoints})")
     g.add_argument("--scheduler", "--policy", dest="policy", default=d.policy,
@@ -86,9 +88,11 @@ def add_served_system_arguments(parser) -> None:
                    help=f"scheduler: {', '.join(sorted(SCHEDULERS))} (default: {d.policy}; "
                         "--policy is an alias)")
     g.add_argument("--kv-policy", default=d.kv_policy, choices=KV_HOLE_POLICIES, metavar="NAME",
-                   help=f"KV holes of skipped layers: {', '.join(KV_HOLE_POLICIES)} (default: {d.kv_policy})")
+                   help=f"KV holes of skipped layers: {', '.join(KV_HOLE_POLICIES)} "
+                        f"(default: {d.kv_policy})")
     g.add_argument("--lookup-placement", default=d.lookup_placement,
-                   help="gpu: lookups in line in the step; cpu: on the host, overlapped (default: gpu)")
+                   help="gpu: lookups in line in the step; cpu: on the host, overlapped "
+                        "(default: gpu)")
     g.add_argument("--num-gpus", type=int, default=d.num_gpus, help="pipeline stages (default: 1)")
     g.add_argument("--max-num-seqs", type=int, default=d.max_num_seqs,
                    help=f"most requests running / in one batch (default: {d.max_num_seqs})")
@@ -104,9 +108,11 @@ def add_output_arguments(parser) -> None:
     g = parser.add_argument_group("output")
     g.add_argument("--goodput", nargs="+", default=None, metavar="KEY:MS",
                    help="SLOs for goodput as vLLM bench: ttft:MS tpot:MS e2el:MS")
-    g.add_argument("--out", default=None, metavar="DIR", help="output folder (default: out/<timestamp>)")
+    g.add_argument("--out", default=None, metavar="DIR",
+                   help="output folder (default: out/<timestamp>)")
     g.add_argument("--records-format", default="csv", help="csv or parquet")
-    g.add_argument("--timeline", default=None, metavar="FILE", help="write a Chrome trace (Perfetto)")
+    g.add_argument("--timeline", default=None, metavar="FILE",
+                   help="write a Chrome trace (Perfetto)")
     g.add_argument("--timeline-window", default=None, metavar="START:END",
                    help="only the timeline's slices within these simulated seconds "
                         "(a whole run's timeline takes ~240 bytes a step)")
@@ -206,7 +212,7 @@ def run_spec(args):
 def _out_dir(arg: str | None) -> Path:
     if arg:
         return Path(arg)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     path, n = Path("out") / stamp, 1
     while path.exists():
         path, n = Path("out") / f"{stamp}-{n}", n + 1

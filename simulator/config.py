@@ -39,7 +39,8 @@ class SimConfig:
     gpu_memory_bytes: int | None = None  # None: the device's memory
     bank_fraction: float = 0.01  # share of GPU memory given to the banks (all checkpoints)
     bank_entry_overhead_bytes: int = 8  # per entry beside its float32 key: decision + id
-    bank_entries: tuple[int, ...] | None = None  # per inner checkpoint (a plan's); None: bank_fraction
+    # per inner checkpoint (a plan's); None: bank_fraction
+    bank_entries: tuple[int, ...] | None = None
     kv_block_tokens: int = 16
     kv_watermark_fraction: float = 0.01  # free KV kept back at admission, as vLLM
     max_num_seqs: int = 256

@@ -71,7 +71,7 @@ class RateChoice:
     def note(self) -> str:
         found = (f"a rate whose {PROBE_REQUESTS}-request probe queue grew by no more than "
                  "short-probe noise" if self.probes[-1].stable else
-                 f"the lowest rate probed; every probe's queue grew: expect overload")
+                 "the lowest rate probed; every probe's queue grew: expect overload")
         return (f"{self.fraction:.0%} of the simulated capacity {self.sustainable_per_s:.3f} "
                 f"req/s, {found} (saturation probe {self.saturation_per_s:.3f} req/s; probes "
                 + ", ".join(str(p) for p in self.probes) + ")")

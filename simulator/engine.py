@@ -214,7 +214,8 @@ class Engine(RequestLifecycle):
                 chunks = tuple((t.chunk[i], int(t.prefilled[i])) for i in pre)
                 dec = ids[~step.prefill]
                 if j + 1 == k:
-                    logits = sum(1 for i, (n, c) in zip(pre, chunks) if n + c >= t.prefill_target[i])
+                    logits = sum(1 for i, (n, c) in zip(pre, chunks)
+                                 if n + c >= t.prefill_target[i])
             batch = BatchShape(chunks, gather(t.ctx, members if step.prefill is None
                                               else dec.tolist()))
             step.tokens = batch.tokens

@@ -2,7 +2,8 @@
 
 `validate` joins the two on request_id and subtracts, so both must write
 these columns with these units. `RunStats` is the run-level record beside
-them (the engine's or the executor's counters), which `summarize` reads. Times are seconds from the first arrival.
+them (the engine's or the executor's counters), which `summarize` reads.
+Times are seconds from the first arrival.
 Decode passes are the output tokens after the first (the first comes from
 prefill, which always runs full depth); per-token layer counts refer to them.
 """

@@ -15,15 +15,14 @@ decide from hidden states; this step draws their decisions from a skip model.)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
-from profiler.cost_model import CostModel
-
 from policies.checkpoint_plan import CheckpointPlan
 from policies.kv_hole import KVHolePolicy
+from profiler.cost_model import CostModel
 from simulator.skip_model import SkipModel
 
 
@@ -118,7 +117,8 @@ class RouterStep:
             return
         spans = set(layers)
         for span in spans:
-            chosen = hit_pos if len(spans) == 1 else [m for m, s in zip(hit_pos, layers) if s == span]
+            chosen = (hit_pos if len(spans) == 1
+                      else [m for m, s in zip(hit_pos, layers) if s == span])
             if in_step:
                 r.kv_time_s += policy.step_time_s(self.cost, len(chosen), span)
             if deferred:

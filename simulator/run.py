@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from policies.admission import WatermarkAdmission
 from policies.actions.base import skip_action
+from policies.admission import WatermarkAdmission
 from policies.checkpoint_plan import CheckpointPlan
 from policies.kv_hole import kv_hole_policy
 from policies.memory_split import MemorySplit, memory_split, stage_of_blocks
@@ -21,8 +21,7 @@ from policies.preemption import LatestAdmitted
 from policies.schedulers import make_scheduler
 from profiler.devices import device_spec
 from simulator.components import build_cost_model, build_skip_model, host_link_bytes_per_s
-from simulator.config import (DEFAULT_CHECKPOINTS, DEFAULT_CHECKPOINTS_LAYERS,
-                              SimConfig)
+from simulator.config import DEFAULT_CHECKPOINTS, DEFAULT_CHECKPOINTS_LAYERS, SimConfig
 from simulator.engine import Engine
 from simulator.records import RECORD_COLUMNS, RunStats
 from simulator.router_step import RouterStep
@@ -74,7 +73,8 @@ class Setup:
             cfg.max_num_seqs, cfg.kv_watermark_fraction, self.memory.kv_capacity_blocks)
         self.preemption = LatestAdmitted()
         self.cpu_cost = None if cfg.lookup_placement != "cpu" else (
-            self.cost if cfg.device == "cpu" else build_cost_model(cfg.cost_model, self.spec, "cpu"))
+            self.cost if cfg.device == "cpu"
+            else build_cost_model(cfg.cost_model, self.spec, "cpu"))
 
     def _plan(self) -> CheckpointPlan:
         """The checkpoint plan; the default one scaled to the model's depth."""
@@ -102,8 +102,9 @@ class Setup:
         if on_cpu:
             link = host_link_bytes_per_s(self.cfg.device)
             # each query's hidden state goes down, its decision (8 bytes) comes back
-            lookup = (lambda e, q: self.cpu_cost.lookup_time_s(e, q)
-                      + q * (hidden * self.spec.dtype_bytes + 8) / link)
+            def lookup(e, q):
+                return (self.cpu_cost.lookup_time_s(e, q)
+                        + q * (hidden * self.spec.dtype_bytes + 8) / link)
         else:
             lookup = self.cost.lookup_time_s
         if self.skip_model.router_reads_lm_head:  # CALM-style: the LM head at each checkpoint

@@ -100,7 +100,7 @@ class SkipModel(ABC):
                 f"{where}: their lookups are pure cost"]
 
     @classmethod
-    def from_options(cls, plan: CheckpointPlan, options: dict) -> "SkipModel":
+    def from_options(cls, plan: CheckpointPlan, options: dict) -> SkipModel:
         """Build from the CLI's skip options (`skip_rates`, `skip_config`, ...);
         models without options ignore them."""
         return cls()

@@ -4,7 +4,8 @@ A request is waiting (arrived, not admitted), running (holds KV, its
 current pass sits in one virtual queue or is in flight), or done. A pass is
 one prefill chunk or one decode token travelling through the blocks;
 the queue it sits in is that of the block it runs next. A queue is a dict
-request index -> tokens of its pass, in entry order. After a preemption the request re-prefills prompt + generated tokens
+request index -> tokens of its pass, in entry order. After a preemption the
+request re-prefills prompt + generated tokens
 (recompute), so `prefill_target` grows past the prompt.
 """
 

@@ -23,6 +23,7 @@ from traces.config import TraceConfig
 from traces.loaders import is_saved_trace, load_trace
 from traces.trace import Trace
 
+
 @dataclass
 class Workload:
     trace: Trace

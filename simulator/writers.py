@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from simulator.metrics import PERCENTILES
@@ -36,7 +36,7 @@ def vllm_summary(summary: dict, labels: dict, meta: dict) -> dict:
     names what counted the trace's tokens (null for synthetic lengths).
     """
     out = {
-        "date": datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"),
+        "date": datetime.now(UTC).strftime("%Y%m%d-%H%M%S"),
         "backend": "skipsim",
         "model_id": labels["model"],
         "tokenizer_id": meta.get("tokenizer_id"),
@@ -137,8 +137,10 @@ def format_summary(summary: dict, labels: dict, meta: dict) -> str:
         ("skipped layer fraction", f"{s['skipped_layer_fraction']:.3f}"),
         ("exits per decode token", f"{s['exits_per_decode_token']:.3f}"),
         ("lookups per decode token", f"{s['lookups_per_decode_token']:.2f}"),
-        ("lookup time (busy s, frac)", f"{s['lookup_busy_s']:.2f}  ({s['lookup_busy_fraction']:.3f})"),
-        ("KV utilisation mean / peak", f"{s['kv_utilisation_mean']:.3f} / {s['kv_utilisation_peak']:.3f}"),
+        ("lookup time (busy s, frac)",
+         f"{s['lookup_busy_s']:.2f}  ({s['lookup_busy_fraction']:.3f})"),
+        ("KV utilisation mean / peak",
+         f"{s['kv_utilisation_mean']:.3f} / {s['kv_utilisation_peak']:.3f}"),
         ("preemptions", f"{s['preemptions']}"),
         ("expected agreement", f"{s['expected_agreement']:.4f}"),
         ("steps / token-block executions", f"{s['steps']:,} / {s['token_block_executions']:,}"),

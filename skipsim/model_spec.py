@@ -74,11 +74,11 @@ class ModelSpec:
         """K and V of one token in one layer: 2 x kv_heads x head_dim x bytes."""
         return 2 * self.num_kv_heads * self.head_dim * self.dtype_bytes
 
-    def with_dtype_bytes(self, dtype_bytes: int) -> "ModelSpec":
+    def with_dtype_bytes(self, dtype_bytes: int) -> ModelSpec:
         return replace(self, dtype_bytes=dtype_bytes)
 
     @classmethod
-    def from_hf_config(cls, config: dict, name: str, dtype_bytes: int = 2) -> "ModelSpec":
+    def from_hf_config(cls, config: dict, name: str, dtype_bytes: int = 2) -> ModelSpec:
         try:
             heads = config["num_attention_heads"]
             hidden = config["hidden_size"]

@@ -82,7 +82,8 @@ class FakeRunner:
         self.calls["prefill"] += 1
         out = []
         for req, ids, start in zip(reqs, token_ids_list, start_pos_list):
-            assert all((0, p) in self.store.get(req, {}) for p in range(start)), "prefix K/V missing"
+            assert all((0, p) in self.store.get(req, {}) for p in range(start)), \
+                "prefix K/V missing"
             h = self.embed(ids)
             for m in range(len(ids)):
                 x = h[m]
@@ -126,7 +127,7 @@ class FakeRunner:
 
     def check_integrity(self):
         assert self.kv.used == sum(self.kv.held.values()) <= self.kv.capacity_blocks
-        for req, st in self.store.items():
+        for req, _st in self.store.items():
             assert req in self.kv.held, "K/V of a request that holds no pages"
 
 
@@ -156,7 +157,8 @@ class FakeSetup:
         self.kv_policy = kv_hole_policy(sim.kv_policy)
         self.cost = FakeCost()
         self.admission = WatermarkAdmission.from_fraction(sim.max_num_seqs,
-                                                          sim.kv_watermark_fraction, capacity_blocks)
+                                                          sim.kv_watermark_fraction,
+                                                          capacity_blocks)
         self.preemption = LatestAdmitted()
 
 

@@ -28,7 +28,8 @@ def random_inputs(seed: int, num_layers: int, step: int = 1, num_options: int = 
                 error_prob=float(rng.uniform(0, 0.1)),
                 landings=tuple((land, float(q)) for land, q in zip(lands, p)),
                 bank_entries=entries,
-                lookup=Affine(float(rng.uniform(0, 2e-4)), float(rng.uniform(0, 1e-4)) * entries / 16000)))
+                lookup=Affine(float(rng.uniform(0, 2e-4)),
+                              float(rng.uniform(0, 1e-4)) * entries / 16000)))
         options[c] = tuple(opts)
     return PlanInputs(
         model="random", num_layers=num_layers, candidates=cands, options=options,

@@ -12,7 +12,8 @@ from policies.preemption import LatestAdmitted
 
 def test_the_watermark_is_kept_back_next_to_running_requests():
     a = WatermarkAdmission(max_num_seqs=8, watermark_blocks=3)
-    assert a.admits(need_blocks=7, free_blocks=10, running=2)       # 10 - 7 = 3 left: exactly the watermark
+    # 10 - 7 = 3 left: exactly the watermark
+    assert a.admits(need_blocks=7, free_blocks=10, running=2)
     assert not a.admits(need_blocks=8, free_blocks=10, running=2)   # would dig into it
 
 

@@ -52,8 +52,8 @@ def test_explicit_flags_beat_the_quick_preset():
     assert quick.num_calibration_prompts == QUICK["num_calibration_prompts"]
     assert quick.router == CalibrationConfig().router
     mixed = config_from_args(parser.parse_args(
-        ["--quick", "--static-layers", "1,3", "--bank-fractions", "0.2,1", "--calibration-prompts", "5",
-         "--compare-kv-policies", "copy"]))
+        ["--quick", "--static-layers", "1,3", "--bank-fractions", "0.2,1",
+         "--calibration-prompts", "5", "--compare-kv-policies", "copy"]))
     assert mixed.static_layer_counts == (1, 3) and mixed.bank_fractions == (0.2, 1.0)
     assert mixed.num_calibration_prompts == 5 and mixed.compare_kv_policies == ("copy",)
     assert mixed.max_new_tokens == QUICK["max_new_tokens"]

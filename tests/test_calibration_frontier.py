@@ -9,7 +9,8 @@ STATIC = [{"skipped_fraction": 0.1, "agreement": 0.8}, {"skipped_fraction": 0.2,
 
 def test_static_line_starts_at_the_full_model_and_joins_measurements():
     assert static_agreement_at(STATIC, 0.0) == 1.0
-    assert static_agreement_at(STATIC, 0.05) == pytest.approx(0.9)    # half-way to the 1-layer point
+    # half-way to the 1-layer point
+    assert static_agreement_at(STATIC, 0.05) == pytest.approx(0.9)
     assert static_agreement_at(STATIC, 0.15) == pytest.approx(0.7)
     assert static_agreement_at(STATIC, 0.2) == pytest.approx(0.6)
 
@@ -37,7 +38,8 @@ def test_points_of_other_kv_policies_are_left_out_and_margins_signed():
 def test_frontier_table_reads_the_upper_envelope_of_the_points():
     from profiler.calibration.study import frontier_at
 
-    pts = [{"skipped_fraction": 0.1, "agreement": 0.8}, {"skipped_fraction": 0.2, "agreement": 0.75},
+    pts = [{"skipped_fraction": 0.1, "agreement": 0.8},
+           {"skipped_fraction": 0.2, "agreement": 0.75},
            {"skipped_fraction": 0.3, "agreement": 0.4}]
     # the chord (0, 1) -> (0.2, 0.75) passes above (0.1, 0.8): mixing beats the point
     assert frontier_at(pts, 0.05) == pytest.approx(1 - 0.05 * 1.25)

@@ -54,7 +54,7 @@ def test_each_fill_changes_only_the_holes_rows_as_declared(lm, fill):
     if fill is HoleFill.MASK:
         assert changed == [] and cache.holes.nonzero().tolist() == [[2, 1, 6]]
         return
-    assert {(l, b, p) for l, b, _, p in changed} == {(2, 1, 6)}  # that row, no other
+    assert {(layer, b, p) for layer, b, _, p in changed} == {(2, 1, 6)}  # that row, no other
     row = cache.k[2, 1, :, 6]
     if fill is HoleFill.PROJECT:
         torch.testing.assert_close(row, lm.kv(2, h, rope)[0][0, :, 0])
@@ -74,7 +74,8 @@ def test_a_masked_hole_never_reaches_attention(lm):
         h = torch.randn(B, 1, 32, generator=torch.Generator().manual_seed(1))
         pos = torch.tensor([6, 6])
         with torch.no_grad():
-            out.append(lm.decode_layer(1, h, torch.arange(B), pos, cache, lm.rope(h, pos.view(-1, 1))))
+            out.append(lm.decode_layer(1, h, torch.arange(B), pos, cache,
+                                       lm.rope(h, pos.view(-1, 1))))
     torch.testing.assert_close(out[0], out[1])  # what lies in the hole does not matter
     cache.holes[1, 0, [2, 4]] = False  # unmasked, the same garbage does
     with torch.no_grad():

@@ -2,6 +2,7 @@
 every stage runs, the study lands in the profile and `--show` prints it."""
 
 import json
+
 import pytest
 import torch
 
@@ -36,7 +37,8 @@ def test_pipeline_writes_the_study_and_show_prints_it(tiny_model_folder, tmp_pat
             "--max-new-tokens", "6", "--router", "knn", "--compare-routers", "knn,gbt,calm",
             "--targets", "0.5", "--static-layers", "1,2", "--bank-fractions", "1",
             "--compare-kv-policies", "project", "--compare-actions", "shortcut",
-            "--live-calibration-prompts", "4", "--offline-routers", "mlp", "--learning-curve", "0.5,1", "--out", str(out)]
+            "--live-calibration-prompts", "4", "--offline-routers", "mlp",
+            "--learning-curve", "0.5,1", "--out", str(out)]
     with torch.no_grad():
         assert main(argv) == 0
     study = json.loads(out.read_text())["live"]["study"]

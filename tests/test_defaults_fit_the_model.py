@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from policies.checkpoint_plan import CheckpointPlan
+from policies.memory_split import stage_of_blocks
 from profiler.calibration.skip_profile import SkipProfile
 from simulator.default_rate import Probe
-from policies.memory_split import stage_of_blocks
 from simulator.skip_models.measured import DEFAULT_PROFILE, MeasuredSkipModel, map_landing
 from skipsim.cli import main
 

@@ -4,7 +4,6 @@ import json
 
 import pytest
 
-
 FIXED = ["execute", "--trace", "fixed", "--num-prompts", "2", "--prompt-tokens", "8",
          "--output-tokens", "4", "--no-progress"]
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from executor.config import ExecConfig
-from executor.serve import Executor
 from executor.greedy import greedy_generate
+from executor.serve import Executor
 from executor.skip_modes import make_skip_mode
 from policies.schedulers import SCHEDULERS
 from simulator.config import SimConfig

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pandas as pd
 
-from executor.routers import RouterSkipMode
-from executor.serve import Executor
 from executor.config import ExecConfig
 from executor.outputs import write_all
+from executor.routers import RouterSkipMode
+from executor.serve import Executor
 from policies.routers.base import SkipExamples, make_router
 from simulator.config import SimConfig
 from simulator.records import RECORD_COLUMNS
@@ -58,7 +58,8 @@ def test_records_have_the_schema_and_decisions_replay(tmp_path, capsys):
     steps = pd.read_parquet(tmp_path / "steps.parquet")
     assert (steps["end_s"] >= steps["start_s"]).all() and (steps["cost_model_s"] > 0).any()
     out = capsys.readouterr().out
-    assert out.startswith("skipsim REAL run (executor): fake") and "measured agreement" in out and "teacher-forced" in out
+    assert (out.startswith("skipsim REAL run (executor): fake") and "measured agreement" in out
+            and "teacher-forced" in out)
 
 
 def test_real_routers_skip_on_the_runs_hidden_states():

@@ -74,7 +74,8 @@ def test_batched_decode_equals_one_at_a_time_across_context_lengths():
         pos = [lens[req] + step // 2 * 2 + (step % 2) for req in reqs]
         h_many = decode(many, reqs, toks, pos)
         for b, req in enumerate(reqs):
-            torch.testing.assert_close(h_many[b:b + 1], decode(one, [req], toks[b:b + 1], pos[b:b + 1]), **TOL)
+            torch.testing.assert_close(h_many[b:b + 1],
+                                       decode(one, [req], toks[b:b + 1], pos[b:b + 1]), **TOL)
 
 
 def test_decode_in_layer_ranges_equals_full_depth():
@@ -149,5 +150,6 @@ def test_cuda_runner_matches_the_cpu_runner():
     for req in prompts:
         torch.testing.assert_close(h_gpu[req].cpu(), h_cpu[req], atol=1e-4, rtol=1e-4)
     out_gpu = decode(gpu, [0, 1], [3, 4], [19, 40])
-    torch.testing.assert_close(gpu.logits(out_gpu).cpu(), cpu.logits(decode(cpu, [0, 1], [3, 4], [19, 40])),
+    torch.testing.assert_close(gpu.logits(out_gpu).cpu(),
+                               cpu.logits(decode(cpu, [0, 1], [3, 4], [19, 40])),
                                atol=1e-4, rtol=1e-4)

@@ -7,17 +7,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import pytest
-
 from placement_helpers import random_inputs
+from sim_helpers import make_trace, run_with
+
 from policies.placement.base import Plan
 from policies.placement.evaluate import evaluate
 from policies.placement.ilp import solve
 from policies.placement.inputs import Affine, PlanInputs, RouterOption
 from policies.placement.measure import Workload, build_inputs, load_profile
 from profiler.cost_model import CostModel
-from sim_helpers import make_trace, run_with
 from skipsim.model_spec import model_spec
 
 
@@ -87,24 +86,26 @@ def test_evaluator_matches_the_simulators_time_per_decode_token_at_batch_1(monke
     """Deterministic case: the parametric router at layer 10 always hits and skips
     one block (10 layers, K/V projected), the one at 20 never hits; one request,
     so each decode token's steps run back to back: the simulator's TPOT is the mean
-    over the decode contexts P+1 .. P+O-1 of the evaluator's per-token time."""
+    over the decode contexts P+1 .. P+n_out-1 of the evaluator's per-token time."""
     spec, cost = model_spec("smollm2"), LinearCost()
-    P, O = 100, 40
+    P, n_out = 100, 40
     never = RouterOption("never", 0.0, 0.0, (), 1000, Affine(cost.lookup_time_s(1000, 1), 0.0))
-    hit = RouterOption("hit", 1.0, 0.1, ((20, 1.0),), 1000, Affine(cost.lookup_time_s(1000, 1), 0.0))
-    inputs = build_inputs(spec, cost, _empty_profile(spec), Workload(P, O, None), 1, 16 * 2**30,
-                          0.0, contexts=tuple(range(P + 1, P + O)), prefill_share=False)
+    hit = RouterOption("hit", 1.0, 0.1, ((20, 1.0),), 1000,
+                       Affine(cost.lookup_time_s(1000, 1), 0.0))
+    inputs = build_inputs(spec, cost, _empty_profile(spec), Workload(P, n_out, None), 1,
+                          16 * 2**30, 0.0, contexts=tuple(range(P + 1, P + n_out)),
+                          prefill_share=False)
     inputs = replace(inputs, candidates=(10, 20), options={10: (hit,), 20: (never,)})
     ev = evaluate(inputs, Plan((0, 10, 20, 30), ("hit", "never")))
-    result = run_with(cost, make_trace([0.0], [P], [O]), monkeypatch, checkpoints="10,10,10",
-                      skip_model="parametric", bank_entries=(1000, 1000),
+    result = run_with(cost, make_trace([0.0], [P], [n_out]), monkeypatch,
+                      checkpoints="10,10,10", skip_model="parametric", bank_entries=(1000, 1000),
                       skip_options={"hit_rates": "1.0,0.0", "p_change": "0.1,0.0",
                                     "exit_prob": 0.0, "skip_config": None})
     tpot = float(result.records["tpot_s"][0])
     assert ev.time_per_token_s == pytest.approx(tpot, rel=1e-9)
     agreement = float(result.records["expected_agreement"][0])
-    # the first token comes from prefill (kept); the O - 1 decode tokens keep 0.9 each
-    assert agreement == pytest.approx((1 + (O - 1) * ev.agreement) / O, rel=1e-9)
+    # the first token comes from prefill (kept); the n_out - 1 decode tokens keep 0.9 each
+    assert agreement == pytest.approx((1 + (n_out - 1) * ev.agreement) / n_out, rel=1e-9)
     assert ev.agreement == pytest.approx(0.9)
 
 

@@ -9,8 +9,8 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from placement_helpers import random_inputs
+
 from policies.placement.dp import solve_dp
 from policies.placement.evaluate import evaluate
 from policies.placement.exhaustive import best_by_search

@@ -5,8 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from profiler.fit import (HeldOut, LinearFit, LogLogTable, ape, block_features,
-                          holdout_mask, layer_rows_features)
+from profiler.fit import (
+    HeldOut,
+    LinearFit,
+    LogLogTable,
+    ape,
+    block_features,
+    holdout_mask,
+    layer_rows_features,
+)
 from profiler.fit_profile import fit_profile
 from profiler.profile_table import ProfileTable
 
@@ -73,7 +80,7 @@ def test_holdout_takes_a_quarter_of_each_group_and_never_an_edge_point():
     rows = synthetic_rows()
     axes = rows[["tokens", "context"]]
     test = holdout_mask(axes, groups=rows["phase"], seed=3)
-    for phase, sub in rows.groupby("phase"):
+    for _phase, sub in rows.groupby("phase"):
         picked = sub[test[sub.index]]
         assert len(picked) == round(0.25 * len(sub))
         for col in ("tokens", "context"):

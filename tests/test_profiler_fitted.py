@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 
 from profiler.cost_model import COST_MODELS, BatchShape
-from profiler.fit_profile import FittedProfile, fit_profile
+from profiler.fit import block_features
+from profiler.fit_profile import FittedProfile
 from profiler.fitted import MeasuredCostModel, default_profile, load_fitted
 from profiler.profile_table import ProfileTable
 from profiler.resolve import cost_model_from_arg
 from skipsim.errors import UserError
 from skipsim.model_spec import model_spec
 from tests.test_profiler_fit import synthetic_rows, true_layer_s
-from profiler.fit import block_features
 
 
 def synthetic_profile(tmp_path, model="smollm2"):

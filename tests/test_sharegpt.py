@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from skipsim.errors import UserError
-from traces.sharegpt import (conversation_pairs, is_valid_pair, recover_records,
-                             sample_indices)
+from traces.sharegpt import conversation_pairs, is_valid_pair, recover_records, sample_indices
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sharegpt_truncated.json"
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from sim_helpers import PerTokenCost, ServiceCost, make_trace, run_with
+
 from simulator.config import SimConfig
 from simulator.events import settle
 from simulator.run import simulate
@@ -32,18 +32,21 @@ def test_lookups_only_add_time(monkeypatch):
     trace = _small_trace()
     base = run_with(PerTokenCost(1e-4), trace, monkeypatch, policy="no-skip")
     slow = run_with(PerTokenCost(1e-4, lookup_s=1e-3), trace, monkeypatch,
-                    policy="deepest-first", skip_model="parametric", skip_options={"hit_rates": "0"})
+                    policy="deepest-first", skip_model="parametric",
+                    skip_options={"hit_rates": "0"})
     assert slow.records["e2e_s"].mean() > base.records["e2e_s"].mean()
     assert slow.records["lookup_time_s"].sum() > 0
 
 
 def test_same_seed_same_outputs():
     trace = _small_trace()
-    cfg = SimConfig(skip_model="parametric", skip_options={"hit_rates": "0.3", "exit_prob": "0.2"}, seed=7)
+    cfg = SimConfig(skip_model="parametric",
+                    skip_options={"hit_rates": "0.3", "exit_prob": "0.2"}, seed=7)
     a, b = simulate(trace, cfg), simulate(trace, cfg)
     for key in a.records:
         np.testing.assert_array_equal(a.records[key], b.records[key])
-    c = simulate(trace, SimConfig(skip_model="parametric", skip_options={"hit_rates": "0.3", "exit_prob": "0.2"}, seed=8))
+    c = simulate(trace, SimConfig(skip_model="parametric",
+                                  skip_options={"hit_rates": "0.3", "exit_prob": "0.2"}, seed=8))
     assert not np.array_equal(a.records["layers_skipped"], c.records["layers_skipped"])
 
 
@@ -101,7 +104,8 @@ def test_settle_runs_after_events_already_due():
 
 def test_skipping_saves_layers_and_costs_agreement():
     trace = _small_trace()
-    res = simulate(trace, SimConfig(skip_model="parametric", skip_options={"hit_rates": "0.5", "p_change": "0.2"}))
+    res = simulate(trace, SimConfig(skip_model="parametric",
+                                    skip_options={"hit_rates": "0.5", "p_change": "0.2"}))
     r = res.records
     assert r["layers_skipped"].sum() > 0 and np.all(r["expected_agreement"] <= 1)
     assert r["expected_agreement"].mean() < 1

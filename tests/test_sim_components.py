@@ -6,15 +6,15 @@ import pandas as pd
 import pytest
 
 from policies.checkpoint_plan import CheckpointPlan
+from policies.memory_split import memory_split, stage_of_blocks
 from policies.schedulers import SCHEDULERS, QueueView, StepState, fill_batch, make_scheduler
 from profiler.cost_model import BatchShape
 from profiler.devices import DEVICES
 from profiler.roofline import RooflineCostModel
-from skipsim.kv_pages import PagedKVCache
-from policies.memory_split import memory_split, stage_of_blocks
 from simulator.skip_models.parametric import ParametricSkipModel
 from simulator.skip_models.replay import ReplaySkipModel
 from skipsim.errors import UserError
+from skipsim.kv_pages import PagedKVCache
 from skipsim.model_spec import model_spec
 
 SPEC = model_spec("llama-3-8b")
@@ -32,7 +32,8 @@ def test_roofline_decode_is_memory_bound_and_prefill_compute_bound():
     # a 4096-token prefill: 2 FLOPs per parameter per token dominate
     t = rf.block_time_s(1, BatchShape(((4096, 0),), ()))
     assert t >= 2 * SPEC.layer_params * 4096 / dev.peak_for(2)
-    assert rf.block_time_s(4, BatchShape((), (1,))) == pytest.approx(4 * rf.block_time_s(1, BatchShape((), (1,))))
+    assert rf.block_time_s(4, BatchShape((), (1,))) == pytest.approx(
+        4 * rf.block_time_s(1, BatchShape((), (1,))))
     assert "analytic roofline: H100" in rf.label
     assert rf.lookup_time_s(10_000, 8) > rf.lookup_time_s(1_000, 8) > dev.lookup_overhead_s
 

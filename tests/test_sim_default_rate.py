@@ -5,8 +5,7 @@ the chosen rate does not overload the server."""
 import numpy as np
 
 from simulator.config import SimConfig
-from simulator.default_rate import (choose_rate, in_system_at_arrivals, is_level,
-                                    queue_levels)
+from simulator.default_rate import choose_rate, in_system_at_arrivals, is_level, queue_levels
 from simulator.run import Setup, simulate
 from skipsim.cli import main
 from traces.loaders import TraceConfig, load_trace

@@ -5,8 +5,8 @@ every skipped layer, and a deferring policy's repair steps recompute them."""
 
 import numpy as np
 import pytest
-
 from sim_helpers import PerTokenCost, run_with
+
 from traces.loaders import TraceConfig, load_trace
 
 PROJECTION_S = 1e-5  # per token and layer

@@ -13,8 +13,8 @@ a 2σ error under 3% needs n ≈ 5·10⁵; those runs are marked slow.
 
 import numpy as np
 import pytest
-
 from sim_helpers import ServiceCost, make_trace, run_with
+
 from traces.arrivals import gamma_arrivals
 
 SERVICE_S = 1.0

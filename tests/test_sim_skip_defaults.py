@@ -36,8 +36,8 @@ def test_parametric_flags_with_another_model_are_refused():
 
 
 def test_measured_model_reads_a_given_profile(tmp_path):
-    from simulator.components import build_skip_model
     from policies.checkpoint_plan import CheckpointPlan
+    from simulator.components import build_skip_model
 
     plan = CheckpointPlan.parse("8,4,4,4,4,2,2,2", 30)
     with pytest.raises(UserError):

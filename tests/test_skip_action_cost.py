@@ -9,10 +9,10 @@ from policies.kv_hole import kv_hole_policy
 from profiler.devices import DEVICES
 from profiler.roofline import RooflineCostModel
 from simulator.router_step import RouterStep
-from tests.sim_helpers import ServiceCost
 from simulator.skip_models.parametric import ParametricSkipModel
 from skipsim.errors import UserError
 from skipsim.model_spec import model_spec
+from tests.sim_helpers import ServiceCost
 
 
 def test_roofline_prices_a_shortcut_as_a_d_by_d_product():
@@ -26,7 +26,8 @@ def test_roofline_prices_a_shortcut_as_a_d_by_d_product():
         (macs + 2 * 576) * spec.dtype_bytes / dev.memory_bandwidth_bytes_per_s)
     # a huge batch: 2 flops per multiply-add at peak
     n = 1 << 20
-    assert rf.skip_action_time_s(n, macs) == pytest.approx(2.0 * macs * n / dev.peak_for(spec.dtype_bytes))
+    assert rf.skip_action_time_s(n, macs) == pytest.approx(
+        2.0 * macs * n / dev.peak_for(spec.dtype_bytes))
     assert rf.skip_action_time_s(0, macs) == rf.skip_action_time_s(8, 0) == 0.0
 
 
@@ -37,7 +38,8 @@ def test_measured_price_scales_the_measured_kv_projection_by_multiply_adds():
     cm = MeasuredCostModel(spec=spec, device="cpu")
     kv_macs = 2 * spec.hidden_size * spec.num_kv_heads * spec.head_dim
     assert cm.skip_action_time_s(16, kv_macs) == pytest.approx(cm.kv_projection_time_s(16, 1))
-    assert cm.skip_action_time_s(16, 2 * kv_macs) == pytest.approx(2 * cm.kv_projection_time_s(16, 1))
+    assert cm.skip_action_time_s(16, 2 * kv_macs) == pytest.approx(
+        2 * cm.kv_projection_time_s(16, 1))
 
 
 def test_router_charges_the_action_once_per_hit():
@@ -45,8 +47,9 @@ def test_router_charges_the_action_once_per_hit():
     skip = ParametricSkipModel.from_options(plan, {"hit_rates": "1", "exit_prob": 1.0,
                                                    "p_change": "0"})
     charged = []
-    router = RouterStep(plan, skip, kv_hole_policy("copy"), lambda e, q: 0.0, ServiceCost(0.0, False),
-                        100, np.random.default_rng(0), action_time_s=lambda n: charged.append(n) or 1e-3 * n)
+    router = RouterStep(plan, skip, kv_hole_policy("copy"), lambda e, q: 0.0,
+                        ServiceCost(0.0, False), 100, np.random.default_rng(0),
+                        action_time_s=lambda n: charged.append(n) or 1e-3 * n)
     r = router.route(1, np.arange(5), np.arange(5), np.zeros(5, int))
     assert r.exited == 5 and charged == [5] and r.kv_time_s == pytest.approx(5e-3)
 

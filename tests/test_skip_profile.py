@@ -58,7 +58,8 @@ def test_measured_model_reproduces_hit_rates_and_landings(at):
 
 def test_target_selects_the_other_figures_and_unknown_target_is_an_error():
     model = MeasuredSkipModel(make_profile(), target=0.9)
-    out = model.decide(PLAN, 1, np.arange(100_000), np.zeros(100_000, int), np.random.default_rng(0))
+    out = model.decide(PLAN, 1, np.arange(100_000), np.zeros(100_000, int),
+                       np.random.default_rng(0))
     assert abs((out.landing != 1).mean() - 0.6) < 0.01
     with pytest.raises(UserError):
         MeasuredSkipModel(make_profile(), target=0.5)
@@ -114,4 +115,5 @@ def test_profiles_written_with_the_old_name_full_read_as_repair(tmp_path):
     profile = SkipProfile.load(path)
     assert {r["kv_policy"] for r in profile.live["comparison"]} == {"project", "repair"}
     assert {r["kv_policy"] for r in profile.live["comparison"]} <= set(KV_HOLE_POLICIES)
-    assert MeasuredSkipModel(profile).kv_hole_p_change_scale("project") == pytest.approx(0.05 / 0.04)
+    assert MeasuredSkipModel(profile).kv_hole_p_change_scale("project") == pytest.approx(
+        0.05 / 0.04)

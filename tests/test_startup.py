@@ -31,7 +31,8 @@ names = {list(HEAVY + SUBCOMMAND_MODULES + ("numpy",))!r}
 print(json.dumps({{"modules": [m for m in names if m in sys.modules],
                   "env": sorted(set(os.environ) - set(before))}}))
 """
-    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr

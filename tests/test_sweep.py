@@ -85,7 +85,8 @@ def test_pool_and_ray_give_the_serial_table(tmp_path):
 def test_an_interrupted_sweep_resumes(tmp_path):
     spec = small_spec()
     backend = make_backend("serial", 1)
-    first = run_sweep(spec, tmp_path, backend, progress=False, point_ids=range(3))  # "killed" after 3
+    # "killed" after 3
+    first = run_sweep(spec, tmp_path, backend, progress=False, point_ids=range(3))
     assert (first.ran, first.skipped) == (3, 0)
     before = read_table(tmp_path)
     second = run_sweep(spec, tmp_path, backend, progress=False)

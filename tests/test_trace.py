@@ -1,6 +1,5 @@
 """The Trace type: validation and exact round-trips through JSONL and Parquet."""
 
-import numpy as np
 import pytest
 
 from skipsim.errors import UserError

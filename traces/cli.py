@@ -9,7 +9,6 @@ from skipsim.outputs import check_writable_file
 from traces.config import DEFAULT_NUM_PROMPTS, TRACE_LOADERS, TraceConfig
 
 
-
 def add_trace_arguments(parser) -> None:
     """Trace flags shared by every subcommand that takes a workload (vLLM bench names)."""
     d = TraceConfig()

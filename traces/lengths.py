@@ -37,7 +37,8 @@ class LengthSpec:
             raise UserError("uniform lengths: the lower bound exceeds the upper bound")
 
 
-def draw_lengths(spec: LengthSpec, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def draw_lengths(spec: LengthSpec, n: int,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(prompt_tokens, output_tokens), each an int array of length n."""
     if spec.kind == "fixed":
         return np.full(n, spec.prompt_tokens), np.full(n, spec.output_tokens)

@@ -15,8 +15,7 @@ import numpy as np
 
 from skipsim.errors import UserError
 from traces.arrivals import gamma_arrivals, replay_arrivals
-from traces.config import (DEFAULT_NUM_PROMPTS, TRACE_LOADERS, TraceConfig,  # noqa: F401  (re-exported)
-                           register_trace)
+from traces.config import DEFAULT_NUM_PROMPTS, TRACE_LOADERS, TraceConfig, register_trace  # noqa: F401  (re-exported)
 from traces.lengths import LengthSpec, draw_lengths
 from traces.trace import Trace
 
@@ -118,4 +117,5 @@ def load_trace(name_or_path: str, cfg: TraceConfig) -> Trace:
     if is_saved_trace(name_or_path):
         return load_saved(name_or_path, cfg)
     raise UserError(f"unknown trace {name_or_path!r}: use one of "
-                    f"{', '.join(sorted(TRACE_LOADERS))}, or the path of a saved .jsonl/.parquet trace")
+                    f"{', '.join(sorted(TRACE_LOADERS))}, "
+                    "or the path of a saved .jsonl/.parquet trace")

@@ -72,14 +72,16 @@ class Trace:
         if n and np.any(np.diff(self.arrival_time_s) < 0):
             self.notes.append("arrival times were not in order: requests sorted by arrival time")
             order = np.argsort(self.arrival_time_s, kind="stable")
-            self.request_id, self.arrival_time_s = self.request_id[order], self.arrival_time_s[order]
-            self.prompt_tokens, self.output_tokens = self.prompt_tokens[order], self.output_tokens[order]
+            self.request_id = self.request_id[order]
+            self.arrival_time_s = self.arrival_time_s[order]
+            self.prompt_tokens = self.prompt_tokens[order]
+            self.output_tokens = self.output_tokens[order]
             self.prompt_text = [self.prompt_text[i] for i in order]
 
     def __len__(self) -> int:
         return len(self.request_id)
 
-    def first(self, n: int, arrival_time_s: np.ndarray | None = None) -> "Trace":
+    def first(self, n: int, arrival_time_s: np.ndarray | None = None) -> Trace:
         """The first `n` requests with their texts and metadata, optionally
         arriving at other times."""
         arrivals = self.arrival_time_s[:n] if arrival_time_s is None else arrival_time_s
@@ -87,7 +89,7 @@ class Trace:
                      self.output_tokens[:n], self.prompt_text[:n], dict(self.metadata),
                      list(self.notes))
 
-    def head(self, n: int, arrival_time_s: np.ndarray) -> "Trace":
+    def head(self, n: int, arrival_time_s: np.ndarray) -> Trace:
         """The first `n` requests, arriving at `arrival_time_s` (prompt texts dropped)."""
         return Trace(self.request_id[:n], arrival_time_s, self.prompt_tokens[:n],
                      self.output_tokens[:n], [None] * n)
@@ -105,7 +107,7 @@ class Trace:
         return float(self.arrival_time_s[-1] - self.arrival_time_s[0]) if len(self) else 0.0
 
     @classmethod
-    def from_requests(cls, requests: list[Request], metadata: dict | None = None) -> "Trace":
+    def from_requests(cls, requests: list[Request], metadata: dict | None = None) -> Trace:
         cols = {c: [getattr(r, c) for r in requests] for c in COLUMNS}
         return cls(**cols, metadata=dict(metadata or {}))
 
@@ -152,7 +154,7 @@ class Trace:
         pq.write_table(table, path)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Trace":
+    def load(cls, path: str | Path) -> Trace:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"trace file not found: {path}")
@@ -161,7 +163,7 @@ class Trace:
         return cls._load_jsonl(path)
 
     @classmethod
-    def _load_jsonl(cls, path: Path) -> "Trace":
+    def _load_jsonl(cls, path: Path) -> Trace:
         metadata, rows = {}, []
         with open(path) as f:
             for lineno, line in enumerate(f, 1):
@@ -183,13 +185,14 @@ class Trace:
                                         obj.get("prompt_text")))
                 except (KeyError, TypeError, ValueError) as err:
                     raise UserError(f"{path}:{lineno}: a request needs request_id, "
-                                    f"arrival_time_s, prompt_tokens, output_tokens ({err})") from None
+                                    "arrival_time_s, prompt_tokens, output_tokens "
+                                    f"({err})") from None
         if not rows:
             raise UserError(f"{path}: the trace holds no requests")
         return cls.from_requests(rows, metadata)
 
     @classmethod
-    def _load_parquet(cls, path: Path) -> "Trace":
+    def _load_parquet(cls, path: Path) -> Trace:
         import pyarrow.parquet as pq
 
         try:

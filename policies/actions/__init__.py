@@ -7,7 +7,7 @@ by the calibration's live decoding, the simulator (which prices each action's
 work per skipped token through the cost model) and a real executor.
 """
 
-from policies.actions.base import SKIP_ACTIONS, SkipAction, register_action
 from policies.actions import identity, shortcut  # noqa: F401  (register)
+from policies.actions.base import SKIP_ACTIONS, SkipAction, register_action
 
 __all__ = ["SKIP_ACTIONS", "SkipAction", "register_action"]

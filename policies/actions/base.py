@@ -9,7 +9,7 @@ skipping token (`macs_per_token`), which the cost model turns into seconds
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable
+from collections.abc import Callable
 
 from skipsim.errors import UserError
 from skipsim.registry import registrar
@@ -30,5 +30,6 @@ register_action = registrar(SKIP_ACTIONS, set_name=True)
 
 def skip_action(name: str) -> SkipAction:
     if name not in SKIP_ACTIONS:
-        raise UserError(f"unknown skip action {name!r} (choose from {', '.join(sorted(SKIP_ACTIONS))})")
+        raise UserError(f"unknown skip action {name!r} "
+                        f"(choose from {', '.join(sorted(SKIP_ACTIONS))})")
     return SKIP_ACTIONS[name]()

@@ -4,9 +4,13 @@ simulator), and the repair debt of `repair`. One file per policy, registered
 by name in `KV_HOLE_POLICIES`: project, copy, repair, none.
 """
 
+# the import order is the registration order, the CLI's
+# isort: off
 from policies.kv_hole.base import (KV_HOLE_POLICIES, HoleFill, HolePlan, KVHolePolicy,
                                    kv_hole_policy, register_kv_hole_policy)
-from policies.kv_hole import project, copy, repair, none  # noqa: F401,E402  (registration, in CLI order)
+from policies.kv_hole import project, copy, repair, none  # noqa: F401,E402  (registration)
+# isort: on
+
 
 def __getattr__(name):  # the repair debt needs numpy: not imported for `--help`
     if name in ("OwedSpan", "RepairDebt"):
@@ -20,5 +24,5 @@ def __getattr__(name):  # the repair debt needs numpy: not imported for `--help`
 DEFAULT_P_CHANGE_SCALE = {name: cls.default_p_change_scale
                           for name, cls in KV_HOLE_POLICIES.items()}
 
-__all__ = ["DEFAULT_P_CHANGE_SCALE", "KV_HOLE_POLICIES", "HoleFill", "HolePlan", "KVHolePolicy", "OwedSpan",
-           "RepairDebt", "kv_hole_policy", "register_kv_hole_policy"]
+__all__ = ["DEFAULT_P_CHANGE_SCALE", "KV_HOLE_POLICIES", "HoleFill", "HolePlan", "KVHolePolicy",
+           "OwedSpan", "RepairDebt", "kv_hole_policy", "register_kv_hole_policy"]

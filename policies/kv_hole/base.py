@@ -17,9 +17,9 @@ Policies register by name (`@register_kv_hole_policy`); one file each.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Sequence
 
 from profiler.cost_model import BatchShape, CostModel
 from skipsim.errors import UserError

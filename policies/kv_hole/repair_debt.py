@@ -12,7 +12,8 @@ recompute prefill runs full depth). Plain data: no clock, no SimPy.
 
 from __future__ import annotations
 
-from typing import Hashable, NamedTuple
+from collections.abc import Hashable
+from typing import NamedTuple
 
 import numpy as np
 

@@ -11,8 +11,8 @@ are the optimising placements. Placements are registered by name.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from policies.checkpoint_plan import CheckpointPlan
 from policies.placement.inputs import Affine, PlanInputs, RouterOption

@@ -1,6 +1,7 @@
 """`simulate plan`: choose checkpoints, operating points and bank sizes by ILP.
 
-    simulate plan --model smollm2 --trace sharegpt --request-rate 0.1 --min-agreement 0.99 --out plan.json
+    simulate plan --model smollm2 --trace sharegpt --request-rate 0.1 --min-agreement 0.99 \
+        --out plan.json
     simulate plan --model llama-3-8b --device h100-sxm --min-agreement 0.95 --confirm
 
 Prints the chosen plan, why, and the comparison table (`compare.py`); writes
@@ -30,10 +31,12 @@ def add_arguments(parser) -> None:
     add_trace_arguments(parser)
     parser.set_defaults(request_rate=None, num_prompts=200)
     g = parser.add_argument_group("planning")
-    g.add_argument("--model", default=d.model, help=f"model spec name or HF folder (default: {d.model})")
+    g.add_argument("--model", default=d.model,
+                   help=f"model spec name or HF folder (default: {d.model})")
     g.add_argument("--device", default=d.device, help=f"device (default: {d.device})")
     g.add_argument("--cost-model", default=d.cost_model, metavar="NAME|PATH",
-                   help="auto, measured, roofline or a profile path, as `simulate run` (default: auto)")
+                   help="auto, measured, roofline or a profile path, as `simulate run` "
+                        "(default: auto)")
     g.add_argument("--gpu-memory", type=float, default=None, metavar="GIB",
                    help="memory of the GPU in GiB (default: the device's)")
     g.add_argument("--min-agreement", type=float, default=0.99,
@@ -53,12 +56,15 @@ def add_arguments(parser) -> None:
     g.add_argument("--objective", default="time", choices=OBJECTIVES,
                    help="time: least decode time per token at the batch; throughput: most "
                         "tokens/s over batch sizes with TPOT <= --tpot-slo-ms (default: time)")
-    g.add_argument("--tpot-slo-ms", type=float, default=None, help="TPOT SLO for --objective throughput")
+    g.add_argument("--tpot-slo-ms", type=float, default=None,
+                   help="TPOT SLO for --objective throughput")
     g.add_argument("--solver", default="cbc", choices=sorted(SOLVERS),
-                   help="MILP solver: cbc (bundled with PuLP) or highs (needs highspy) (default: cbc)")
+                   help="MILP solver: cbc (bundled with PuLP) or highs (needs highspy) "
+                        "(default: cbc)")
     g.add_argument("--baseline-point", default=None, metavar="KEY",
                    help="operating point of the baselines' routers (default: the profile's target)")
-    g.add_argument("--out", default="plan.json", metavar="FILE", help="plan file (default: plan.json)")
+    g.add_argument("--out", default="plan.json", metavar="FILE",
+                   help="plan file (default: plan.json)")
     g.add_argument("--confirm", action="store_true",
                    help="simulate every row of the table on the workload")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -33,7 +33,7 @@ class Label:
     def key(self) -> tuple[int, ...]:
         return tuple(n for n, _, _ in self.window)
 
-    def dominates(self, other: "Label", eps: float = 1e-15) -> bool:
+    def dominates(self, other: Label, eps: float = 1e-15) -> bool:
         return (self.fixed_s <= other.fixed_s + eps and self.bank_bytes <= other.bank_bytes
                 and all(a[1] <= b[1] + eps and a[2] >= b[2] - eps
                         for a, b in zip(self.window, other.window)))

@@ -163,7 +163,7 @@ def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
                 skip_in[t].append(var)
         prob += pulp.lpSum(z[c, k] for k in range(len(opts))) == x[c]
         visits[c] = pulp.lpSum(vis)
-    for (i, j), var in w.items():
+    for (_i, j), var in w.items():
         fixed, per_token = inputs.block_fixed_s(j), inputs.block_per_token_s(j)
         terms.append((fixed + per_token) * var if per_visit
                      else fixed / B * u[(0, j)] + per_token * var)

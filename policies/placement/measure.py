@@ -103,10 +103,12 @@ def router_options(cp: CheckpointProfile, profile: SkipProfile, full_entries: in
         err = min(1.0, s.error_prob * p_scale) if hit > 0 else 0.0
         opt = RouterOption(key, hit, err, lands if hit > 0 else (), entries,
                            secant(lambda q, e=entries: cost.lookup_time_s(e, q), batch))
-        same = (opt.hit_prob, opt.error_prob, opt.landings)  # identical behaviour: keep the cheapest
+        # identical behaviour: keep the cheapest
+        same = (opt.hit_prob, opt.error_prob, opt.landings)
         old = best.get(same)
         members.setdefault(same, []).append(key)
-        if old is None or (opt.bank_entries, opt.lookup.fixed_s) < (old.bank_entries, old.lookup.fixed_s):
+        if old is None or ((opt.bank_entries, opt.lookup.fixed_s)
+                           < (old.bank_entries, old.lookup.fixed_s)):
             best[same] = opt
     if aliases is not None:
         for same, keys in members.items():
@@ -174,7 +176,8 @@ def build_inputs(spec: ModelSpec, cost: CostModel, profile: SkipProfile, workloa
     return PlanInputs(
         model=spec.name, num_layers=spec.num_layers, candidates=tuple(sorted(options)),
         options=options, layer=layer, step_overhead_s=cost.step_overhead_s, kv_projection=kv,
-        head_s=head + prefill, batch=batch, entry_bytes=spec.hidden_size * 4 + BANK_ENTRY_OVERHEAD_BYTES,
+        head_s=head + prefill, batch=batch,
+        entry_bytes=spec.hidden_size * 4 + BANK_ENTRY_OVERHEAD_BYTES,
         bank_budget_bytes=budget, min_agreement=min_agreement, fallback=fallback, labels=info,
         aliases=aliases)
 

@@ -8,7 +8,7 @@ the factories, never when the CLI parses its arguments.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from skipsim.errors import UserError
 from skipsim.registry import registrar

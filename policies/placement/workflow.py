@@ -19,8 +19,7 @@ from policies.placement.compare import Row, baseline_plans, format_table, make_r
 from policies.placement.evaluate import evaluate
 from policies.placement.ilp import solve
 from policies.placement.inputs import PlanInputs
-from policies.placement.measure import (GIB, Workload, build_inputs, load_profile,
-                                        operating_batch)
+from policies.placement.measure import GIB, Workload, build_inputs, load_profile, operating_batch
 from policies.placement.plan_file import PlanChoice, RouterChoice, write_plan
 from skipsim.errors import UserError
 
@@ -106,7 +105,8 @@ def plan_choice(inputs: PlanInputs, plan: Plan, row: Row, profile, profile_path:
                 "device": inputs.labels.get("device"), "kv_policy": inputs.labels.get("kv_policy"),
                 "objective": inputs.labels.get("objective"),
                 "gpu_memory_bytes": inputs.labels["gpu_memory_bytes"]},
-        predicted={"time_per_token_s": ev.time_per_token_s, "tpot_s": inputs.batch * ev.time_per_token_s,
+        predicted={"time_per_token_s": ev.time_per_token_s,
+                   "tpot_s": inputs.batch * ev.time_per_token_s,
                    "agreement": ev.agreement, "log_agreement": ev.log_agreement,
                    "skipped_fraction": ev.skipped_fraction, "bank_bytes": ev.bank_bytes,
                    "kv_bytes": row.kv_bytes, "solver_status": stats.status,
@@ -134,11 +134,12 @@ def why(inputs: PlanInputs, plan: Plan) -> str:
     c, o, e = best
     lookup_s = e.lookups_per_token * (o.lookup.fixed_s + o.lookup.per_token_s) if inputs.per_visit \
         else o.lookup.fixed_s / inputs.batch + o.lookup.per_token_s
+    layer_us = inputs.block_per_token_s(1) * 1e6 + inputs.block_fixed_s(1) * 1e6 / inputs.batch
     return (f"no router pays: the best single router allowed by the floor {inputs.min_agreement:g} "
             f"(layer {c} at {o.key}, hit rate {o.hit_prob:.2%}) skips {e.skipped_fraction:.2%} of "
             f"layer executions and would change the time per token by "
             f"{(e.time_per_token_s - full.time_per_token_s) * 1e6:+.1f} us (its lookup costs "
-            f"{lookup_s * 1e6:.1f} us per token, a layer {inputs.block_per_token_s(1) * 1e6 + inputs.block_fixed_s(1) * 1e6 / inputs.batch:.1f} us); "
+            f"{lookup_s * 1e6:.1f} us per token, a layer {layer_us:.1f} us); "
             f"the highest hit rate of any measured option is {max(hits, default=0):.2%}")
 
 
@@ -156,7 +157,8 @@ def report(inputs: PlanInputs, plan: Plan, rows, stats, workload: Workload) -> s
         lines.append(f"NOTE: {L['memory_note']}")
     lines.append(f"memory: {L['gpu_memory_bytes'] / GIB:.2f} GiB = weights "
                  f"{L['weight_bytes'] / GIB:.2f} GiB + banks + KV; bank budget "
-                 f"{inputs.bank_budget_bytes / GIB:.3f} GiB (KV keeps room for batch {inputs.batch})")
+                 f"{inputs.bank_budget_bytes / GIB:.3f} GiB "
+                 f"(KV keeps room for batch {inputs.batch})")
     lines.append(f"ILP ({L['solver']}): {stats.variables} variables ({stats.binaries} binary), "
                  f"{stats.constraints} constraints, {stats.status} in {stats.solve_s:.2f} s; "
                  f"agreement floor {inputs.min_agreement:g} (as exp E[sum log keep])")
@@ -171,11 +173,11 @@ def report(inputs: PlanInputs, plan: Plan, rows, stats, workload: Workload) -> s
 
 def confirm_rows(rows, inputs: PlanInputs, trace, args, out_path: Path) -> None:
     """Simulate every row on the workload (its own plan file carries the figures)."""
+    from tqdm import tqdm
+
     from simulator.config import SimConfig
     from simulator.metrics import summarize
     from simulator.run import simulate
-
-    from tqdm import tqdm
 
     folder = out_path.with_suffix("").parent / (out_path.stem + "-confirm")
     for i, row in enumerate(tqdm(rows, desc="confirming", file=sys.stderr,

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skipsim.errors import UserError
 from policies.routers import ROUTERS, register_router  # noqa: F401  (re-exported)
+from skipsim.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -48,14 +48,14 @@ class SkipExamples:
     def __len__(self) -> int:
         return len(self.keys)
 
-    def subset(self, rows) -> "SkipExamples":
+    def subset(self, rows) -> SkipExamples:
         pick = lambda x: None if x is None else x[rows]  # noqa: E731
         return SkipExamples(self.at, self.landings, self.keys[rows], self.prev_cos[rows],
                             self.exit_entropy[rows], self.safe[rows], self.deltas[rows],
                             self.group[rows], pick(self.context), pick(self.exit_margin))
 
     @property
-    def query(self) -> "Query":
+    def query(self) -> Query:
         return Query(self.keys, self.prev_cos, self.exit_entropy, self.context, self.exit_margin)
 
 

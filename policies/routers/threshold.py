@@ -69,7 +69,8 @@ def threshold_at_precision(curve: Curve, precision: float) -> tuple[float, int, 
     return best
 
 
-def calibrate_thresholds(curves: dict[int, Curve], num_tokens: int, target: float) -> dict[int, float]:
+def calibrate_thresholds(curves: dict[int, Curve], num_tokens: int,
+                         target: float) -> dict[int, float]:
     """Per-checkpoint thresholds whose calibration error meets `target` (see module doc)."""
     check_target(target)
     for p in PRECISION_GRID:

@@ -4,8 +4,15 @@ baseline. `base.py` holds the plain-data contract the executor reuses.
 """
 
 from policies.schedulers import deepest_first, fcfs, largest_queue, no_skip, round_robin  # noqa: F401  (registration)
-from policies.schedulers.base import (SCHEDULERS, QueueView, Scheduler, Selection, StepState,
-                                      fill_batch, make_scheduler)
+from policies.schedulers.base import (
+                                      SCHEDULERS,
+                                      QueueView,
+                                      Scheduler,
+                                      Selection,
+                                      StepState,
+                                      fill_batch,
+                                      make_scheduler,
+)
 
 __all__ = ["SCHEDULERS", "QueueView", "Scheduler", "Selection", "StepState", "fill_batch",
            "make_scheduler"]

@@ -11,7 +11,8 @@ queue in the order they entered it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, Collection, NamedTuple
+from collections.abc import Callable, Collection
+from typing import NamedTuple
 
 from skipsim.errors import UserError
 from skipsim.registry import registrar

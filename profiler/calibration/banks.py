@@ -43,7 +43,8 @@ def build_examples(plan: CheckpointPlan, recs: list[PromptRecording],
             margin.append(lab.exit_margin[i] if lab.exit_margin is not None
                           else torch.full((rec.num_decode,), float("nan")))
             safe.append(lab.safe[i])
-            deltas.append(torch.stack([rec.states[:, plan.boundaries[j]].float() - h if j < plan.num_blocks
+            deltas.append(torch.stack([rec.states[:, plan.boundaries[j]].float() - h
+                                       if j < plan.num_blocks
                                        else torch.zeros_like(h) for j in landings], 1))
             group.append(torch.full((rec.num_decode,), g))
         cat = lambda xs: torch.cat(xs).numpy() if xs else np.zeros(0)  # noqa: E731
@@ -63,7 +64,8 @@ def plan_dim(recs: list[PromptRecording]) -> int:
     return recs[0].states.shape[-1]
 
 
-def take_fraction(examples: SkipExamples, fraction: float, rng: np.random.Generator) -> SkipExamples:
+def take_fraction(examples: SkipExamples, fraction: float,
+                  rng: np.random.Generator) -> SkipExamples:
     """A random bank of `fraction` of the entries (for the bank-size sweep)."""
     n = max(1, int(round(len(examples) * fraction)))
     return examples.subset(np.sort(rng.choice(len(examples), size=n, replace=False)))

@@ -8,11 +8,15 @@ from dataclasses import asdict
 from pathlib import Path
 
 from policies.routers import ROUTERS
-from profiler.calibration.config import (ACTIONS, KV_POLICIES, QUICK, THRESHOLD_CALIBRATIONS,
-                                         CalibrationConfig)
+from profiler.calibration.config import (
+    ACTIONS,
+    KV_POLICIES,
+    QUICK,
+    THRESHOLD_CALIBRATIONS,
+    CalibrationConfig,
+)
 from skipsim.errors import UserError
 from skipsim.outputs import check_writable_file
-
 
 
 def add_arguments(parser) -> None:
@@ -67,8 +71,10 @@ def add_arguments(parser) -> None:
         "while the calibration set grows", type=int)
     opt("--seed", f"(default: {d.seed})", type=int)
     parser.add_argument("--quick", action="store_true",
-                        help="the quick preset: " + ", ".join(f"{k}={_csv(v)}" for k, v in QUICK.items())
-                             + " (7 minutes on one CPU core, cold cache); explicit flags still apply")
+                        help="the quick preset: "
+                             + ", ".join(f"{k}={_csv(v)}" for k, v in QUICK.items())
+                             + " (7 minutes on one CPU core, cold cache); "
+                               "explicit flags still apply")
     parser.add_argument("--out", default="skip-profile.json", metavar="FILE",
                         help="where to write the SkipProfile (default: skip-profile.json)")
 
@@ -95,7 +101,8 @@ def _names(text: str, known, flag: str) -> tuple[str, ...]:
     names = tuple(x.strip() for x in text.split(",") if x.strip())
     unknown = [x for x in names if x not in known]
     if unknown:
-        raise UserError(f"{flag}: unknown name {unknown[0]!r} (choose from {', '.join(sorted(known))})")
+        raise UserError(f"{flag}: unknown name {unknown[0]!r} "
+                        f"(choose from {', '.join(sorted(known))})")
     return names
 
 

@@ -46,7 +46,8 @@ class CalibrationConfig:
     # skipped fractions the frontier ladders aim their live points at
     ladder_fractions: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.3)
     live_oracle: bool = True   # decode the hindsight oracle live (~8 live passes of work)
-    held_out_from: int | None = None   # position of the held-out prompts (default: after calibration)
+    # position of the held-out prompts (default: after calibration)
+    held_out_from: int | None = None
     seed: int = 0
 
     def __post_init__(self):
@@ -61,7 +62,8 @@ class CalibrationConfig:
                         ("live calibration prompts", self.live_calibration_prompts)):
             if v < 1:
                 raise UserError(f"{name} must be at least {1 if 'folds' not in name else 2}")
-        if self.kv_policy not in KV_POLICIES or not set(self.compare_kv_policies) <= set(KV_POLICIES):
+        if (self.kv_policy not in KV_POLICIES
+                or not set(self.compare_kv_policies) <= set(KV_POLICIES)):
             raise UserError(f"KV policy must be one of {', '.join(KV_POLICIES)}")
         if self.action not in ACTIONS or not set(self.compare_actions) <= set(ACTIONS):
             raise UserError(f"action must be one of {', '.join(ACTIONS)}")
@@ -72,7 +74,8 @@ class CalibrationConfig:
             raise UserError("--held-out-from must not reach into the calibration prompts "
                             f"(at least {self.num_calibration_prompts})")
         if self.threshold_calibration not in THRESHOLD_CALIBRATIONS:
-            raise UserError(f"threshold calibration must be one of {', '.join(THRESHOLD_CALIBRATIONS)}")
+            raise UserError("threshold calibration must be one of "
+                            f"{', '.join(THRESHOLD_CALIBRATIONS)}")
         if self.seed < 0:
             raise UserError(f"--seed must be at least 0, got {self.seed}")
         if any(n < 1 for n in self.static_layer_counts):

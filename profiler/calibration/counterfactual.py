@@ -48,7 +48,7 @@ class PromptLabels:
 def label_prompt(lm: LayerwiseModel, rec: PromptRecording, plan: CheckpointPlan,
                  max_skip_blocks: int) -> PromptLabels:
     k = plan.num_blocks
-    T, P = rec.num_decode, rec.prompt_len
+    T = rec.num_decode
     targets = rec.targets
     inner = list(plan.router_checkpoints)
     landings = {i: candidate_landings(plan, i, max_skip_blocks) for i in inner}

@@ -41,8 +41,10 @@ def static_agreement_at(static_rows: list[dict], skipped_fraction: float) -> flo
     return float(np.interp(skipped_fraction, xs, ys))
 
 
-def frontier(comparison: list[dict], static_rows: list[dict], kv_policy: str) -> list[FrontierPoint]:
-    """One point per (router, target) evaluated with `kv_policy`, by router then skipped fraction."""
+def frontier(comparison: list[dict], static_rows: list[dict],
+             kv_policy: str) -> list[FrontierPoint]:
+    """One point per (router, target) evaluated with `kv_policy`, by router then skipped
+    fraction."""
     rows = [r for r in comparison if r["kv_policy"] == kv_policy and r.get("target") is not None]
     points = [FrontierPoint(label(r), r["target"], r["agreement"], r["skipped_fraction"],
                             static_agreement_at(static_rows, r["skipped_fraction"]))

@@ -36,7 +36,8 @@ def gap_split(plan, routers, thresholds, examples) -> dict:
         best = np.where(any_safe, span[np.maximum(deepest, 0)], 0)
         hit = d >= 0
         ok = hit & ex.safe[np.arange(len(d)), np.maximum(d, 0)]
-        cell = np.select([~hit & ~any_safe, ~hit & any_safe, ok & (d < deepest), ok & (d == deepest)],
+        cell = np.select([~hit & ~any_safe, ~hit & any_safe,
+                          ok & (d < deepest), ok & (d == deepest)],
                          [0, 1, 2, 3], 4)
         for c, name in enumerate(CELLS):
             counts[name] += int((cell == c).sum())

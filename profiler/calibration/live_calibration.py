@@ -90,7 +90,8 @@ def live_level_runs(lm, recs, examples: dict[int, SkipExamples], router: str,
     return runs
 
 
-def pick_thresholds(runs: list[LevelRun], target: float) -> tuple[dict[int, float], LevelRun | None]:
+def pick_thresholds(runs: list[LevelRun],
+                    target: float) -> tuple[dict[int, float], LevelRun | None]:
     """The last level before the first that breaks `target` (NEVER everywhere if none)."""
     chosen = None
     for run in runs:

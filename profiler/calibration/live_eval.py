@@ -26,16 +26,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from policies.actions import SKIP_ACTIONS
 from policies.checkpoint_plan import CheckpointPlan
-from policies.kv_hole import KV_HOLE_POLICIES, HoleFill, kv_hole_policy
+from policies.kv_hole import HoleFill, kv_hole_policy
 from policies.routers.base import Query, Router, decide
 from policies.routers.features import context_features
+from profiler.calibration.config import ACTIONS, KV_POLICIES  # noqa: E402,F401  (re-exported)
 from profiler.calibration.decoder import LayerwiseModel
 from profiler.calibration.oracle import oracle_route
 from profiler.calibration.recording import PromptRecording
-
-from profiler.calibration.config import ACTIONS, KV_POLICIES  # noqa: E402,F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -106,7 +104,8 @@ def evaluate_live(lm: LayerwiseModel, recs: list[PromptRecording], setup: LiveSe
                     targets = torch.tensor([recs[b].tokens[s] for b in slots[rows].tolist()])
                     land_layer = oracle_route(lm, setup.plan, i, setup.oracle_max_skip_blocks, h,
                                               rows, slots, positions, cache, rope, targets,
-                                              setup.shortcuts if setup.action == "shortcut" else None)
+                                              setup.shortcuts if setup.action == "shortcut"
+                                              else None)
                 else:
                     land_layer, choice, query = _route(lm, setup, i, h, prev_in, prev2_in, rows,
                                                        s, running[i], slots)

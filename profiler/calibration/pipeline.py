@@ -27,19 +27,28 @@ from policies.checkpoint_plan import CheckpointPlan
 from policies.routers.base import SkipExamples, decide
 from profiler.calibration.banks import build_examples, take_fraction
 from profiler.calibration.config import CalibrationConfig
-from profiler.calibration.counterfactual import label_prompt
 from profiler.calibration.decoder import LayerwiseModel
-from profiler.calibration.fitting import (calibration_curves, fit_routers, query_of,
-                                          thresholds_by_target)
+from profiler.calibration.fitting import (
+    calibration_curves,
+    fit_routers,
+    query_of,
+    thresholds_by_target,
+)
 from profiler.calibration.live_calibration import live_level_runs, pick_thresholds
 from profiler.calibration.live_eval import LiveResult, LiveSetup, evaluate_live
 from profiler.calibration.prompts import split_prompts
-from profiler.calibration.recording import record_greedy
-from profiler.calibration.skip_profile import CheckpointProfile, CheckpointStats, SkipProfile
 from profiler.calibration.shortcuts import fit_shortcuts
+from profiler.calibration.skip_profile import CheckpointProfile, CheckpointStats, SkipProfile
 from profiler.calibration.static_baseline import block_influence, lowest_influence_layers
-from profiler.calibration.study import (learning_curve, offline_frontiers, offline_oracle,
-                                        run_gaps, run_ladders, run_oracle, shortcut_quality)
+from profiler.calibration.study import (
+    learning_curve,
+    offline_frontiers,
+    offline_oracle,
+    run_gaps,
+    run_ladders,
+    run_oracle,
+    shortcut_quality,
+)
 from skipsim.errors import UserError
 
 
@@ -83,7 +92,8 @@ def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile
     main_t = cfg.target_agreement
     for policy in cfg.compare_kv_policies:
         if policy != cfg.kv_policy:
-            res = evaluate_live(lm, test, LiveSetup(plan, main["routers"], main["thresholds"][main_t],
+            res = evaluate_live(lm, test, LiveSetup(plan, main["routers"],
+                                                    main["thresholds"][main_t],
                                                     kv_policy=policy, action=cfg.action,
                                                     shortcuts=shortcuts))
             comparison.append(_summary(res, router=cfg.router, target=main_t, kv_policy=policy,
@@ -168,7 +178,8 @@ def _evaluate_routers(cfg, lm, plan, cal, test, ex_cal, n_cal, test_ids, targets
             level_runs = [{k: v for k, v in asdict(r).items() if k != "thresholds"} for r in runs]
         for calib, ths in variants.items():
             for t in targets:
-                res = evaluate_live(lm, test, LiveSetup(plan, routers, ths[t], kv_policy=cfg.kv_policy,
+                res = evaluate_live(lm, test, LiveSetup(plan, routers, ths[t],
+                                                        kv_policy=cfg.kv_policy,
                                                         action=cfg.action, shortcuts=shortcuts),
                                     test_ids)
                 comparison.append(_summary(res, router=name, target=t, kv_policy=cfg.kv_policy,
@@ -244,5 +255,5 @@ def _bank_sweep(cfg, ex_cal_i: SkipExamples, ex_test_i: SkipExamples, target: fl
 def _write_traces(path: Path, live: LiveResult, profile: SkipProfile, target: str) -> None:
     err = {c.index: c.by_target[target].error_prob for c in profile.checkpoints}
     df = pd.DataFrame(live.trace, columns=["request_id", "token_index", "at", "landing"])
-    df["p_change"] = [err[a] if l != a else 0.0 for a, l in zip(df["at"], df["landing"])]
+    df["p_change"] = [err[a] if land != a else 0.0 for a, land in zip(df["at"], df["landing"])]
     df.to_csv(path, index=False)

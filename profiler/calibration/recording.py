@@ -26,7 +26,8 @@ class PromptRecording:
 
     prompt_ids: list[int]
     tokens: list[int]                 # y_0 .. y_T, the full model's greedy tokens
-    states: torch.Tensor              # [T, L+1, d]: decode step s=1..T, input of each layer + output
+    # [T, L+1, d]: decode step s=1..T, input of each layer + output
+    states: torch.Tensor
     prefill_states: torch.Tensor      # [P, len(prefill_layers), d] float16, flagged prefill
     prefill_layers: tuple[int, ...]
     k: torch.Tensor                   # [L, Hkv, P+T, hd] the full model's keys

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from profiler.calibration.frontier import label, frontier, summary
+from profiler.calibration.frontier import frontier, label, summary
 from profiler.calibration.skip_profile import SkipProfile
 from profiler.calibration.study_show import study_lines
 
@@ -15,7 +15,8 @@ def format_profile(p: SkipProfile) -> str:
              f"{p.router}, KV {p.kv_policy}, action {p.action}, target {p.target_agreement:g} "
              f"(thresholds calibrated {calib})",
              f"  data: {cfg.get('calibration_tokens', '?')} calibration / "
-             f"{cfg.get('test_tokens', '?')} held-out decode tokens; wall {cfg.get('wall_time_s')} s",
+             f"{cfg.get('test_tokens', '?')} held-out decode tokens; "
+             f"wall {cfg.get('wall_time_s')} s",
              "", f"  per checkpoint at target {p.target_agreement:g} (held-out):",
              "   layer  hit_prob  err|hit  landings (layer: P|hit)"]
     for c in p.checkpoints:
@@ -33,14 +34,17 @@ def _bank_lines(p: SkipProfile) -> list[str]:
     fractions = sorted({f for c in p.checkpoints for f in c.by_bank_fraction}, key=float)
     if not fractions:
         return []
-    lines = ["", "  bank size sweep, hit_prob / err|hit on held-out labels (offline; each bank a random",
-             f"  share of the calibration bank, its threshold recalibrated to {p.target_agreement:g} "
+    lines = ["", "  bank size sweep, hit_prob / err|hit on held-out labels "
+                 "(offline; each bank a random",
+             "  share of the calibration bank, its threshold recalibrated to "
+             f"{p.target_agreement:g} "
              "at that checkpoint alone):",
              "   layer  " + "  ".join(f"{float(f):>13g}" for f in fractions)]
     for c in p.checkpoints:
         cells = [c.by_bank_fraction.get(f) for f in fractions]
         lines.append(f"   {c.layer:5d}  " + "  ".join(
-            "            -" if s is None else f"{s.hit_prob:6.3f}/{s.error_prob:6.3f}" for s in cells))
+            "            -" if s is None else f"{s.hit_prob:6.3f}/{s.error_prob:6.3f}"
+            for s in cells))
     return lines
 
 
@@ -74,12 +78,14 @@ def _frontier_lines(p: SkipProfile) -> list[str]:
     points = frontier(p.live.get("comparison", []), p.static_baseline, p.kv_policy)
     if not points or not p.static_baseline:
         return []
-    lines = ["", f"  routers vs static Block Influence at equal skipped fraction (KV {p.kv_policy}):",
+    lines = ["", "  routers vs static Block Influence at equal skipped fraction "
+                 f"(KV {p.kv_policy}):",
              "   router            target  skipped  agreement  static  margin"]
     for q in points:
         static = "     -" if q.static_agreement is None else f"{q.static_agreement:6.4f}"
         margin = "      -" if q.margin is None else f"{q.margin:+7.4f}"
-        lines.append(f"   {q.router:<16}  {q.target:6g}  {q.skipped_fraction:7.3f}  {q.agreement:9.4f}"
+        lines.append(f"   {q.router:<16}  {q.target:6g}  {q.skipped_fraction:7.3f}  "
+                     f"{q.agreement:9.4f}"
                      f"  {static}  {margin}")
     for router, (above, measured) in summary(points).items():
         lines.append(f"   {router}: above the baseline at {above} of {measured} comparable points")

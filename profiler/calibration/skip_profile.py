@@ -76,7 +76,7 @@ class SkipProfile:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "SkipProfile":
+    def load(cls, path: str | Path) -> SkipProfile:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"skip profile {path} does not exist")

@@ -57,7 +57,8 @@ def shortcut_quality(shortcuts: dict, plan, test) -> dict:
     out = {}
     for (i, j), sc in shortcuts.items():
         layer = plan.boundaries[j] if j < plan.num_blocks else plan.num_layers
-        dep = torch.cat([r.states[:, plan.boundaries[i]].float() for r in test if r.num_decode]).numpy()
+        dep = torch.cat([r.states[:, plan.boundaries[i]].float()
+                         for r in test if r.num_decode]).numpy()
         land = torch.cat([r.states[:, layer].float() for r in test if r.num_decode]).numpy()
         out[f"{i}->{j}"] = round(float(np.linalg.norm(sc.apply(dep) - land)
                                        / max(np.linalg.norm(dep - land), 1e-12)), 5)

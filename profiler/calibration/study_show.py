@@ -67,7 +67,8 @@ def study_lines(p) -> list[str]:
             "     -" if b is None or s is None else f"{b - s:+6.3f}" for b, s in zip(best, static)))
     if "oracle_offline" in study:
         o = study["oracle_offline"]
-        lines.append(f"   offline oracle (deepest safe landing at every checkpoint, held-out labels): "
+        lines.append("   offline oracle (deepest safe landing at every checkpoint, "
+                     "held-out labels): "
                      f"{o['skipped_fraction']:.3f} skipped at agreement {o['agreement']:.3f}")
     if study.get("shortcut_quality"):
         q = study["shortcut_quality"]
@@ -99,7 +100,8 @@ def _gap_lines(study) -> list[str]:
              "   router     no_safe  missed  shallower  deepest  unsafe  layers taken/available"]
     for name, g in gaps.items():
         f = g["fractions"]
-        lines.append(f"   {name:<9}  {f['no_safe_skip']:7.3f}  {f['missed']:6.3f}  {f['shallower']:9.3f}"
+        lines.append(f"   {name:<9}  {f['no_safe_skip']:7.3f}  {f['missed']:6.3f}  "
+                     f"{f['shallower']:9.3f}"
                      f"  {f['deepest']:7.3f}  {f['unsafe']:6.3f}  "
                      f"{g['layers_taken_safely']}/{g['layers_available']}")
     return lines

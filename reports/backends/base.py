@@ -5,7 +5,7 @@ sorts the table by point id, so the order never reaches the results)."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from skipsim.errors import UserError
 from skipsim.registry import registrar

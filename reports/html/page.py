@@ -29,8 +29,8 @@ footer { color: #777; font-size: 12px; margin: 40px 0 20px; }
 
 
 def build_page(sweep_dir: str | Path, title: str | None = None) -> str:
-    from plotly.offline import get_plotlyjs
     import plotly
+    from plotly.offline import get_plotlyjs
 
     sweep_dir = Path(sweep_dir)
     frame = read_table(sweep_dir)

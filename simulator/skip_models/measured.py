@@ -81,6 +81,11 @@ class MeasuredSkipModel(SkipModel):
         if self.by_layer:
             self.label = (f"measured {self.profile.router} @ per-router points "
                           f"{','.join(f'{k}:{v}' for k, v in sorted(self.by_layer.items()))}")
+        from policies.routers import ROUTERS
+
+        self.skip_action = self.profile.action
+        router = ROUTERS.get(self.profile.router)  # CALM-style routers read the LM head
+        self.router_reads_lm_head = bool(router and router.needs_exit_entropy)
 
     @staticmethod
     def _figures(cp, key: str):
@@ -89,14 +94,8 @@ class MeasuredSkipModel(SkipModel):
         match = [t for t in cp.by_target if float(t) == float(key)]
         return cp.by_target[match[0]] if match else None
 
-        from policies.routers import ROUTERS
-
-        self.skip_action = self.profile.action
-        router = ROUTERS.get(self.profile.router)
-        self.router_reads_lm_head = bool(router and router.needs_exit_entropy)
-
     @classmethod
-    def from_options(cls, plan: CheckpointPlan, options: dict) -> "MeasuredSkipModel":
+    def from_options(cls, plan: CheckpointPlan, options: dict) -> MeasuredSkipModel:
         """`--skip-config PROFILE.json` picks another SkipProfile than the committed one,
         `--skip-target T` another of its calibrated targets; a plan file from
         `simulate plan` brings its own profile and per-router operating points."""

@@ -19,8 +19,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from policies.checkpoint_plan import CheckpointPlan
 from policies.kv_hole import DEFAULT_P_CHANGE_SCALE
 from simulator.skip_model import SkipModel, SkipOutcome, register_skip_model

@@ -68,7 +68,8 @@ class Frontier(ReportSection):
         ref = _no_skip(rows)
         skipping, reference = rows[~ref], rows[ref]
         exclude = skip_axes(ctx)
-        for i, (label, group) in enumerate(ctx.series(skipping, exclude=exclude, include_load=True)):
+        for i, (label, group) in enumerate(ctx.series(skipping, exclude=exclude,
+                                                      include_load=True)):
             group = group.sort_values("skipped_layer_fraction")
             hover = [ctx.hover(r) for _, r in group.iterrows()]
             for j, (col, _, scale) in enumerate(PANELS):

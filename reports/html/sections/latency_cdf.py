@@ -10,7 +10,8 @@ import numpy as np
 from reports.html.figures import colour, finish
 from reports.html.sections.base import ReportSection, Section, register_section
 
-METRICS = (("ttft_s", "TTFT (ms)", 1e3), ("tpot_s", "TPOT (ms)", 1e3), ("e2e_s", "E2E latency (s)", 1.0))
+METRICS = (("ttft_s", "TTFT (ms)", 1e3), ("tpot_s", "TPOT (ms)", 1e3),
+           ("e2e_s", "E2E latency (s)", 1.0))
 MAX_CURVES = 15
 CDF_POINTS = 200  # quantiles drawn per curve
 DASHES = ("solid", "dot", "dash", "longdash", "dashdot")  # one per load, lowest first

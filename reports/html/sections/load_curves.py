@@ -11,7 +11,8 @@ import numpy as np
 from reports.html.figures import HOVER, colour, finish, log_if_wide
 from reports.html.sections.base import ReportSection, Section, register_section
 
-METRICS = (("ttft_s", "TTFT (ms)", 1e3), ("tpot_s", "TPOT (ms)", 1e3), ("e2e_s", "E2E latency (s)", 1.0))
+METRICS = (("ttft_s", "TTFT (ms)", 1e3), ("tpot_s", "TPOT (ms)", 1e3),
+           ("e2e_s", "E2E latency (s)", 1.0))
 X_AXES = (("request_rate_per_s", "offered load (req/s)"),
           ("request_throughput_per_s", "achieved load (req/s)"))
 
@@ -31,8 +32,8 @@ class LoadCurves(ReportSection):
                    for _, group in ctx.series(_finite_load(ctx.ok)))
 
     def build(self, ctx) -> Section:
-        from plotly.subplots import make_subplots
         import plotly.graph_objects as go
+        from plotly.subplots import make_subplots
 
         rows = _finite_load(ctx.ok)
         series = ctx.series(rows)

@@ -38,8 +38,10 @@ class MemorySplit(ReportSection):
         second = next(((c, t, s) for c, t, s in SECOND if ctx.varies(c)), None)
         if second is None:
             fig = go.Figure()
-            for i, (label, group) in enumerate(ctx.series(rows, exclude=("bank-fraction", "bank_fraction"),
-                                                         include_load=True)):
+            for i, (label, group) in enumerate(ctx.series(rows,
+                                                          exclude=("bank-fraction",
+                                                                   "bank_fraction"),
+                                                          include_load=True)):
                 group = group.sort_values("cfg.bank_fraction")
                 fig.add_trace(go.Scatter(
                     x=group["cfg.bank_fraction"], y=group[metric], mode="lines+markers",
@@ -59,8 +61,9 @@ class MemorySplit(ReportSection):
             for _, r in best.iterrows():
                 i, j = np.searchsorted(ys, r[col]), np.searchsorted(xs, r["cfg.bank_fraction"])
                 z[i, j] = r[metric]
-                text[i][j] = ctx.hover(r) + (f"<br>KV cache: {int(r['memory.kv_capacity_tokens']):,}"
-                                             " tokens" if "memory.kv_capacity_tokens" in r else "")
+                text[i][j] = ctx.hover(r) + (
+                    f"<br>KV cache: {int(r['memory.kv_capacity_tokens']):,} tokens"
+                    if "memory.kv_capacity_tokens" in r else "")
             fig = go.Figure(go.Heatmap(
                 x=[f"{x:g}" for x in xs], y=[f"{y * scale:.3g}" for y in ys], z=z,
                 text=text, colorscale="Viridis", colorbar={"title": {"text": metric_title}},

@@ -50,6 +50,7 @@ class Plans(ReportSection):
                              row=1, col=j + 1)
         fig.update_layout(barmode="group")
         table = "".join(f"<li><b>{escape(str(p))}</b>: checkpoints <code>{escape(c)}</code></li>"
-                        for p, c in rows[["_plan", "cfg.checkpoints"]].drop_duplicates().itertuples(index=False))
+                        for p, c in rows[["_plan", "cfg.checkpoints"]]
+                        .drop_duplicates().itertuples(index=False))
         return Section("Checkpoint plans", f"<ul>{table}</ul>",
                        [finish(fig, "Plans compared", ctx.provenance(rows), height=460)])
