@@ -34,6 +34,10 @@ from simulator.state import RequestTable
 from skipsim.kv_pages import PagedKVCache
 
 NAN = float("nan")
+# logged lookup/hit batches folded into the per-request totals past this many
+# (bounded memory on long traces; np.add.at adds in log order, so folding in
+# chunks gives the same float sums as one fold at the end)
+LOG_FOLD_BATCHES = 100_000
 
 
 def gather(column: list, ids) -> tuple:
@@ -306,6 +310,8 @@ class Engine(RequestLifecycle):
         for _, pos, seconds in r.rounds:  # per-request lookup counts: applied at the end
             self.lookup_log.append((members if pos is None else [members[m] for m in pos],
                                     seconds))
+        if len(self.lookup_log) > LOG_FOLD_BATCHES:  # hit batches never outnumber lookups
+            self.flush_logs()
         if r.hits:
             skipped, agree = t.pass_skipped, t.pass_agree
             for pos, layers, keep in r.hits:
