@@ -25,7 +25,7 @@ def test_folding_every_batch_matches_folding_at_the_end(monkeypatch):
     once = _run()
     folds = []
     flush = engine.Engine.flush_logs
-    monkeypatch.setattr(engine, "LOG_FOLD_BATCHES", 1)
+    monkeypatch.setattr(engine, "LOG_FOLD_LOOKUPS", 1)
     monkeypatch.setattr(engine.Engine, "flush_logs", lambda self: folds.append(1) or flush(self))
     often = _run()
     assert len(folds) > 10  # it did fold along the way
