@@ -88,7 +88,8 @@ def main() -> None:
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     e = result.stats
     print(f"requests {len(trace):,}  blocks {cfg.checkpoints}  policy {cfg.policy}  "
-          f"cost model: {result.labels['cost_model']}  skip model: {result.labels.get('skip_model')}")
+          f"cost model: {result.labels['cost_model']}  "
+          f"skip model: {result.labels.get('skip_model')}")
     print(f"trace: {how}")
     print(f"wall {wall:.2f} s   cpu {cpu:.2f} s   steps {e.steps:,}   token-block executions "
           f"{e.token_block_executions:,}")

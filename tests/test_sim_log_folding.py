@@ -31,6 +31,6 @@ def test_folding_every_batch_matches_folding_at_the_end(monkeypatch):
     assert len(folds) > 10  # it did fold along the way
     assert int(once.records["lookups"].sum()) > 0 and int(once.records["hits"].sum()) > 0
     for col, a in once.records.items():
-        b = often.records[col]
-        assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=np.asarray(a).dtype.kind == "f"), col
+        a, b = np.asarray(a), np.asarray(often.records[col])
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), col
     assert math.isclose(once.stats.end_s, often.stats.end_s, rel_tol=0, abs_tol=0)
