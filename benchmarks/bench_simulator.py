@@ -35,6 +35,7 @@ from simulator.config import SimConfig
 from simulator.run import estimate_capacity, simulate
 from traces.arrivals import gamma_arrivals
 from traces.loaders import TraceConfig, load_trace
+from traces.sharegpt import is_valid_pair, load_pairs_with_lengths
 from traces.trace import Trace
 
 SATURATION_MAX = 10_000  # up to here: the saturation case, every request at t = 0
@@ -43,15 +44,18 @@ SATURATION_MAX = 10_000  # up to here: the saturation case, every request at t =
 def long_trace(n: int, cfg: SimConfig, load: float, seed: int = 0) -> tuple[Trace, str]:
     """n requests, lengths drawn with replacement from every usable ShareGPT
     pair, Poisson arrivals at `load` x the saturation capacity."""
-    pool = load_trace("sharegpt", TraceConfig(request_rate_per_s=math.inf))
-    rng = np.random.default_rng([seed, 15])
-    idx = rng.integers(0, len(pool), n)
-    capacity = estimate_capacity(pool, cfg)
+    df, _ = load_pairs_with_lengths()
+    prompt, output = df["prompt_tokens"].to_numpy(), df["output_tokens"].to_numpy()
+    usable = is_valid_pair(prompt, output)  # vLLM's length filters, as the loader applies
+    prompt, output = prompt[usable], output[usable]
+    idx = np.random.default_rng([seed, 15]).integers(0, len(prompt), n)
+    head = min(n, 300)  # the saturation probe: estimate_capacity's first 300 at t = 0
+    capacity = estimate_capacity(Trace(np.arange(head), np.zeros(head), prompt[idx[:head]],
+                                       output[idx[:head]], [None] * head), cfg)
     rate = load * capacity
     arrivals = gamma_arrivals(n, rate, 1.0, np.random.default_rng([seed, 16]))
-    trace = Trace(np.arange(n), arrivals, pool.prompt_tokens[idx], pool.output_tokens[idx],
-                  [None] * n)
-    return trace, (f"lengths sampled with replacement from {len(pool):,} usable ShareGPT "
+    trace = Trace(np.arange(n), arrivals, prompt[idx], output[idx], [None] * n)
+    return trace, (f"lengths sampled with replacement from {len(prompt):,} usable ShareGPT "
                    f"pairs; Poisson arrivals at {rate:.2f} req/s = {load:g} x the saturation "
                    f"capacity {capacity:.2f} req/s")
 
