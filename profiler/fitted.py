@@ -28,7 +28,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from profiler.cost_model import BatchShape, CostModel, register_cost_model
-from profiler.fit import block_features, token_features
+from profiler.fit import LinearFit, block_features, token_features
 from profiler.fit_profile import FittedProfile, fit_profile
 from profiler.profile_table import SUFFIXES, ProfileTable
 from skipsim.errors import UserError
@@ -105,6 +105,7 @@ class MeasuredCostModel(CostModel):
                           f"{self._grid[1]:.0f}), decode batch <= {self._grid[2]:.0f} at "
                           f"context <= {self._grid[3]:.0f}") if g else ""
         self._fits = {k: f.model for k, f in self.fitted.fits.items()}
+        self._layer_terms = _linear_block_terms(self._fits.get("layer"))
         self._lookup_memo: dict = {}
         # integer-argument times the simulator asks for every step (pure: memoised)
         self._lm_head_memo: dict = {}
@@ -122,10 +123,20 @@ class MeasuredCostModel(CostModel):
         if num_layers <= 0 or n + b == 0:
             return 0.0
         ctx = batch.decode_context_sum
-        f = block_features(n, batch.prefill_attention_pairs, b, ctx)
         if self._outside_grid(batch, n, b, ctx):
             self.outside_grid_steps += 1
-        return num_layers * self._one("layer", f)
+        terms = self._layer_terms
+        if terms is None:
+            return num_layers * self._one("layer", block_features(
+                n, batch.prefill_attention_pairs, b, ctx))
+        # LinearFit.predict_one on block_features, fused: the same products
+        # added in the same order (bit-identical), without a dict per step
+        x = (1.0, n, batch.prefill_attention_pairs, b, ctx)
+        total = 0.0
+        for c, source, knot in terms:
+            v = x[source]
+            total += c * (v if knot is None else (v - knot if v > knot else 0))
+        return num_layers * max(total, terms.floor_s)
 
     def start_run(self, longest_request_tokens: int) -> None:
         """No context of the run exceeds its longest request: when that fits
@@ -195,3 +206,28 @@ class MeasuredCostModel(CostModel):
     @property
     def step_overhead_s(self) -> float:
         return self.fitted.step_overhead_s
+
+
+class _Terms(tuple):
+    floor_s: float
+
+
+def _linear_block_terms(model) -> _Terms | None:
+    """(coefficient, source, knot) per feature of a linear layer fit, sources
+    indexing (1, prefill tokens, prefill pairs, decode seqs, decode context)
+    and knot None for a plain feature; None when the fit is not linear or
+    reads a feature `block_features` does not make (the general path prices it)."""
+    if not isinstance(model, LinearFit):
+        return None
+    made = block_features(1, 1, 1, 1)
+    sources = {"one": 0, "prefill_tokens": 1, "prefill_pairs": 2, "decode_seqs": 3,
+               "decode_context": 4}
+    terms = []
+    for name, c in zip(model.features, model.coef):
+        base, _, knot = name.partition(">")
+        if name not in made or base not in sources:
+            return None
+        terms.append((c, sources[base], int(knot) if knot else None))
+    out = _Terms(terms)
+    out.floor_s = model.floor_s
+    return out

@@ -34,6 +34,10 @@ from simulator.state import RequestTable
 from skipsim.kv_pages import PagedKVCache
 
 NAN = float("nan")
+# logged lookups folded into the per-request totals past this many token
+# lookups (~36 MB of Python ints: bounded memory on long traces; np.add.at adds
+# in log order, so folding in chunks gives the same float sums as one fold at the end)
+LOG_FOLD_LOOKUPS = 1_000_000
 
 
 def gather(column: list, ids) -> tuple:
@@ -82,6 +86,7 @@ class Engine(RequestLifecycle):
         self.repair_debt = RepairDebt()  # spans keyed by their layer count
         self.lookup_log: list = []  # (request indices, seconds) per lookup batch
         self.hit_log: list = []  # request indices per batch of hits
+        self.logged_lookups = 0  # token lookups in lookup_log
         self.lookup_busy_s = 0.0
         self.steps = self.token_block_executions = 0
         self.running = self.finished = self.admitted = 0
@@ -305,8 +310,11 @@ class Engine(RequestLifecycle):
         ids = r.ids
         members = ids.tolist()
         for _, pos, seconds in r.rounds:  # per-request lookup counts: applied at the end
-            self.lookup_log.append((members if pos is None else [members[m] for m in pos],
-                                    seconds))
+            chosen = members if pos is None else [members[m] for m in pos]
+            self.lookup_log.append((chosen, seconds))
+            self.logged_lookups += len(chosen)
+        if self.logged_lookups > LOG_FOLD_LOOKUPS:  # hits never outnumber lookups
+            self.flush_logs()
         if r.hits:
             skipped, agree = t.pass_skipped, t.pass_agree
             for pos, layers, keep in r.hits:
@@ -358,4 +366,4 @@ class Engine(RequestLifecycle):
             np.add.at(t.lookup_time_s, chosen, seconds)
         if self.hit_log:
             np.add.at(t.hits, np.fromiter(chain.from_iterable(self.hit_log), np.int64), 1)
-        self.lookup_log, self.hit_log = [], []
+        self.lookup_log, self.hit_log, self.logged_lookups = [], [], 0

@@ -112,3 +112,24 @@ def test_a_local_model_folder_is_filed_under_its_folder_name():
     assert canonical_model("/models/MyQwen/") == canonical_model("MyQwen") == "myqwen"
     assert canonical_model("SmolLM2-135M-Instruct") == "smollm2"
     assert profile_path("smollm2", "cuda:1").name == "cuda-smollm2.csv"
+
+
+def test_fused_block_pricing_is_bit_identical_to_the_fit():
+    """block_time_s prices a linear layer fit without building the feature
+    dict; it must return exactly LinearFit.predict_one(block_features(...))."""
+    cost = MeasuredCostModel(spec=model_spec("smollm2"), device="cpu")
+    assert cost._layer_terms is not None  # the committed profile takes the fused path
+    layer = cost._fits["layer"]
+    rng = np.random.default_rng([15, 2])
+    for _ in range(2000):
+        chunks = tuple((int(n), int(c)) for n, c in
+                       rng.integers(1, 600, (rng.integers(0, 4), 2)))
+        ctx = tuple(int(c) for c in rng.integers(1, 3000, rng.integers(0, 300)))
+        batch = BatchShape(chunks, ctx)
+        if batch.tokens == 0:
+            continue
+        layers = int(rng.integers(1, 31))
+        expected = layers * layer.predict_one(block_features(
+            batch.prefill_tokens, batch.prefill_attention_pairs, batch.decode_tokens,
+            batch.decode_context_sum))
+        assert cost.block_time_s(layers, batch) == expected
