@@ -22,29 +22,28 @@ measured against the full model's greedy tokens (`refs`): teacher-forced by
 default (every decode input is the full model's token), free-running on
 request. The engine keeps the simulator's `RequestTable`, so the records
 are the same columns with the same meaning (measured agreement in
-`expected_agreement`).
+`expected_agreement`). What happens at checkpoints is in `routing.py`, a
+request's token, growth and preemption in `lifecycle.py` (mixins).
 """
 
 from __future__ import annotations
 
 import time
-import numpy as np
 
 from executor.kv_account import KVAccount
+from executor.lifecycle import Lifecycle
+from executor.routing import Routing
 from executor.step_log import StepLog
-from policies.kv_hole import HoleFill, RepairDebt
+from policies.kv_hole import RepairDebt
 from policies.schedulers.base import QueueView, StepState
 from profiler.cost_model import BatchShape
 from simulator.records import RunStats
 from simulator.state import RequestTable
 
 NAN = float("nan")
-# what the runner does to a skipped layer's K/V rows, per the policy's HolePlan
-RUNNER_FILL = {HoleFill.PROJECT: "project", HoleFill.COPY: "copy",
-               HoleFill.REPAIR_LATER: "repair", HoleFill.MASK: "none"}
 
 
-class Executor:
+class Executor(Routing, Lifecycle):
     def __init__(self, trace, prompts: list[list[int]], refs: list[list[int]], runner, setup,
                  cfg, skip_mode, progress=None, timeline=None, clock=time.perf_counter,
                  sleep=time.sleep):
@@ -252,168 +251,6 @@ class Executor:
             t.queues[j + 1].update(dict.fromkeys(dec, 1))
             return []
         return self._route(j + 1, dec)
-
-    # ------------------------------------------------------------ routing
-    def _route(self, start: int, ids: list[int]) -> list[int]:
-        """Checkpoint decisions for tokens reaching `start`; a token that skips
-        is looked up again where it lands (skips chain). Returns the exits."""
-        t, torch, k, bounds = self.t, self.torch, self.k, self.bounds
-        exited, frontier = [], {start: list(ids)}
-        while frontier:
-            c = min(frontier)
-            here = frontier.pop(c)
-            idx = self._idx(here)
-            h = self.h[idx]
-            prev = self.prev[idx] if self.prev is not None else None
-            rids = t.request_id[here]
-            toks = np.array([t.generated[i] - 1 for i in here], np.int64)
-            t0 = self.now()
-            d = self.skip.decide(c, h, prev, self.runner.logits, rids, toks)
-            t1 = self.now()
-            if self.skip.does_lookups:
-                seconds = d.lookup_s + d.copy_s
-                self.lookup_busy_s += seconds
-                for i in here:
-                    t.lookups[i] += 1
-                    t.lookup_time_s[i] += seconds
-                self.log.add(self.steps, "lookup", c, t0, t1, len(here), len(here), 0, len(here),
-                             self.cost.lookup_time_s(self.bank_entries, len(here)))
-                if self.timeline is not None:
-                    self.timeline.slice(self.timeline.cpu_track, f"lookup @{c}", t0, t1 - t0,
-                                        queries=len(here), host_copy_ms=d.copy_s * 1e3)
-            landing = d.landing.tolist()
-            p = d.p_change.tolist()
-            for m, i in enumerate(here):
-                self.decisions.append((int(rids[m]), int(toks[m]), c, landing[m], p[m]))
-            hit = [m for m, land in enumerate(landing) if land > c]
-            if len(hit) < len(here):
-                t.queues[c].update(dict.fromkeys((here[m] for m in range(len(here))
-                                                  if landing[m] == c), 1))
-            if not hit:
-                continue
-            if d.delta is not None:
-                hit_t = torch.as_tensor(hit, device=h.device)
-                delta = torch.as_tensor(d.delta[hit], dtype=h.dtype, device=h.device)
-                self.h[idx[hit_t]] = h[hit_t] + delta
-            for land in sorted({landing[m] for m in hit}):
-                group = [here[m] for m in hit if landing[m] == land]
-                lo, hi = bounds[c], bounds[land] if land < k else self.L
-                for i in group:
-                    t.pass_skipped[i] += hi - lo
-                    t.hits[i] += 1
-                self._fill_holes(group, lo, hi)
-                if land == k:
-                    for i in group:
-                        t.exits[i] += 1
-                    exited += group
-                else:
-                    frontier[land] = frontier.get(land, []) + group
-        return exited
-
-    def _fill_holes(self, ids: list[int], lo: int, hi: int) -> None:
-        """The KV-hole policy's plan for layers lo..hi-1 of these tokens, done on the tensors."""
-        t, policy = self.t, self.kv_policy
-        plan = policy.plan(lo, hi)
-        idx = self._idx(ids)
-        h = self.h[idx]
-        pos = [t.ctx[i] - 1 for i in ids]
-        t0 = self.now()
-        self.runner.fill_holes(RUNNER_FILL[plan.fill], h, ids, self._idx(pos), lo, hi)
-        if policy.defers_repair:
-            arr = np.asarray(ids, np.int64)
-            self.repair_debt.owe((lo, hi), arr, t.admit_seq[arr], np.asarray(pos, np.int64))
-            for m, (i, p) in enumerate(zip(ids, pos)):
-                self.repair_states[(i, p, lo)] = h[m].clone()
-        self._sync()
-        price = policy.step_time_s(self.cost, len(ids), hi - lo) if policy.costs_in_step else 0.0
-        self.log.add(self.steps, "kv_hole", -1, t0, self.now(), len(ids), len(ids), 0, 0, price)
-
-    def _repair(self) -> None:
-        """`repair`: recompute the skipped layers' K/V of the owed tokens, batched
-        by span (tokens of requests preempted or finished since are dropped)."""
-        t, states = self.t, self.repair_states
-        spans = self.repair_debt.settle(t.running, t.admit_seq)
-        self.repair_states = {}  # states of dropped tokens go with them
-        self.steps += 1
-        start, tokens = self.now(), 0
-        for (lo, hi), ids, positions in spans:
-            if not len(ids):
-                continue
-            t0 = self.now()
-            ids, pos = ids.tolist(), positions.tolist()
-            h = self.torch.stack([states[(i, p, lo)] for i, p in zip(ids, pos)])
-            self.runner.repair(ids, self._idx(pos), lo, hi, h)
-            self._sync()
-            ctx = tuple(p + 1 for p in pos)
-            tokens += len(ids)
-            self.log.add(self.steps, "repair", -1, t0, self.now(), len(ids), len(ids), sum(ctx),
-                         0, self.kv_policy.repair_time_s(self.cost, hi - lo, ctx))
-        self.busy_s += self.now() - start
-        if self.timeline is not None:
-            self.timeline.slice(0, "KV repair", start, self.now() - start, tokens=tokens)
-
-    # ------------------------------------------------------------ outcomes
-    def _lm_head_and_emit(self, ids: list[int], h, from_prefill: list[bool]) -> None:
-        t0 = self.now()
-        toks = self.runner.logits(h).argmax(-1).tolist()
-        self._sync()
-        self.log.add(self.steps, "lm_head", self.k, t0, self.now(), len(ids), len(ids), 0, 0,
-                     self.cost.lm_head_time_s(len(ids)))
-        for i, tok, pre in zip(ids, toks, from_prefill):
-            self._emit(i, tok, pre)
-
-    def _emit(self, i: int, tok: int, from_prefill: bool) -> None:
-        """Request i produced its next output token `tok` now."""
-        t, now = self.t, self.now()
-        g = t.generated[i]
-        assert len(self.tokens[i]) == g, "a token was produced twice"
-        self.tokens[i].append(tok)
-        t.agree_sum[i] += float(tok == self.refs[i][g])
-        t.generated[i] = g = g + 1
-        t.ctx[i] += 1
-        if from_prefill:
-            if np.isnan(t.first_token_s[i]):
-                t.first_token_s[i] = now
-            if g > 1:  # a recompute after preemption: a later token, full depth
-                t.layers_executed[i] += self.L
-        else:
-            s = t.pass_skipped[i]
-            t.layers_executed[i] += self.L - s
-            t.layers_skipped[i] += s
-        t.pass_skipped[i] = 0
-        if g >= t.output[i]:
-            self._complete(i, now)
-            return
-        if self._grow(i):
-            t.queues[0][i] = 1
-
-    def _complete(self, i: int, now: float) -> None:
-        t = self.t
-        t.finish_s[i] = now
-        t.running[i], t.done[i] = False, True
-        self.runner.free(i)
-        self.running -= 1
-        self.finished += 1
-        if self.progress is not None:
-            self.progress.update(1)
-
-    def _grow(self, i: int) -> bool:
-        """Pages for request i's next token, preempting the latest-admitted
-        queued requests (itself included) until it fits, as vLLM (and the
-        simulator) do. False when i itself was preempted."""
-        t = self.t
-        while not self.runner.allocate(i, int(t.ctx[i])):
-            candidates = [v for q in t.queues for v in q] + [i]  # runnable: not in flight
-            victim = self.preemption.victim(candidates, t.admit_seq)
-            self._preempt(victim)
-            if victim == i:
-                return False
-        return True
-
-    def _preempt(self, v: int) -> None:
-        self.runner.free(v)
-        self.t.preempt(v)
-        self.running -= 1
 
     # ------------------------------------------------------------ checks
     def check_integrity(self) -> None:
