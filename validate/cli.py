@@ -14,9 +14,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from validate.config import (LOADS, MODES, QUICK_LOADS, QUICK_MAX_OUTPUT_TOKENS, QUICK_MODES,
-                             QUICK_NUM_PROMPTS, ValidateConfig)
 from skipsim.errors import UserError
+from validate.config import (
+    LOADS,
+    MODES,
+    QUICK_LOADS,
+    QUICK_MAX_OUTPUT_TOKENS,
+    QUICK_MODES,
+    QUICK_NUM_PROMPTS,
+    ValidateConfig,
+)
 
 NAME = "validate"
 D = ValidateConfig
@@ -44,7 +51,8 @@ def add_arguments(parser) -> None:
                         help=f"cut outputs to this length (default: none; --quick "
                              f"{QUICK_MAX_OUTPUT_TOKENS})")
     parser.add_argument("--repeats", type=int, default=D.repeats,
-                        help=f"executor runs per load and policy, the noise floor (default: {D.repeats})")
+                        help="executor runs per load and policy, the noise floor "
+                             f"(default: {D.repeats})")
     parser.add_argument("--threads", type=int, default=D.threads, help="torch threads")
     parser.add_argument("--quick", action="store_true",
                         help="a few prompts, fewer loads and modes (< 15 min on a CPU)")
@@ -91,6 +99,7 @@ def run(args) -> int:
               disable=True if args.no_progress else None) as bar:
         result = run_validation(cfg, cache, bar, log=lambda m: bar.write(m, file=sys.stderr))
     print(format_table(result))
-    paths = [write_json(result, out / "validation.json"), write_page(result, out / "validation.html")]
+    paths = [write_json(result, out / "validation.json"),
+             write_page(result, out / "validation.html")]
     print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
     return 0

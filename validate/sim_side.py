@@ -62,9 +62,10 @@ def simulate_like(real: dict, mode: str, trace_path: Path, rate_per_s: float) ->
     trace = load_trace(str(trace_path), TraceConfig(request_rate_per_s=rate_per_s, seed=cfg.seed))
     trace = matched_trace(trace, real["records"])
     setup = Setup(cfg)
-    if str(setup.plan) != real["config"]["labels"]["checkpoints"]:
-        raise UserError(f"mismatched plans: the executor ran {real['config']['labels']['checkpoints']}, "
-                        f"the simulator would run {setup.plan}")
+    ran = real["config"]["labels"]["checkpoints"]
+    if str(setup.plan) != ran:
+        raise UserError(f"mismatched plans: the executor ran {ran}, the simulator would "
+                        f"run {setup.plan}")
     result = simulate(trace, cfg, setup=setup)
     summary = summarize(result.records, result.stats, setup.spec.num_layers)
     return {"records": result.records, "summary": summary, "labels": result.labels}
