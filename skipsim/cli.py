@@ -44,8 +44,8 @@ SUBCOMMANDS = [
     Subcommand("execute", "executor.cli",
                "serve a trace on the real model with the same policies; write the same records"),
     Subcommand("validate", "validate.cli",
-               "score the simulator against the real executor at 50/85/95% load (error table, "
-               "JSON, HTML)"),
+               "score the simulator against the real executor at 50, 85 and 95 percent load "
+               "(error table, JSON, HTML)"),
 ]
 DEFAULT_SUBCOMMAND = "run"
 
