@@ -1,0 +1,149 @@
+"""`simulate validate` end to end on a tiny random Llama (a few requests, a
+saved trace): the executor runs, the simulator on the same workload, the
+join on request_id, signed errors that are what they say, the JSON and the
+page written, cached runs reused, and bad input refused in one line."""
+
+import json
+
+import numpy as np
+import pytest
+
+from traces.trace import Trace
+from validate.compare import join, request_errors, signed_pct
+
+VOCAB = 96
+
+
+class TinyTokenizer:
+    """Enough of a tokenizer for a trace without texts: its size."""
+
+    def __len__(self):
+        return VOCAB
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch, tmp_cache, one_torch_thread):
+    """A tiny Llama folder served in place of a real model, and a saved trace."""
+    import skipsim.model_loader as loader
+    from executor.tiny import tiny_model
+
+    folder = tmp_path / "tiny-llama"
+    tiny_model(layers=4, vocab=VOCAB).save_pretrained(folder)
+
+    def load_model(name, dtype="float32", device="cpu"):
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM.from_pretrained(name).eval(), TinyTokenizer()
+
+    monkeypatch.setattr(loader, "load_model", load_model)
+    n = 4
+    trace = Trace(np.arange(n), np.zeros(n), np.array([12, 20, 8, 16]), np.array([5, 3, 6, 4]),
+                  [None] * n)
+    path = trace.save(tmp_path / "trace.jsonl")
+    return folder, path
+
+
+def argv(folder, path, tmp_path, *extra):
+    return ["validate", "--model", str(folder), "--trace", str(path), "--num-prompts", "4",
+            "--policy", "deepest-first,no-skip", "--modes", "random", "--loads", "0.5",
+            "--no-progress",
+            "--out", str(tmp_path / "out"), *extra]
+
+
+def test_tiny_validate_writes_a_joined_scored_report(tiny, tmp_path, capsys):
+    from skipsim.cli import main
+
+    folder, path = tiny
+    assert main(argv(folder, path, tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "e2e_mean" in out and "goals" in out
+    result = json.loads((tmp_path / "out" / "validation.json").read_text())
+    rows = result["rows"]
+    assert {(r["policy"], r["mode"]) for r in rows} == {("deepest-first", "random"),
+                                                       ("no-skip", "no-skip")}
+    for row in rows:
+        assert row["join"]["request_id"] == [0, 1, 2, 3]  # joined on request_id
+        for m in ("ttft_mean", "e2e_mean", "e2e_p99", "tpot_p50"):
+            r = row["request"][m]
+            assert np.isfinite([r["sim"], r["real"]]).all() and r["real"] > 0
+            assert r["err_pct"] == pytest.approx(100 * (r["sim"] - r["real"]) / r["real"])
+            assert np.isfinite(row["noise"][m])
+        assert row["step"]["all"]["n"] > 0
+    page = (tmp_path / "out" / "validation.html").read_text()
+    assert "<script src=" not in page and len(page) > 1_000_000  # plotly.js inlined
+    # a second validate reuses every finished executor run (none is run again)
+    import validate.real_runs as real_runs
+
+    calls = []
+    original = real_runs._execute
+    real_runs._execute = lambda a: calls.append(a) or original(a)
+    try:
+        assert main(argv(folder, path, tmp_path)) == 0
+    finally:
+        real_runs._execute = original
+    assert calls == []
+
+
+def test_signed_errors_and_the_join_are_what_they_say():
+    assert signed_pct(1.1, 1.0) == pytest.approx(10.0) and signed_pct(0.9, 1.0) < 0
+    base = {"request_id": np.array([2, 0, 1]), "e2e_s": np.array([3.0, 1.0, 2.0]),
+            "ttft_s": np.array([0.3, 0.1, 0.2]), "tpot_s": np.array([0.1, 0.1, 0.1]),
+            "layers_executed": np.array([10, 10, 10]), "layers_skipped": np.array([0, 0, 0]),
+            "output_tokens": np.array([4, 4, 4]), "expected_agreement": np.ones(3)}
+    sim = {**base, "request_id": np.array([0, 1, 2]), "e2e_s": np.array([1.1, 2.2, 3.3])}
+    assert join(sim, base)["e2e_signed_pct"] == pytest.approx([10.0, 10.0, 10.0])
+    assert request_errors(sim, base)["e2e_mean"]["err_pct"] == pytest.approx(10.0)
+
+
+def test_mismatched_records_are_one_line(user_error):
+    from skipsim.errors import UserError
+
+    a = {"request_id": np.array([0, 1]), "e2e_s": np.ones(2)}
+    with pytest.raises(UserError, match="mismatched records"):
+        join({**a, "request_id": np.array([0, 2])}, a)
+
+
+def test_a_mismatched_trace_is_refused():
+    from skipsim.errors import UserError
+    from validate.sim_side import matched_trace
+
+    trace = Trace(np.arange(2), np.array([0.0, 1.0]), np.array([4, 4]), np.array([3, 3]),
+                  [None, None])
+    real = {"request_id": np.arange(2), "arrival_time_s": np.array([0.0, 2.0]),
+            "output_tokens": np.array([3, 3]), "prompt_tokens": np.array([4, 4])}
+    with pytest.raises(UserError, match="mismatched traces"):
+        matched_trace(trace, real)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--policy", "fastest-ever"], "unknown policy 'fastest-ever'"),
+    (["--modes", "psychic"], "unknown skip mode 'psychic'"),
+    (["--loads", "0.5,x"], "--loads must be a comma list"),
+    (["--repeats", "1"], "--repeats must be at least 2"),
+])
+def test_bad_input_is_one_line_and_exit_2(extra, message, user_error, tmp_path):
+    user_error(["validate", "--out", str(tmp_path / "o"), *extra], message)
+
+
+def test_a_failed_executor_run_is_one_line(user_error, tmp_path, tmp_cache):
+    # a model folder of an unsupported family: the executor refuses it
+    folder = tmp_path / "gpt"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    trace = Trace(np.arange(2), np.zeros(2), np.array([4, 4]), np.array([3, 3]), [None, None])
+    path = trace.save(tmp_path / "t.jsonl")
+    user_error(["validate", "--model", str(folder), "--trace", str(path), "--num-prompts", "2",
+                "--policy", "no-skip", "--no-progress", "--out", str(tmp_path / "o")],
+               "executor run failed")
+
+
+@pytest.mark.slow
+def test_quick_validate_on_the_real_model(tmp_path, one_torch_thread):
+    from skipsim.cli import main
+
+    assert main(["validate", "--quick", "--no-progress", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "validation.json").read_text())
+    for row in result["rows"]:
+        for r in row["request"].values():
+            assert np.isfinite([r["sim"], r["real"], r["err_pct"]]).all()
+    assert "<script" in (tmp_path / "validation.html").read_text()

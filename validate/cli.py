@@ -1,0 +1,105 @@
+"""`simulate validate`: the simulator against the real executor, per metric,
+at 50/85/95% of the executor's measured capacity.
+
+    simulate validate --trace sharegpt --num-prompts 64 --policy deepest-first,no-skip
+    simulate validate --quick     # a few prompts, two loads, the replay mode
+
+Prints the error table and writes validation.json and validation.html to
+--out. Executor runs are cached under --cache (by their resolved flags), so a
+second validate reuses them. Import-light: everything heavy is imported in `run`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from skipsim.errors import UserError
+from validate.config import (
+    LOADS,
+    MODES,
+    QUICK_LOADS,
+    QUICK_MAX_OUTPUT_TOKENS,
+    QUICK_MODES,
+    QUICK_NUM_PROMPTS,
+    ValidateConfig,
+)
+
+NAME = "validate"
+D = ValidateConfig
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--trace", default=D.trace, metavar="NAME|PATH",
+                        help=f"the workload (default: {D.trace})")
+    parser.add_argument("--num-prompts", type=int, default=None,
+                        help=f"requests (default: {D.num_prompts}; --quick {QUICK_NUM_PROMPTS})")
+    parser.add_argument("--seed", type=int, default=D.seed, help="seed of every random stream")
+    parser.add_argument("--model", default=D.model, help=f"(default: {D.model})")
+    parser.add_argument("--policy", default=",".join(D.policies),
+                        help=f"comma list of schedulers (default: {','.join(D.policies)})")
+    parser.add_argument("--loads", default=None,
+                        help="comma list of fractions of capacity (default: "
+                             f"{','.join(f'{x:g}' for x in LOADS)}; --quick "
+                             f"{','.join(f'{x:g}' for x in QUICK_LOADS)})")
+    parser.add_argument("--modes", default=None,
+                        help=f"comma list of skip modes, of {', '.join(MODES)} (default: all; "
+                             f"--quick {','.join(QUICK_MODES)})")
+    parser.add_argument("--skip-rates", default=D.skip_rates,
+                        help=f"the random mode's hit rates, both sides (default: {D.skip_rates})")
+    parser.add_argument("--max-output-tokens", type=int, default=None,
+                        help=f"cut outputs to this length (default: none; --quick "
+                             f"{QUICK_MAX_OUTPUT_TOKENS})")
+    parser.add_argument("--repeats", type=int, default=D.repeats,
+                        help="executor runs per load and policy, the noise floor "
+                             f"(default: {D.repeats})")
+    parser.add_argument("--threads", type=int, default=D.threads, help="torch threads")
+    parser.add_argument("--quick", action="store_true",
+                        help="a few prompts, fewer loads and modes (< 15 min on a CPU)")
+    parser.add_argument("--out", default="validation", help="output folder (default: validation)")
+    parser.add_argument("--cache", default=None,
+                        help="executor runs cache (default: ~/.cache/skipsim/validate)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _floats(text: str, flag: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise UserError(f"{flag} must be a comma list of numbers, got {text!r}") from None
+
+
+def validate_config(args) -> ValidateConfig:
+    q = args.quick
+    return ValidateConfig(
+        trace=args.trace, seed=args.seed, model=args.model,
+        num_prompts=args.num_prompts or (QUICK_NUM_PROMPTS if q else D.num_prompts),
+        policies=tuple(p.strip() for p in args.policy.split(",") if p.strip()),
+        loads=_floats(args.loads, "--loads") if args.loads else (QUICK_LOADS if q else LOADS),
+        modes=tuple(m.strip() for m in args.modes.split(",")) if args.modes else
+        (QUICK_MODES if q else MODES),
+        skip_rates=args.skip_rates,
+        max_output_tokens=args.max_output_tokens or (QUICK_MAX_OUTPUT_TOKENS if q else None),
+        repeats=args.repeats, threads=args.threads)
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from skipsim.paths import cache_dir
+    from validate.page import write_page
+    from validate.protocol import run_validation, total_units
+    from validate.report import format_table, write_json
+
+    cfg = validate_config(args)
+    cache = Path(args.cache) if args.cache else cache_dir("validate")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tqdm(total=total_units(cfg), desc="validate", unit="run", file=sys.stderr,
+              disable=True if args.no_progress else None) as bar:
+        result = run_validation(cfg, cache, bar, log=lambda m: bar.write(m, file=sys.stderr))
+    print(format_table(result))
+    paths = [write_json(result, out / "validation.json"),
+             write_page(result, out / "validation.html")]
+    print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    return 0

@@ -1,0 +1,60 @@
+"""What a validation runs: typed, frozen, validated, no side effects.
+
+Loads are fractions of the executor's measured capacity (Vidur's protocol:
+50, 85 and 95%). Skip modes (each a different question):
+`random` (the same seeded parametric skip draws on both sides: are split
+batches, lookups and KV holes priced right?), `replay` (the executor's own
+router decisions replayed into the simulator: is the timing right when the
+decisions are identical?), `measured` (the simulator's measured skip model,
+no replay: does the whole prediction hold?). A policy whose scheduler never
+routes (no-skip) has one mode, `no-skip`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from skipsim.errors import UserError
+
+MODES = ("random", "replay", "measured")
+LOADS = (0.5, 0.85, 0.95)
+QUICK_LOADS = (0.5, 0.95)
+QUICK_MODES = ("replay",)
+QUICK_NUM_PROMPTS = 6
+QUICK_MAX_OUTPUT_TOKENS = 48
+
+
+@dataclass(frozen=True)
+class ValidateConfig:
+    trace: str = "sharegpt"
+    num_prompts: int = 64
+    seed: int = 0
+    model: str = "smollm2"
+    policies: tuple[str, ...] = ("deepest-first", "no-skip")
+    loads: tuple[float, ...] = LOADS  # fractions of the measured capacity
+    modes: tuple[str, ...] = MODES
+    skip_rates: str = "0.3"  # the random mode's hit rate per inner checkpoint, both sides
+    max_output_tokens: int | None = None  # outputs cut to this many tokens (None: the trace's)
+    repeats: int = 2  # executor runs per (load, policy): the noise floor
+    threads: int = 1
+
+    def __post_init__(self):
+        from policies.schedulers import SCHEDULERS
+
+        for p in self.policies:
+            if p not in SCHEDULERS:
+                raise UserError(f"unknown policy {p!r}: use one of {', '.join(sorted(SCHEDULERS))}")
+        if not self.policies:
+            raise UserError("--policy names no policy")
+        for m in self.modes:
+            if m not in MODES:
+                raise UserError(f"unknown skip mode {m!r}: use one of {', '.join(MODES)}")
+        for x in self.loads:
+            if not 0 < x <= 1.5:
+                raise UserError(f"--loads must be fractions of capacity in (0, 1.5], got {x:g}")
+        if self.num_prompts < 2:
+            raise UserError(f"--num-prompts must be at least 2, got {self.num_prompts}")
+        if self.repeats < 2:
+            raise UserError("--repeats must be at least 2 (the noise floor needs two runs)")
+        if self.max_output_tokens is not None and self.max_output_tokens < 2:
+            raise UserError("--max-output-tokens must be at least 2")
