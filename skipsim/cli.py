@@ -49,7 +49,7 @@ SUBCOMMANDS = [
                "run a sweep spec's points (process pool or Ray) into one Parquet table"),
     Subcommand("report", "reports.report_cli",
                "write a sweep's results as one self-contained HTML page"),
-    Subcommand("validate", "validate.cli",
+    Subcommand("validate", "reports.validation.cli",
                "score the simulator against the real executor at 50, 85 and 95 percent load "
                "(error table, JSON, HTML)"),
 ]

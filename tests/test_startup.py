@@ -15,7 +15,7 @@ import pytest
 
 HEAVY = ("torch", "transformers", "sklearn", "faiss", "pandas", "plotly", "ray", "pulp", "scipy")
 SUBCOMMAND_MODULES = ("simulator.cli", "traces.cli", "profiler.cli", "profiler.calibration.cli",
-                      "validate.cli")
+                      "reports.validation.cli")
 
 
 def _loaded_after(code: str, tmp_path) -> dict:
@@ -72,8 +72,8 @@ RUN = ("simulator.cli", "traces.cli")  # `run` shares the workload flags of `tra
     (["profile", "--help"], ("profiler.cli",)),
     (["calibrate", "--help"], ("profiler.calibration.cli",)),
     (["calibrate", "--router", "bogus"], ("profiler.calibration.cli",)),
-    (["validate", "--help"], ("validate.cli",)),
-    (["validate", "--policy", "bogus"], ("validate.cli",)),
+    (["validate", "--help"], ("reports.validation.cli",)),
+    (["validate", "--policy", "bogus"], ("reports.validation.cli",)),
 ])
 def test_help_and_argument_errors_import_only_their_subcommand(argv, modules, tmp_path):
     got = _loaded_after(f"from skipsim.cli import main\nmain({argv!r})", tmp_path)

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
+from reports.validation.compare import join, request_errors, signed_pct
 from traces.trace import Trace
-from validate.compare import join, request_errors, signed_pct
 
 VOCAB = 96
 
@@ -72,7 +72,7 @@ def test_tiny_validate_writes_a_joined_scored_report(tiny, tmp_path, capsys):
     page = (tmp_path / "out" / "validation.html").read_text()
     assert "<script src=" not in page and len(page) > 1_000_000  # plotly.js inlined
     # a second validate reuses every finished executor run (none is run again)
-    import validate.real_runs as real_runs
+    import reports.validation.real_runs as real_runs
 
     calls = []
     original = real_runs._execute
@@ -104,8 +104,8 @@ def test_mismatched_records_are_one_line(user_error):
 
 
 def test_a_mismatched_trace_is_refused():
+    from reports.validation.sim_side import matched_trace
     from skipsim.errors import UserError
-    from validate.sim_side import matched_trace
 
     trace = Trace(np.arange(2), np.array([0.0, 1.0]), np.array([4, 4]), np.array([3, 3]),
                   [None, None])

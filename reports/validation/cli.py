@@ -14,8 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from skipsim.errors import UserError
-from validate.config import (
+from reports.validation.config import (
     LOADS,
     MODES,
     QUICK_LOADS,
@@ -24,6 +23,7 @@ from validate.config import (
     QUICK_NUM_PROMPTS,
     ValidateConfig,
 )
+from skipsim.errors import UserError
 
 NAME = "validate"
 D = ValidateConfig
@@ -86,10 +86,10 @@ def validate_config(args) -> ValidateConfig:
 def run(args) -> int:
     from tqdm import tqdm
 
+    from reports.validation.page import write_page
+    from reports.validation.protocol import run_validation, total_units
+    from reports.validation.report import format_table, write_json
     from skipsim.paths import cache_dir
-    from validate.page import write_page
-    from validate.protocol import run_validation, total_units
-    from validate.report import format_table, write_json
 
     cfg = validate_config(args)
     cache = Path(args.cache) if args.cache else cache_dir("validate")

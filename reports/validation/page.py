@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from validate.report import format_table
+from reports.validation.report import format_table
 
 
 def _cdf(values: list) -> tuple[list, list]:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from validate.compare import join, noise, request_errors, step_errors
-from validate.config import ValidateConfig
-from validate.real_runs import real_run
-from validate.sim_side import read_real, simulate_like
+from reports.validation.compare import join, noise, request_errors, step_errors
+from reports.validation.config import ValidateConfig
+from reports.validation.real_runs import real_run
+from reports.validation.sim_side import read_real, simulate_like
 
 CDF_METRICS = ("ttft_s", "tpot_s", "e2e_s")
 MAX_STEP_POINTS = 3000  # steps drawn on the page (every one is scored)
