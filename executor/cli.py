@@ -65,6 +65,9 @@ def add_arguments(parser) -> None:
 def exec_config(args) -> ExecConfig:
     if args.records_format not in ("csv", "parquet"):
         raise UserError(f"--records-format must be csv or parquet, got {args.records_format!r}")
+    if args.timeline_window or args.timeline_sample:
+        # the real run's timeline is written whole (a real run is short)
+        raise UserError("--timeline-window and --timeline-sample apply to simulate run only")
     random_flags = [f for f, v in (("--skip-rates", args.skip_rates),
                                    ("--exit-prob", args.exit_prob)) if v is not None]
     mode = args.skip_mode or ("random" if random_flags else "router")
