@@ -20,8 +20,6 @@ from simulator.config import SimConfig
 from skipsim.errors import UserError
 from traces.cli import add_trace_arguments
 
-NAME = "execute"
-HELP = "serve a trace for real on the model (PyTorch) with the simulator's policies"
 SKIP_MODE_NAMES = ("router", "random", "no-skip")  # executor.skip_modes.SKIP_MODES (import-light)
 
 

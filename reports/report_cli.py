@@ -9,9 +9,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-NAME = "report"
-HELP = "write a sweep's results as one self-contained HTML page"
-
 
 def add_arguments(parser) -> None:
     parser.add_argument("sweep", metavar="DIR", help="a sweep folder (`simulate sweep --out`)")

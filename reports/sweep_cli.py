@@ -12,9 +12,6 @@ from __future__ import annotations
 import os
 import sys
 
-NAME = "sweep"
-HELP = "run a sweep spec's points (process pool or Ray) into one Parquet table"
-
 
 def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

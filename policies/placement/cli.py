@@ -21,8 +21,6 @@ from simulator.config import SimConfig
 from skipsim.errors import UserError
 from traces.cli import add_trace_arguments, trace_config
 
-NAME = "plan"
-HELP = "choose checkpoints, per-router operating points and bank sizes by ILP -> plan.json"
 OBJECTIVES = ("time", "throughput")
 
 

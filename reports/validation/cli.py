@@ -25,7 +25,6 @@ from reports.validation.config import (
 )
 from skipsim.errors import UserError
 
-NAME = "validate"
 D = ValidateConfig
 
 
