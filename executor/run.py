@@ -28,7 +28,7 @@ def execute(args, cfg: ExecConfig) -> int:
     import torch
 
     from simulator.cli import _out_dir, tokenizer_args
-    from simulator.run import Setup
+    from simulator.run import Setup, check_trace_fits
     from skipsim.model_loader import is_smollm2, model_dir
     from traces.cli import trace_config
     from traces.loaders import load_trace
@@ -39,14 +39,9 @@ def execute(args, cfg: ExecConfig) -> int:
     cfg = dataclasses.replace(cfg, sim=sim)
     setup = Setup(sim)
     trace = load_trace(args.trace, trace_config(tokenizer_args(args), args.request_rate))
-    if len(trace) == 0:
-        raise UserError("the trace holds no requests")
+    check_trace_fits(trace, setup)  # the simulator's checks: empty, context window, KV cache
     page_tokens = sim.kv_block_tokens
     need = -(-(trace.prompt_tokens + trace.output_tokens) // page_tokens)
-    if int(need.max()) > setup.memory.kv_capacity_blocks:
-        raise UserError(f"a request of {int((trace.prompt_tokens + trace.output_tokens).max())} "
-                        f"tokens does not fit the KV cache ({setup.memory.kv_capacity_tokens} "
-                        "tokens): raise --gpu-memory or lower --bank-fraction")
     # pages the whole trace could hold at once, plus the admission watermark on top
     # (so a cap never blocks an admission the uncapped cache would allow)
     held_at_once = -(-int(need.sum()) // (1.0 - sim.kv_watermark_fraction)) + 1

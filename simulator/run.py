@@ -129,15 +129,9 @@ def simulate(trace: Trace, cfg: SimConfig, timeline: bool = False, progress=None
              timeline_window: tuple[float, float] | None = None,
              timeline_sample: int | None = None) -> SimResult:
     setup = setup or Setup(cfg)
-    if len(trace) == 0:
-        raise UserError("the trace holds no requests")
-    _check_context_window(trace, setup.spec)
+    check_trace_fits(trace, setup)
     kv = PagedKVCache(setup.memory.kv_capacity_blocks, cfg.kv_block_tokens, len(trace))
     longest = int(np.max(trace.prompt_tokens + trace.output_tokens))
-    if kv.blocks_for(longest) > kv.capacity_blocks:
-        raise UserError(f"a request of {longest} tokens does not fit the KV cache "
-                        f"({setup.memory.kv_capacity_tokens} tokens): raise --gpu-memory "
-                        "or lower --bank-fraction")
     table = RequestTable(trace, setup.plan.num_blocks + 1)
     rng = np.random.default_rng([cfg.seed, 3])  # the routers' stream
     on_cpu = cfg.lookup_placement == "cpu"
@@ -151,6 +145,21 @@ def simulate(trace: Trace, cfg: SimConfig, timeline: bool = False, progress=None
     engine.run()
     return SimResult(collect_records(table), engine.run_stats(), engine, setup.memory,
                      setup.labels(), engine.timeline)
+
+
+def check_trace_fits(trace: Trace, setup: Setup) -> None:
+    """Refuse a trace the served system could not serve, before any work (the
+    simulator and the real executor alike): no requests, a request beyond the
+    model's context window, or one larger than the whole KV cache."""
+    if len(trace) == 0:
+        raise UserError("the trace holds no requests")
+    _check_context_window(trace, setup.spec)
+    longest = int(np.max(trace.prompt_tokens + trace.output_tokens))
+    tokens = setup.cfg.kv_block_tokens
+    if -(-longest // tokens) > setup.memory.kv_capacity_blocks:
+        raise UserError(f"a request of {longest} tokens does not fit the KV cache "
+                        f"({setup.memory.kv_capacity_tokens} tokens): raise --gpu-memory "
+                        "or lower --bank-fraction")
 
 
 def _check_context_window(trace: Trace, spec) -> None:

@@ -108,7 +108,7 @@ class PagedKVTable(PagedKVCache):
 
     def free(self, rid: int, now_s: float) -> None:
         super().free(rid, now_s)
-        self._free_pages.extend(reversed(self.pages[rid]))
+        self._free_pages.extend(self.pages[rid])
         self._free_pages.sort(reverse=True)
         self.pages[rid] = []
 

@@ -23,6 +23,7 @@ FIXED = ["execute", "--trace", "fixed", "--num-prompts", "2", "--prompt-tokens",
     (["--skip-mode", "random", "--skip-rates", "2"], "must lie in [0, 1]"),
     (["--gpu-memory", "0.0001"], "exceed"),
     (["--timeline-sample", "3"], "apply to simulate run only"),
+    (["--prompt-tokens", "9000"], "context window"),
 ])
 def test_bad_input_is_one_line_and_exit_2(extra, message, user_error, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

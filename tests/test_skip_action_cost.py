@@ -57,3 +57,12 @@ def test_router_charges_the_action_once_per_hit():
 def test_unknown_action_is_a_user_error():
     with pytest.raises(UserError):
         skip_action("teleport")
+
+
+def test_the_calibration_cli_lists_every_registered_action():
+    """`profiler/calibration/config.py` names the actions without importing
+    numpy; the names must be the registry's."""
+    from policies.actions import SKIP_ACTIONS
+    from profiler.calibration.config import ACTIONS
+
+    assert set(ACTIONS) == set(SKIP_ACTIONS)

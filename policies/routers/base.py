@@ -93,8 +93,6 @@ class Router(ABC):
         return np.zeros_like(query.keys)
 
 
-
-
 def make_router(name: str, examples: SkipExamples) -> Router:
     if name not in ROUTERS:
         raise UserError(f"unknown router {name!r} (choose from {', '.join(sorted(ROUTERS))})")

@@ -30,7 +30,6 @@ from policies.checkpoint_plan import CheckpointPlan
 from policies.kv_hole import HoleFill, kv_hole_policy
 from policies.routers.base import Query, Router, decide
 from policies.routers.features import context_features
-from profiler.calibration.config import ACTIONS, KV_POLICIES  # noqa: E402,F401  (re-exported)
 from profiler.calibration.decoder import LayerwiseModel
 from profiler.calibration.oracle import oracle_route
 from profiler.calibration.recording import PromptRecording
@@ -194,7 +193,7 @@ def _apply_shortcuts(setup, i, h, rows, land_layers):
     """Replace each carried state by its block shortcut's image (exit: the map to h_L)."""
     plan = setup.plan
     for ll in np.unique(land_layers):
-        j = plan.num_blocks if ll > plan.num_layers else plan.boundaries.index(int(ll))
+        j = _checkpoint_of(plan, int(ll))
         sc = setup.shortcuts.get((i, j))
         if sc is None:
             continue

@@ -75,13 +75,12 @@ def real_run(flags: dict, trace_path: Path, repeat: int, cache: Path, log=None) 
 def _execute(argv: list[str]) -> tuple[int, str]:
     """`simulate execute argv` in this process: (exit code, its error line).
     Its printed summary is kept out of validate's output."""
-    from executor.cli import exec_config
-    from executor.run import execute
+    from executor.cli import run
     from skipsim.cli import build_parser
 
     args = build_parser("execute").parse_args(["execute", *argv])
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            return int(execute(args, exec_config(args)) or 0), ""
+            return int(run(args) or 0), ""
     except UserError as err:
         return err.exit_code or 2, str(err)
