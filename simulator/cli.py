@@ -195,16 +195,15 @@ def tokenizer_args(args):
 
 def run_spec(args):
     """The run the flags describe, as the frozen `RunSpec` that `simulate sweep`
-    builds for a point too (the trace's tokenizer: the model's when it is a
-    local folder, else SmolLM2's). Without --request-rate a trace source is
-    drawn at RATE_FRACTION of the simulated capacity; a saved trace or
-    --arrival-times keeps its own arrivals."""
+    builds for a point too. Without --request-rate a trace source is drawn at
+    RATE_FRACTION of the simulated capacity; a saved trace or --arrival-times
+    keeps its own arrivals."""
     from simulator.session import RunSpec
-    from traces.loaders import is_saved_trace
+    from traces.loaders import own_arrivals
 
     tcfg = trace_config(tokenizer_args(args))
-    fraction = (RATE_FRACTION if args.request_rate is None and not args.arrival_times
-                and not is_saved_trace(args.trace) else None)
+    fraction = None if own_arrivals(args.trace, tcfg) or tcfg.request_rate_per_s is not None \
+        else RATE_FRACTION
     return RunSpec(trace=args.trace, trace_config=tcfg, sim=sim_config(args),
                    rate_fraction=fraction)
 

@@ -18,12 +18,12 @@ from simulator.config import SimConfig
 from simulator.default_rate import is_level, queue_levels
 from simulator.metrics import summarize
 from simulator.run import Setup, SimResult, simulate
-from simulator.workload import RATE_FRACTION, Workload, resolve_workload
+from simulator.workload import Workload, resolve_workload
 from simulator.writers import write_outputs
 from skipsim.errors import UserError
 from traces.config import TraceConfig
 
-__all__ = ["RATE_FRACTION", "PointResult", "RunSpec", "overload_warning", "resolve_point",
+__all__ = ["PointResult", "RunSpec", "overload_warning", "resolve_point",
            "run_point", "simulate_point", "write_point"]
 
 

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field, replace
 
 from simulator.config import RATE_FRACTION
 from simulator.default_rate import choose_rate
+from traces.cli import print_notes
 from traces.config import TraceConfig
-from traces.loaders import is_saved_trace, load_trace
+from traces.loaders import load_trace, own_arrivals
 from traces.trace import Trace
 
 
@@ -33,13 +34,6 @@ class Workload:
     @property
     def arrivals(self) -> str:
         return self.trace.metadata.get("arrivals", "drawn")
-
-
-def own_arrivals(trace: str, tcfg: TraceConfig) -> bool:
-    """The trace keeps arrival times it already has: replayed ones, or a saved
-    trace's when no rate redraws them."""
-    return bool(tcfg.arrival_times_file) or (
-        tcfg.request_rate_per_s is None and is_saved_trace(trace))
 
 
 def tokenizer_id(trace: Trace) -> str | None:
@@ -74,8 +68,8 @@ def resolve_workload(trace_name: str, tcfg: TraceConfig, cfg, setup,
         own = own_arrivals(trace_name, tcfg)
         trace = load_trace(trace_name, tcfg)
         rate = None if own else trace.metadata.get("request_rate_per_s")
-    for note in trace.notes:
-        say(f"note: {note}")
+    if verbose:
+        print_notes(trace)
     work = Workload(trace, rate, meta)
     meta["request_rate_per_s"] = rate
     meta["arrivals"] = work.arrivals

@@ -81,6 +81,7 @@ def run(args) -> int:
     from traces.loaders import load_trace
 
     trace = load_trace(args.trace, cfg)
+    print_notes(trace)
     summary = trace.summary()
     if args.json:
         print(json.dumps({"summary": summary, "metadata": trace.metadata}, indent=2))

@@ -78,6 +78,13 @@ def is_saved_trace(name_or_path: str) -> bool:
         or Path(name_or_path).exists())
 
 
+def own_arrivals(trace: str, tcfg: TraceConfig) -> bool:
+    """The trace keeps arrival times it already has: replayed ones, or a saved
+    trace's when no rate redraws them."""
+    return bool(tcfg.arrival_times_file) or (
+        tcfg.request_rate_per_s is None and is_saved_trace(trace))
+
+
 def load_saved(path: str | Path, cfg: TraceConfig) -> Trace:
     """A saved trace, doing what the flags say: cut to `num_prompts` (when
     given; a file with fewer is refused), arrivals replayed from
