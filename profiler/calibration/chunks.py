@@ -12,14 +12,18 @@ A chunk is `CHUNK_PROMPTS` consecutive prompts of a split; its cache file is
 keyed by everything it depends on (model, plan, skip depth, new tokens, the
 prompts' token ids, what it keeps), so a run with more prompts reuses every
 chunk an earlier run recorded, and an interrupted run resumes where it
-stopped.
+stopped. Chunks are claimed before they are computed (a `.claim` file holding
+the owner's pid), so several processes given the same prompts share the work:
+`--record-only` run twice side by side records on two cores.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
+from pathlib import Path
 
 import torch
 from tqdm import tqdm
@@ -57,31 +61,72 @@ def recorded_chunks(lm, model: str, prompts: list[list[int]], plan, max_new_toke
     recs, labels, spent = [], [], 0.0
     prefill_layers = tuple(plan.boundaries[i] for i in plan.router_checkpoints)
     bar = tqdm(total=len(prompts), desc=desc, unit="prompt", leave=False)
+    parts = []
     for start in range(0, len(prompts), CHUNK_PROMPTS):
-        part = prompts[start:start + CHUNK_PROMPTS]
         keep_kv = start < kv_prompts
+        part = prompts[start:start + CHUNK_PROMPTS]
         path = folder / (chunk_key(model, plan, max_skip_blocks, max_new_tokens, part, keep_kv,
                                    keep_logprobs) + ".pt")
-        if path.is_file():
-            r, lab = torch.load(path, weights_only=False)
-        else:
-            t0 = time.time()
-            with torch.no_grad():
-                r = record_greedy(lm, part, max_new_tokens, keep_logprobs=keep_logprobs,
-                                  prefill_layers=prefill_layers if keep_kv else (),
-                                  batch_size=CHUNK_PROMPTS, desc="record chunk")
-                lab = [label_prompt(lm, x, plan, max_skip_blocks) for x in r]
-            if not keep_kv:
-                r = [compact(x) for x in r]
-            spent += time.time() - t0
-            tmp = path.with_suffix(".tmp")
-            torch.save((r, lab), tmp)
-            tmp.replace(path)
-        recs += r
-        labels += lab
-        bar.update(len(part))
+        parts.append((part, keep_kv, path))
+    done: dict[Path, tuple] = {}
+    while len(done) < len(parts):
+        waiting = False
+        for part, keep_kv, path in parts:
+            if path in done:
+                continue
+            if path.is_file():
+                done[path] = torch.load(path, weights_only=False)
+            elif _claim(path):
+                t0 = time.time()
+                try:
+                    with torch.no_grad():
+                        r = record_greedy(lm, part, max_new_tokens, keep_logprobs=keep_logprobs,
+                                          prefill_layers=prefill_layers if keep_kv else (),
+                                          batch_size=CHUNK_PROMPTS, desc="record chunk")
+                        lab = [label_prompt(lm, x, plan, max_skip_blocks) for x in r]
+                    if not keep_kv:
+                        r = [compact(x) for x in r]
+                    spent += time.time() - t0
+                    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                    torch.save((r, lab), tmp)
+                    tmp.replace(path)
+                finally:
+                    path.with_suffix(".claim").unlink(missing_ok=True)
+                done[path] = (r, lab)
+            else:
+                waiting = True
+                continue
+            bar.update(len(part))
+        if waiting and len(done) < len(parts):
+            time.sleep(5)  # another process is computing the chunks still missing
+    for _, _, path in parts:
+        recs += done[path][0]
+        labels += done[path][1]
     bar.close()
     if log:
         log(f"{desc}: {len(prompts)} prompts, {sum(x.num_decode for x in recs)} decode tokens, "
             f"{spent:.0f} s computed (the rest from {folder})")
     return recs, labels, spent
+
+
+def _claim(path: Path) -> bool:
+    """True when this process may compute the chunk at `path`: it created the
+    claim, or the claim's owner is no longer running (an interrupted run)."""
+    claim = path.with_suffix(".claim")
+    for _ in range(2):
+        try:
+            fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                owner = int(claim.read_text() or "0")
+                os.kill(owner, 0)
+                return False
+            except (ValueError, ProcessLookupError, FileNotFoundError):
+                claim.unlink(missing_ok=True)  # stale: its owner died
+                continue
+            except PermissionError:
+                return False
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return True
+    return False
