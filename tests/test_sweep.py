@@ -138,3 +138,23 @@ def test_rate_fractions_are_shares_of_one_capacity(tmp_path):
     run_sweep(spec, tmp_path, make_backend("serial", 1), progress=False)
     rates = read_table(tmp_path)["request_rate_per_s"].to_numpy()
     assert rates[1] == pytest.approx(2 * rates[0]) and rates[2] == pytest.approx(4 * rates[0])
+
+
+def test_points_start_longest_expected_first(tmp_path):
+    """Graham's LPT rule: the lowest offered rate (most steps for the same
+    requests) goes to a worker first; `rate inf` (full batches) goes last."""
+    from reports.backends.base import Backend
+
+    class Recording(Backend):
+        name = "recording"
+        started: list = []
+
+        def map_unordered(self, fn, tasks):
+            for task in tasks:
+                self.started.append(task[2]["request-rate"])
+                yield fn(task)
+
+    spec = small_spec({"request-rate": [8, "inf", 2, 4]})
+    run_sweep(spec, tmp_path, Recording(1), progress=False)
+    assert Recording.started == [2, 4, 8, "inf"]
+    assert read_table(tmp_path)["point_id"].tolist() == [0, 1, 2, 3]  # the table keeps spec order
