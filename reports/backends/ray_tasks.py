@@ -2,9 +2,16 @@
 (`ray.init(num_cpus=workers)`) or on a running cluster (`--ray-address
 HOST:PORT`; its nodes need skipsim installed and the sweep folder on a
 shared file system, since workers write each point's records there).
+
+A local Ray starts its workers at the driver's priority: Ray's default
+(`worker_niceness` 15) let any other job on the machine starve them, and
+measured at 0.53x the serial rate on 2 busy cores where the pool, at the
+driver's priority, ran at 1.95x (benchmarks/bench_sweep.py, one run).
 """
 
 from __future__ import annotations
+
+import os
 
 from reports.backends.base import Backend, register_backend
 from skipsim.errors import UserError
@@ -25,6 +32,7 @@ class RayBackend(Backend):
                 if self.address:
                     ray.init(address=self.address, **kwargs)
                 else:
+                    os.environ.setdefault("RAY_worker_niceness", "0")  # read by the raylet
                     ray.init(num_cpus=self.workers, **kwargs)
             except (ConnectionError, ValueError, RuntimeError) as err:
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
