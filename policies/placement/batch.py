@@ -11,10 +11,14 @@ hand, with TPOT linear between whole batch sizes (the pricing needs whole
 requests); past `max_num_seqs` the scheduler's cap binds (the system is then
 overloaded: requests queue before admission and B = the cap).
 
-Checked against the simulator on ShareGPT at 0.1 req/s with the CPU cost
-model: the no-skip plan's fixed point B ~ 4.6 predicts its simulated TPOT
-within a few percent, where the previous whole-batch rule (B = 3, without
-the prefill share) was 17% short.
+Checked against the simulator (`simulate plan --model smollm2 --trace
+sharegpt --request-rate 0.1 --confirm`, the CPU cost model): the no-skip
+plan's fixed point B = 4.35 predicts 221 ms against 233 ms simulated (-4.9%),
+where the earlier whole-batch rule (B = 3, full-model step without the
+prefill share) predicted 194 ms (-16.7%). The simulator's token-weighted
+batch is larger than this time average (a token is more often in a large
+batch); for plans that skip, whose TPOT grows faster with B, that is part of
+the gap left (README, planning).
 """
 
 from __future__ import annotations
