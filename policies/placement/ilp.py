@@ -149,6 +149,7 @@ def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
                 if shared:
                     q = pulp.LpVariable(f"q_{c}_{k}_{j}", 0, 1, Cont)
                     prob += q <= z[c, k]
+                    prob += B * q >= r  # valid: no share falls below 1/B; tightens the LP
                 else:  # B = 1: every share is 1, q = r
                     q = r
                 vis.append(r)
