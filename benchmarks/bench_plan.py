@@ -65,6 +65,11 @@ def main() -> int:
                     print(f"{L:>3} {batch:>5} {seed:>4}  {err}", flush=True)
                     worst[L] = float("inf")
                     continue
+                if plan is None:  # CBC can report a stop at the limit without a plan so
+                    print(f"{L:>3} {batch:>5} {seed:>4} {st.variables:>6} {st.binaries:>6} "
+                          f"{st.constraints:>6}  no plan: {st.status}", flush=True)
+                    worst[L] = float("inf")
+                    continue
                 py_cpu = time.process_time() - t0  # build + highspy (in-process) time
                 cpu = child_cpu_s() - cpu0 + (py_cpu if args.solver == "highs" else st.build_s)
                 worst[L] = max(worst.get(L, 0.0), cpu)

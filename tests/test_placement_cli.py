@@ -70,3 +70,19 @@ def test_help_does_not_import_pulp():
             "print('pulp' in sys.modules, 'policies.placement.workflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_confirm_simulates_every_row_at_its_own_batch(tmp_path, capsys):
+    """--confirm prints the simulator's TPOT beside each row's prediction; the
+    plan file records the ILP plan's own operating batch and its TPOT."""
+    path = tmp_path / "plan.json"
+    assert main(["plan", *FIXED, "--request-rate", "0.5", "--min-agreement", "0.9",
+                 "--confirm", "--no-progress", "--out", str(path)]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if " | " in line][1:]
+    assert len(rows) == 6 and all(len(r.split("|")[1].split()) == 5 for r in rows)
+    sim_tpot = [float(r.split("|")[1].split()[0]) for r in rows]
+    assert all(t > 0 for t in sim_tpot)
+    predicted = json.loads(path.read_text())["predicted"]
+    assert predicted["operating_batch"] >= 1 and predicted["tpot_s"] > 0
+    assert (tmp_path / "plan-confirm" / "row5.json").exists()

@@ -3,7 +3,10 @@ with how big a bank, chosen by an ILP (PuLP) and cross-checked by exact search.
 
 Data flow: `measure.py` turns measurements (a cost model, a SkipProfile, the
 workload and the memory split) into `PlanInputs` (`inputs.py`);
-`evaluate.py` prices any plan by plain arithmetic; `ilp.py` finds the best
+`evaluate.py` prices any plan by plain arithmetic (at batch B > 1 a token
+that skips leaves its group and shares its steps with fewer tokens: the
+share-weighted flow the docstrings of `inputs.py` and `evaluate.py` state);
+`batch.py` finds each plan's own operating batch by Little's law; `ilp.py` finds the best
 plan (the model is written out in its docstring), `dp.py` and `exhaustive.py`
 find it by exact search to prove the ILP right; `base.py` holds the contract
 with the `manual` and `uniform` baselines; `plan_file.py` reads and writes

@@ -48,7 +48,8 @@ def add_arguments(parser) -> None:
     g.add_argument("--kv-policy", default="project", choices=("project", "copy"),
                    help="KV holes of skipped layers (default: project)")
     g.add_argument("--batch", type=int, default=None,
-                   help="operating batch size (default: Little's law at --request-rate)")
+                   help="operating batch size (default: each plan's own, by Little's law at "
+                        "--request-rate)")
     g.add_argument("--max-num-seqs", type=int, default=d.max_num_seqs,
                    help=f"most requests in one batch (default: {d.max_num_seqs})")
     g.add_argument("--objective", default="time", choices=OBJECTIVES,

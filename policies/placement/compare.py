@@ -3,10 +3,11 @@
 Rows: the ILP plan, the default plan (`8,4,4,4,4,2,2,2` where it fits the
 model), uniform plans of 2, 4 and 6 blocks (routers at the profile's own
 target, full bank) and no skipping. Predicted columns come from the
-evaluator; `--confirm` adds the simulator's TPOT, end-to-end latency,
-throughput and agreement on the workload, and the gap between the predicted
-and simulated TPOT (the predicted TPOT is the time of one decode round, B ×
-the time per token).
+evaluator at each plan's own operating batch B (`batch.py`: a slower plan
+keeps more requests in flight); `--confirm` adds the simulator's TPOT,
+end-to-end latency, throughput and agreement on the workload, and the gap
+between the predicted and simulated TPOT (the predicted TPOT is the time of
+one decode round, B × the time per token).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class Row:
     ev: Evaluation
     kv_bytes: float
     kv_requests: float
+    batch: float = 1.0            # the plan's own operating batch (`batch.py`)
+    tpot_s: float = 0.0           # predicted decode round at that batch
     sim: dict | None = None
 
 
@@ -43,21 +46,24 @@ def baseline_plans(inputs: PlanInputs, point: str) -> list[tuple[str, Plan]]:
     return rows
 
 
-def make_rows(inputs: PlanInputs, plans: list[tuple[str, Plan]]) -> list[Row]:
+def make_rows(inputs: PlanInputs, plans: list[tuple[str, Plan]], own_batch) -> list[Row]:
+    """`own_batch(plan)` -> (operating batch, predicted TPOT in seconds) of each row."""
     out = []
     gpu, weights = inputs.labels["gpu_memory_bytes"], inputs.labels["weight_bytes"]
     per_request = inputs.labels["kv_bytes_per_request"]
     for name, plan in plans:
         ev = evaluate(inputs, plan)
         kv = gpu - weights - ev.bank_bytes
-        out.append(Row(name, plan, ev, kv, kv / per_request))
+        b, tpot = own_batch(plan)
+        out.append(Row(name, plan, ev, kv, kv / per_request, b, tpot))
     return out
 
 
 def format_table(rows: list[Row], inputs: PlanInputs) -> str:
-    B = inputs.batch
-    head = (f"{'plan':<24} {'blocks':<26} {'ms/token':>9} {'pred TPOT ms':>12} {'agree':>7} "
-            f"{'skipped':>7} {'bank MiB':>9} {'KV GiB':>7} {'KV reqs':>8}")
+    # ms/token at the priced whole batch; B and the predicted TPOT at each plan's own batch
+    per_token = f"ms/tok@{inputs.batch}"
+    head = (f"{'plan':<24} {'blocks':<26} {per_token:>9} {'B':>5} {'pred TPOT ms':>12} "
+            f"{'agree':>7} {'skipped':>7} {'bank MiB':>9} {'KV GiB':>7} {'KV reqs':>8}")
     confirm = any(r.sim for r in rows)
     if confirm:
         head += (f" | {'sim TPOT ms':>11} {'gap':>7} {'sim E2E s':>9} {'tok/s':>8} "
@@ -66,14 +72,14 @@ def format_table(rows: list[Row], inputs: PlanInputs) -> str:
     for r in rows:
         blocks = r.plan.block_sizes()
         line = (f"{r.name:<24} {blocks[:26]:<26} {r.ev.time_per_token_s * 1e3:>9.3f} "
-                f"{B * r.ev.time_per_token_s * 1e3:>12.3f} {r.ev.agreement:>7.4f} "
+                f"{r.batch:>5.2f} {r.tpot_s * 1e3:>12.3f} {r.ev.agreement:>7.4f} "
                 f"{r.ev.skipped_fraction:>7.2%} {r.ev.bank_bytes / MIB:>9.2f} "
                 f"{r.kv_bytes / 2**30:>7.2f} {r.kv_requests:>8.0f}")
         if not r.ev.feasible:
             line += f"  [{r.ev.violated}]"
         if r.sim:
             s = r.sim
-            pred = B * r.ev.time_per_token_s
+            pred = r.tpot_s
             gap = (pred - s["tpot_s"]) / s["tpot_s"] if s["tpot_s"] else math.nan
             line += (f" | {s['tpot_s'] * 1e3:>11.3f} {gap:>+7.1%} {s['e2e_s']:>9.2f} "
                      f"{s['tokens_per_s']:>8.1f} {s['agreement']:>9.4f}")

@@ -10,43 +10,55 @@ Decision variables (binary unless said).
   x_c           c ∈ C is a checkpoint (it gets a router and a bank)
   u_ij          i < j ∈ N: block [i, j) is in the plan (i, j consecutive checkpoints)
   z_co          router c runs option o
-  r_coj ∈ [0,1] expected visits of checkpoint c by a token, under option o, with
-                j the next checkpoint: r_coj = rho_c · z_co · u_cj, linearised by
-                r_coj <= z_co and Σ_o r_coj <= u_cj (exact: rho_c <= 1 and at most
-                one (o, j) is on). Knowing j makes the simulator's landing rule
-                linear: a hit landing at layer ℓ < j runs block [c, j) anyway.
-  w_0j ∈ [0,1]  probability that a token runs the first block [0, j)
-  g_cℓc' >= 0   skip flow from c landing at layer ℓ < L that resumes at the
-                checkpoint c' ∈ (c, ℓ] whose block covers ℓ (the deepest checkpoint
-                at or before ℓ, as `simulator/skip_models/measured.py` maps landings)
+  r_coj ∈ [0,1] expected visits of checkpoint c by a token (tokens per decode
+                token), under option o, with j the next checkpoint:
+                r_coj = rho_c · z_co · u_cj, linearised by r_coj <= z_co and
+                Σ_o r_coj <= u_cj (exact: rho_c <= 1 and at most one (o, j) is on,
+                the value is pinned by the conservation equality). Knowing j makes
+                the simulator's landing rule linear: a hit landing at layer ℓ < j
+                runs block [c, j) anyway.
+  q_coj ∈ [0,1] the same visits weighted by the token's group share sigma
+                (`inputs.py`, `evaluate.py`): q_coj = phi_c · z_co · u_cj, linearised
+                the same way
+  w_0j ∈ [0,1]  probability that a token runs the first block [0, j) (share 1/B)
+  g_cℓc', h_cℓc' >= 0  skip mass (g) and its share-weighted mass (h) from c landing
+                at layer ℓ < L that resumes at the checkpoint c' ∈ (c, ℓ] whose block
+                covers ℓ (the deepest checkpoint at or before ℓ, as
+                `simulator/skip_models/measured.py` maps landings)
 
-Flows (expected tokens reaching each checkpoint and block, per decode token).
-  skip flow  s_cojℓ = h_o π_o(ℓ) r_coj   for ℓ >= j (ℓ = L: an exit)
-  run flow   W_cj = Σ_o (1 - Σ_{ℓ >= j} h_o π_o(ℓ)) r_coj  through block [c, j)
-  routing    Σ_{c'} g_cℓc' = Σ_oj s_cojℓ,   g_cℓc' <= Σ_{j > ℓ} u_c'j
-  first      Σ_j w_0j = 1,  w_0j <= u_0j
-  conservation at c': Σ_oj r_c'oj = w_0c' + Σ_c W_cc' + Σ_{c, ℓ} g_cℓc'
+Flows (per decode token). With a = h_o π_o(ℓ) and s(a) the share of a token
+that skips that way, s(a) = (1 - (1-a)^B) / (B a) (`inputs.departure_share`):
+  skip mass   a · r_coj for ℓ >= j (ℓ = L: an exit); its share-weighted mass
+              s(a) · a · r_coj (the token joins its new group)
+  run         W_cj = Σ_o (1 - s_oj) r_coj,  V_cj = Σ_o (1 - s_oj^B) q_coj through
+              block [c, j), s_oj = Σ_{ℓ >= j} a (the group's next step runs when
+              anyone of it stays: `inputs.stay_factor`)
+  routing     Σ_{c'} g_cℓc' = Σ_oj a r_coj,  Σ_{c'} h_cℓc' = Σ_oj s(a) a r_coj,
+              g_cℓc', h_cℓc' <= Σ_{j > ℓ} u_c'j
+  first       Σ_j w_0j = 1,  w_0j <= u_0j,  W_0j = w_0j,  V_0j = w_0j / B
+  conservation at c': Σ_oj r_c'oj = Σ_c W_cc' + Σ_{c,ℓ} g_cℓc'  (W_0c' included),
+                      Σ_oj q_c'oj = Σ_c V_cc' + Σ_{c,ℓ} h_cℓc'
 
 Structure. Σ_j u_0j = 1 = Σ_i u_iL; Σ_i u_ic = x_c = Σ_j u_cj;
 Σ_o z_co = x_c.
 
-Objective (seconds per decode token at batch B; F(n) = n·layer_fixed +
-step overhead and P(n) = n·layer_per_token for an n-layer block, lf/lp the
-lookup's fixed and per-query parts, kv the K/V projection of one skipped
-layer per token, head the LM head):
-  B > 1: Σ_ij [u_ij F(j-i)/B + W_ij P(j-i)] + Σ_coj [z_co lf_o/B + r_coj lp_o] + KV + head
-  B = 1: Σ_ij W_ij (F + P)(j-i)            + Σ_coj r_coj (lf_o + lp_o)         + KV + head
-  KV = kv · [Σ_cℓc' g_cℓc' (c' - c) + Σ_coj s_cojL (L - c)]   (W_0j = w_0j)
-At B > 1 every block of the plan runs once per round with the tokens that
-reach it (exact when each block gets at least one token per round); at B = 1
-a block runs only when the token reaches it (exact).
+Objective (seconds per decode token at batch B; every fixed part × share-
+weighted mass, every per-token part × mass; F(n) = n·layer_fixed + step
+overhead and P(n) = n·layer_per_token for an n-layer block, lf/lp the
+lookup's fixed and per-query parts, kvf/kvp those of the K/V projection of one
+skipped layer, lmf/lmp those of the LM head, head the prefill share):
+  Σ_ij [F(j-i) V_ij + P(j-i) W_ij] + Σ_coj [lf_o q_coj + lp_o r_coj]
+  + Σ_cℓc' (c' - c) [kvf h_cℓc' + kvp g_cℓc'] + Σ_coj,exits (L - c)(kvf s(a) + kvp) a r_coj
+  + lmf (Σ_i V_iL + Σ exits s(a) a r_coj) + lmp + head
+At B = 1 every share is 1 and this is the batch-1 chain exactly; at B > 1 the
+group shares are the approximation `evaluate.py` states.
 
 Units: times in seconds (the solver sees microseconds), flows in tokens per
 decode token, memory in bytes. Head includes each request's prefill spread
 over its output tokens (plan-independent, `measure.py`).
 
 Constraints.
-  agreement   Σ_coj log(1 - e_o) Σ_ℓ s_cojℓ >= log(floor): E[Σ log keep] is
+  agreement   Σ_coj log(1 - e_o) Σ_ℓ a r_coj >= log(floor): E[Σ log keep] is
               linear in the flows; by Jensen exp(E[log keep]) <= E[keep], so the
               floor also bounds the expected agreement from below
   memory      Σ_co z_co E_o · entry_bytes <= bank budget: the GPU memory left after
@@ -90,8 +102,9 @@ def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
     L, B = inputs.num_layers, inputs.batch
     C = [c for c in inputs.candidates if inputs.options_at(c)]
     N = [0, *C, L]
-    per_visit = inputs.per_visit
-    kv = inputs.kv_projection.fixed_s / B + inputs.kv_projection.per_token_s
+    first = inputs.first_share
+    shared = B > 1  # at B = 1 the share-weighted flows are the flows themselves
+    kvf, kvp = inputs.kv_projection.fixed_s, inputs.kv_projection.per_token_s
     prob = pulp.LpProblem("placement", pulp.LpMinimize)
     Bin, Cont = pulp.LpBinary, pulp.LpContinuous
     x = {c: pulp.LpVariable(f"x_{c}", cat=Bin) for c in C}
@@ -99,14 +112,19 @@ def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
     u = {p: pulp.LpVariable(f"u_{p[0]}_{p[1]}", cat=Bin) for p in pairs}
     out_nodes = {i: [j for a, j in pairs if a == i] for i in N}
     in_nodes = {j: [i for i, b in pairs if b == j] for j in N}
-    z, terms, log_terms, bank_terms, kv_terms = {}, [], [], [], []
+    z, terms, log_terms, bank_terms = {}, [], [], []
     w = {(0, j): pulp.LpVariable(f"w_0_{j}", 0, 1, Cont) for j in out_nodes[0]}
-    run_in = {c: [] for c in C + [L]}     # run flows entering each node
-    skip_in = {c: [] for c in C}          # skip flows g resuming at each checkpoint
-    visits = {}
-    for j, var in w.items():
-        prob += var <= u[j]
-        run_in[j[1]].append(var)
+    # inflows of each node: mass (run and skip) and share-weighted mass
+    mass_in = {c: [] for c in C}
+    share_in = {c: [] for c in C}
+    head_share = []                       # share-weighted mass reaching the LM head
+    visits, share_visits = {}, {}
+    for (_, j), var in w.items():
+        prob += var <= u[(0, j)]
+        (head_share if j == L else share_in[j]).append(first * var)
+        if j < L:
+            mass_in[j].append(var)
+        terms.append((inputs.block_per_token_s(j) + first * inputs.block_fixed_s(j)) * var)
     prob += pulp.lpSum(w.values()) == 1
 
     def covers(c, layer):  # Σ_{j > layer} u_cj: the block leaving c covers `layer`
@@ -116,64 +134,89 @@ def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
         opts = inputs.options_at(c)
         lands = sorted({land for o in opts for land, p in o.landings
                         if land < L and p * o.hit_prob > 0})
-        skip_to = {land: [] for land in lands}  # skip flow with landing layer `land`
-        vis, run = [], {j: [] for j in out_nodes[c]}
-        by_next = {j: [] for j in out_nodes[c]}  # r_coj over o, per next checkpoint j
+        skip_to = {land: ([], []) for land in lands}  # (mass, share) skipping to `land`
+        vis, svis = [], []
+        run = {j: ([], []) for j in out_nodes[c]}
+        by_next = {j: ([], []) for j in out_nodes[c]}  # r_coj, q_coj over o, per next j
         for k, o in enumerate(opts):
             z[c, k] = pulp.LpVariable(f"z_{c}_{k}", cat=Bin)
             bank_terms.append(o.bank_entries * inputs.entry_bytes * z[c, k])
-            if not per_visit:
-                terms.append(o.lookup.fixed_s / B * z[c, k])
-            visit_s = (o.lookup.fixed_s if per_visit else 0.0) + o.lookup.per_token_s
             for j in out_nodes[c]:
-                # visits of c under option o whose next checkpoint is j
-                v = pulp.LpVariable(f"r_{c}_{k}_{j}", 0, 1, Cont)
-                prob += v <= z[c, k]
-                vis.append(v)
-                by_next[j].append(v)
-                terms.append(visit_s * v)
+                # visits of c under option o whose next checkpoint is j: mass r and
+                # share-weighted mass q
+                r = pulp.LpVariable(f"r_{c}_{k}_{j}", 0, 1, Cont)
+                prob += r <= z[c, k]
+                if shared:
+                    q = pulp.LpVariable(f"q_{c}_{k}_{j}", 0, 1, Cont)
+                    prob += q <= z[c, k]
+                    prob += B * q >= r  # valid: no share falls below 1/B; tightens the LP
+                else:  # B = 1: every share is 1, q = r
+                    q = r
+                vis.append(r)
+                svis.append(q)
+                by_next[j][0].append(r)
+                by_next[j][1].append(q)
+                terms.append(o.lookup.per_token_s * r + o.lookup.fixed_s * q)
                 skipped = 0.0
                 for land, p in o.landings:
                     a = o.hit_prob * p
                     if a <= 0.0 or land < j:  # lands inside block [c, j): runs it
                         continue
                     skipped += a
-                    log_terms.append(o.log_keep * a * v)
+                    share = inputs.departure_share(a)
+                    log_terms.append(o.log_keep * a * r)
                     if land >= L:
-                        kv_terms.append((L - c) * a * v)
+                        terms.append((L - c) * (kvp + share * kvf) * a * r)
+                        head_share.append(share * a * r)
                     else:
-                        skip_to[land].append(a * v)
-                run[j].append((1.0 - skipped) * v)
+                        skip_to[land][0].append(a * r)
+                        skip_to[land][1].append(share * a * r)
+                run[j][0].append((1.0 - skipped) * r)
+                run[j][1].append(inputs.stay_factor(skipped) * q)
         for j in out_nodes[c]:
-            prob += pulp.lpSum(by_next[j]) <= u[(c, j)]
-            flow = pulp.lpSum(run[j])
-            fixed, per_token = inputs.block_fixed_s(j - c), inputs.block_per_token_s(j - c)
-            terms.append((fixed + per_token) * flow if per_visit
-                         else fixed / B * u[(c, j)] + per_token * flow)
-            run_in[j].append(flow)
-        for land, flows in skip_to.items():
+            prob += pulp.lpSum(by_next[j][0]) <= u[(c, j)]
+            if shared:
+                prob += pulp.lpSum(by_next[j][1]) <= u[(c, j)]
+            flow, sflow = pulp.lpSum(run[j][0]), pulp.lpSum(run[j][1])
+            terms.append(inputs.block_per_token_s(j - c) * flow
+                         + inputs.block_fixed_s(j - c) * sflow)
+            if j == L:
+                head_share.append(sflow)
+            else:
+                mass_in[j].append(flow)
+                share_in[j].append(sflow)
+        for land, (flows, sflows) in skip_to.items():
             if not flows:
                 continue
+            # g: the skip mass resuming at checkpoint t (the one whose block covers
+            # `land`); h: its share-weighted mass, routed the same way
             targets = [t for t in C if c < t <= land]
             g = {t: pulp.LpVariable(f"g_{c}_{land}_{t}", 0, 1, Cont) for t in targets}
+            h = ({t: pulp.LpVariable(f"h_{c}_{land}_{t}", 0, 1, Cont) for t in targets}
+                 if shared else g)
             prob += pulp.lpSum(g.values()) == pulp.lpSum(flows)
-            for t, var in g.items():
-                prob += var <= covers(t, land)
-                kv_terms.append((t - c) * var)
-                skip_in[t].append(var)
+            if shared:
+                prob += pulp.lpSum(h.values()) == pulp.lpSum(sflows)
+            for t in targets:
+                cov = covers(t, land)
+                prob += g[t] <= cov
+                if shared:
+                    prob += h[t] <= cov
+                terms.append((t - c) * (kvp * g[t] + kvf * h[t]))
+                mass_in[t].append(g[t])
+                share_in[t].append(h[t])
         prob += pulp.lpSum(z[c, k] for k in range(len(opts))) == x[c]
-        visits[c] = pulp.lpSum(vis)
-    for (_i, j), var in w.items():
-        fixed, per_token = inputs.block_fixed_s(j), inputs.block_per_token_s(j)
-        terms.append((fixed + per_token) * var if per_visit
-                     else fixed / B * u[(0, j)] + per_token * var)
+        visits[c], share_visits[c] = pulp.lpSum(vis), pulp.lpSum(svis)
     prob += pulp.lpSum(u[(0, j)] for j in out_nodes[0]) == 1
     prob += pulp.lpSum(u[(i, L)] for i in in_nodes[L]) == 1
     for c in C:
         prob += pulp.lpSum(u[(i, c)] for i in in_nodes[c]) == x[c]
         prob += pulp.lpSum(u[(c, j)] for j in out_nodes[c]) == x[c]
-        prob += visits[c] == pulp.lpSum(run_in[c]) + pulp.lpSum(skip_in[c])
-    objective = pulp.lpSum(terms) + kv * pulp.lpSum(kv_terms) + inputs.head_s
+        prob += visits[c] == pulp.lpSum(mass_in[c])
+        if shared:
+            prob += share_visits[c] == pulp.lpSum(share_in[c])
+    terms.append(inputs.lm_head.fixed_s * pulp.lpSum(head_share))
+    objective = pulp.lpSum(terms) + inputs.head_s + inputs.lm_head.per_token_s
     # the solver sees microseconds: in seconds the coefficients (~1e-5) sit at
     # CBC's tolerances and it stops at a plan ~1% off the optimum
     prob += MICRO * objective

@@ -4,11 +4,18 @@ router options, and the per-token prices of every piece of work.
 Everything is per decode token at the workload's operating batch size
 `batch` (B), in seconds. A piece of work that runs once per batch step has a
 *fixed* part (paid once per step whatever the batch: weights read, launches)
-and a *per-token* part; at B > 1 the planner charges the fixed part once per
-step of every block in the plan, shared by the B tokens of a round (1/B per
-token), and the per-token part for each token that actually runs it; at
-B = 1 a step runs only when the token reaches it, so both parts are charged
-per visit. `evaluate.py` and `ilp.py` read these numbers and nothing else.
+and a *per-token* part. The tokens of a decode round run as *groups* (one
+block step per group): all B start together; a token that skips leaves its
+group and, with the tokens that skip with it, forms a new one (the
+simulator's deepest-first scheduler runs that group to the end of the round
+before the rest moves on, so groups never merge again within a round). A
+token pays the per-token part of every step it takes, and a *share* of the
+fixed part: the expected inverse of its group's size, 1/B in the first
+group, `departure_share(a)` in a group formed by a skip of per-token
+probability a, and `stay_factor(s)` / (1 - s) times its share before when it
+stays while the others skip with probability s (`evaluate.py` states the
+approximation). `evaluate.py`,
+`dp.py` and `ilp.py` read these numbers and nothing else.
 """
 
 from __future__ import annotations
@@ -67,7 +74,8 @@ class PlanInputs:
     layer: Affine                               # one decoder layer
     step_overhead_s: float                      # per block step (scheduler, launches)
     kv_projection: Affine                       # K/V projections of one skipped layer
-    head_s: float                               # LM head (+ prefill share) per token, any plan
+    head_s: float                               # per token, any plan: prefill share (+ LM head
+    #                                             when `lm_head` is left zero)
     batch: int                                  # operating batch size B (requests per step)
     entry_bytes: int                            # one bank entry: float32 key + payload
     bank_budget_bytes: float                    # bank memory that leaves the KV cache room for B
@@ -75,6 +83,7 @@ class PlanInputs:
     fallback: RouterOption | None = None        # a router at an unmeasured layer: never hits
     aliases: dict = field(default_factory=dict)  # (layer, key) -> key of an identical option kept
     labels: dict = field(default_factory=dict)  # cost model, profile, transfer note, memory ...
+    lm_head: Affine = Affine(0.0, 0.0)          # one LM-head call (a group's logits)
 
     def __post_init__(self):
         c = self.candidates
@@ -92,9 +101,29 @@ class PlanInputs:
                         raise ValueError(f"option {o.key} at {layer} lands at {land}")
 
     @property
-    def per_visit(self) -> bool:
-        """B = 1: fixed parts are paid per visit, not per round."""
-        return self.batch == 1
+    def first_share(self) -> float:
+        """A token's share of its first group's fixed costs: all B start together."""
+        return 1.0 / self.batch
+
+    def departure_share(self, a: float) -> float:
+        """E[1 / group size] of a token that leaves a full group of B, each member
+        leaving the same way with probability a: size = 1 + Binomial(B - 1, a), and
+        E[1 / (1 + Bin(n - 1, a))] = (1 - (1 - a)^n) / (n a) (the binomial identity
+        Σ_k C(n-1,k) a^k (1-a)^(n-1-k) / (k+1) = (1 - (1-a)^n) / (n a)).
+        1 at B = 1 or a -> 0 (alone), 1/B at a = 1 (the whole group moves)."""
+        B = self.batch
+        if a <= 0.0 or B == 1:
+            return 1.0
+        if a >= 1.0:
+            return 1.0 / B
+        return -math.expm1(B * math.log1p(-a)) / (B * a)
+
+    def stay_factor(self, s: float) -> float:
+        """Launches of the stayers' group per launch of the group it leaves, when
+        each member skips with probability s: P(anyone of B stays) = 1 - s^B.
+        Share-weighted mass × this factor is the stayers' (mass × (1 - s) is their
+        mass): the group shrinks, its steps do not. 1 - s at B = 1."""
+        return 1.0 - min(1.0, max(0.0, s)) ** self.batch
 
     @property
     def min_log_agreement(self) -> float:

@@ -3,7 +3,8 @@
 Times come from the cost model the simulator would use (`auto`, measured,
 roofline or a profile path), as per-token prices at the operating batch B:
 a block, a lookup, a K/V projection or the LM head priced as the secant of
-the cost model between batch 1 and batch B (exact at both; `inputs.py`),
+the cost model between batch 1 and batch B (exact at both; `inputs.py`
+says how a step's fixed part is shared by the tokens of its group),
 with every request at the workload's mean decode context (prompt + half the
 output). Skip statistics come from the SkipProfile: every calibrated target
 with the full calibration bank, and (with `bank_sweep`) the bank-size sweep
@@ -27,7 +28,6 @@ the plan is priced at the largest batch that fits, and the note says so.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -151,7 +151,7 @@ def build_inputs(spec: ModelSpec, cost: CostModel, profile: SkipProfile, workloa
         1, BatchShape((), (c,) * n)), batch) for c in ctxs]))
     kv = (secant(lambda n: cost.kv_projection_time_s(n, 1), batch) if kv_policy == "project"
           else Affine(0.0, 0.0))
-    head = cost.lm_head_time_s(batch) / batch
+    head = secant(cost.lm_head_time_s, batch)
     prefill = 0.0
     if prefill_share:
         p = max(1, round(workload.mean_prompt_tokens))
@@ -176,7 +176,7 @@ def build_inputs(spec: ModelSpec, cost: CostModel, profile: SkipProfile, workloa
     return PlanInputs(
         model=spec.name, num_layers=spec.num_layers, candidates=tuple(sorted(options)),
         options=options, layer=layer, step_overhead_s=cost.step_overhead_s, kv_projection=kv,
-        head_s=head + prefill, batch=batch,
+        head_s=prefill, lm_head=head, batch=batch,
         entry_bytes=spec.hidden_size * 4 + BANK_ENTRY_OVERHEAD_BYTES,
         bank_budget_bytes=budget, min_agreement=min_agreement, fallback=fallback, labels=info,
         aliases=aliases)
@@ -185,30 +185,6 @@ def build_inputs(spec: ModelSpec, cost: CostModel, profile: SkipProfile, workloa
 def _avg_affine(parts: list[Affine]) -> tuple[float, float]:
     n = len(parts)
     return sum(p.fixed_s for p in parts) / n, sum(p.per_token_s for p in parts) / n
-
-
-def operating_batch(cost: CostModel, spec: ModelSpec, workload: Workload,
-                    max_num_seqs: int) -> tuple[int, str]:
-    """Requests in flight at the request rate, by Little's law on the full model:
-    B = rate × output tokens × step time at B (a fixed point, from B = 1)."""
-    if workload.request_rate_per_s is None or not math.isfinite(workload.request_rate_per_s):
-        return max_num_seqs, f"all requests at once: batch {max_num_seqs} (--max-num-seqs)"
-    ctx = workload.decode_context
-
-    def round_s(b: int) -> float:
-        return (cost.block_time_s(spec.num_layers, BatchShape((), (ctx,) * b))
-                + cost.lm_head_time_s(b) + cost.step_overhead_s)
-
-    b = 1
-    for _ in range(50):
-        nxt = min(max_num_seqs, max(1, round(workload.request_rate_per_s
-                                             * workload.mean_output_tokens * round_s(b))))
-        if nxt == b:
-            break
-        b = nxt
-    return b, (f"Little's law at {workload.request_rate_per_s:g} req/s x "
-               f"{workload.mean_output_tokens:.0f} output tokens x {round_s(b) * 1e3:.2f} ms "
-               f"per full-model step: batch {b}")
 
 
 def _spec_name(model: str) -> str:

@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from policies.placement.base import Plan
+from policies.placement.batch import describe, little_batch
 from policies.placement.compare import Row, baseline_plans, format_table, make_rows
 from policies.placement.evaluate import evaluate
 from policies.placement.ilp import solve
 from policies.placement.inputs import PlanInputs
-from policies.placement.measure import GIB, Workload, build_inputs, load_profile, operating_batch
+from policies.placement.measure import GIB, Workload, build_inputs, load_profile
 from policies.placement.plan_file import PlanChoice, RouterChoice, write_plan
 from skipsim.errors import UserError
 
@@ -49,15 +50,18 @@ def plan_and_report(args, tcfg, rate: float, out=sys.stdout) -> int:
                             args.kv_policy, p_scale, labels={**labels, "batch_note": note},
                             bank_sweep=args.bank_sweep)
 
-    if args.objective == "time":
-        batch, note = ((args.batch, "given by --batch") if args.batch else
-                       operating_batch(cost, spec, workload, args.max_num_seqs))
-        inputs = inputs_at(batch, note)
+    if args.objective == "time" and args.batch:
+        inputs = inputs_at(args.batch, "given by --batch")
         plan, stats = solve(inputs, args.solver)
+        own_batch = fixed_batch(inputs)
+    elif args.objective == "time":
+        inputs, plan, stats, own_batch = solve_at_own_batch(inputs_at, workload, rate,
+                                                            args.max_num_seqs, args.solver)
     else:
         inputs, plan, stats = best_throughput(inputs_at, args.tpot_slo_ms / 1e3, args.max_num_seqs,
                                               args.solver)
-    rows = make_rows(inputs, [("ILP plan", plan), *baseline_plans(inputs, point)])
+        own_batch = fixed_batch(inputs)
+    rows = make_rows(inputs, [("ILP plan", plan), *baseline_plans(inputs, point)], own_batch)
     choice = plan_choice(inputs, plan, rows[0], profile, profile_path, stats)
     path = write_plan(choice, args.out)
     if args.confirm:
@@ -65,6 +69,53 @@ def plan_and_report(args, tcfg, rate: float, out=sys.stdout) -> int:
     print(report(inputs, plan, rows, stats, workload), file=out)
     print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def plan_tpot(inputs_at, plan: Plan):
+    """TPOT(b) of `plan`: b × its time per token, priced at whole batch b."""
+    def tpot(b: int) -> float:
+        inputs = inputs_at(b, "")
+        return inputs.batch * evaluate(inputs, plan).time_per_token_s
+    return tpot
+
+
+def solve_at_own_batch(inputs_at, workload: Workload, rate: float, max_num_seqs: int,
+                       solver: str, rounds: int = 4):
+    """The ILP plan priced at its own operating batch: start from the no-skip
+    plan's Little's-law batch, solve, and re-solve at the chosen plan's own batch
+    until the whole batch repeats (`batch.py`: the batch follows the plan)."""
+    out_tokens = workload.mean_output_tokens
+    rate_or_none = None if math.isinf(rate) else rate
+
+    def own(plan: Plan) -> tuple[float, float]:
+        return little_batch(plan_tpot(inputs_at, plan), rate_or_none, out_tokens, max_num_seqs)
+
+    def note(b: float, t: float) -> str:
+        return describe(b, rate_or_none, out_tokens, t, max_num_seqs)
+
+    L = inputs_at(1, "").num_layers
+    b, t = own(Plan((0, L), ()))
+    tried: dict[int, tuple] = {}
+    batch = max(1, round(b))
+    while batch not in tried and len(tried) < rounds:
+        inputs = inputs_at(batch, note(b, t))
+        plan, stats = solve(inputs, solver)
+        if plan is None:
+            raise UserError(f"no plan fits: the bank budget is "
+                            f"{inputs.bank_budget_bytes / GIB:.2f} GiB")
+        b, t = own(plan)
+        tried[batch] = (inputs, plan, stats, t)
+        batch = max(1, round(b))
+    # a cycle of batches: the plan whose own TPOT is smallest
+    inputs, plan, stats, _ = min(tried.values(), key=lambda x: x[3])
+    return inputs, plan, stats, own
+
+
+def fixed_batch(inputs: PlanInputs):
+    """Every plan at the batch of `inputs` (--batch, or the throughput objective's)."""
+    def own_batch(plan: Plan) -> tuple[float, float]:
+        return float(inputs.batch), inputs.batch * evaluate(inputs, plan).time_per_token_s
+    return own_batch
 
 
 def best_throughput(inputs_at, slo_s: float, max_num_seqs: int, solver: str):
@@ -106,7 +157,7 @@ def plan_choice(inputs: PlanInputs, plan: Plan, row: Row, profile, profile_path:
                 "objective": inputs.labels.get("objective"),
                 "gpu_memory_bytes": inputs.labels["gpu_memory_bytes"]},
         predicted={"time_per_token_s": ev.time_per_token_s,
-                   "tpot_s": inputs.batch * ev.time_per_token_s,
+                   "tpot_s": row.tpot_s, "operating_batch": row.batch,
                    "agreement": ev.agreement, "log_agreement": ev.log_agreement,
                    "skipped_fraction": ev.skipped_fraction, "bank_bytes": ev.bank_bytes,
                    "kv_bytes": row.kv_bytes, "solver_status": stats.status,
@@ -132,9 +183,9 @@ def why(inputs: PlanInputs, plan: Plan) -> str:
         return ("no router pays: no single router meets the agreement floor "
                 f"{inputs.min_agreement:g} and the bank budget")
     c, o, e = best
-    lookup_s = e.lookups_per_token * (o.lookup.fixed_s + o.lookup.per_token_s) if inputs.per_visit \
-        else o.lookup.fixed_s / inputs.batch + o.lookup.per_token_s
-    layer_us = inputs.block_per_token_s(1) * 1e6 + inputs.block_fixed_s(1) * 1e6 / inputs.batch
+    share = inputs.first_share  # the router's first lookup is the whole round's
+    lookup_s = o.lookup.fixed_s * share + o.lookup.per_token_s
+    layer_us = (inputs.layer.per_token_s + inputs.layer.fixed_s * share) * 1e6
     return (f"no router pays: the best single router allowed by the floor {inputs.min_agreement:g} "
             f"(layer {c} at {o.key}, hit rate {o.hit_prob:.2%}) skips {e.skipped_fraction:.2%} of "
             f"layer executions and would change the time per token by "
@@ -194,7 +245,7 @@ def confirm_rows(rows, inputs: PlanInputs, trace, args, out_path: Path) -> None:
                         bank_entries=choice.bank_entries, max_num_seqs=args.max_num_seqs,
                         seed=args.seed)
         result = simulate(trace, cfg)
-        s = summarize(result.records, result.engine, cfg, inputs.num_layers)
+        s = summarize(result.records, result.stats, inputs.num_layers)
         row.sim = {"tpot_s": s["tpot_s"]["mean"], "e2e_s": s["e2e_s"]["mean"],
                    "tokens_per_s": s["output_throughput_tok_per_s"],
                    "agreement": s["expected_agreement"]}
