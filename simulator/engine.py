@@ -200,18 +200,21 @@ class Engine(RequestLifecycle):
         if j == k:  # tokens that exited after a CPU lookup: LM head only
             parts["lm_head"] = cost.lm_head_time_s(len(ids))
         else:
-            logits, chunks, dec = 0, (), ids
-            if t.prefilling and not t.prefilling.isdisjoint(members):
-                step.prefill = np.fromiter(map(t.prefilling.__contains__, members), bool,
-                                           len(members))
-                pre = ids[step.prefill]
+            logits, chunks, dec, prefill_tokens = 0, (), ids, 0
+            # a running request is in `prefilling` exactly while prefilled < prefill_target:
+            # the set's members among the batch, read in bulk
+            mask = t.prefilled[ids] < t.prefill_target[ids] if t.prefilling else None
+            pre = ids[mask] if mask is not None else ()
+            if len(pre):
+                step.prefill = mask
                 size, cached = t.chunk[pre], t.prefilled[pre]
                 chunks = tuple(zip(size.tolist(), cached.tolist()))
+                prefill_tokens = int(size.sum())
                 dec = ids[~step.prefill]
                 if j + 1 == k:
                     logits = int(np.count_nonzero(size + cached >= t.prefill_target[pre]))
             batch = BatchShape(chunks, tuple(t.ctx[dec].tolist()))
-            step.tokens = batch.tokens
+            step.tokens = prefill_tokens + len(dec)
             parts["block"] = cost.block_time_s(self.block_sizes[j], batch)
             if j + 1 == k:
                 logits += len(dec)
@@ -316,7 +319,7 @@ class Engine(RequestLifecycle):
             queues[r.start].update(dict.fromkeys(ids.tolist(), 1))
             return
         final = r.final_at
-        for at in r.landings:
+        for at in r.landings:  # queues are distinct: the order of landings does not matter
             if at != k:
                 queues[at].update(dict.fromkeys(ids[final == at].tolist(), 1))
         if r.exited:
@@ -326,6 +329,21 @@ class Engine(RequestLifecycle):
                 self._emit(exited, from_prefill=False)
             else:
                 queues[k].update(dict.fromkeys(exited.tolist(), 1))
+
+    def check_integrity(self) -> None:
+        """The invariants the bulk updates rely on, besides the table's and the
+        cache's own: a running request holds exactly the KV blocks of its
+        context (so only a token starting a block grows it), and it is in
+        `prefilling` exactly while prefilled < prefill_target."""
+        t, kv = self.t, self.kv
+        t.check_integrity()
+        kv.check_integrity()
+        running = t.running.nonzero()[0]
+        held = np.array([kv.held[i] for i in running.tolist()], np.int64)
+        assert np.array_equal(held, -(-t.ctx[running] // kv.block_tokens)), \
+            "a running request's KV blocks differ from its context's"
+        prefilling = running[t.prefilled[running] < t.prefill_target[running]]
+        assert set(prefilling.tolist()) == t.prefilling, "prefilling set and counts disagree"
 
     def run_stats(self) -> RunStats:
         """The run's totals beside the records (call once, after `run`)."""
@@ -344,8 +362,8 @@ class Engine(RequestLifecycle):
             counts = [len(c) for c, _ in self.lookup_log]
             chosen = np.concatenate([c for c, _ in self.lookup_log])
             seconds = np.repeat([s for _, s in self.lookup_log], counts)
-            np.add.at(t.lookups, chosen, 1)
+            t.lookups += np.bincount(chosen, minlength=t.n)  # integer counts: exact
             np.add.at(t.lookup_time_s, chosen, seconds)
         if self.hit_log:
-            np.add.at(t.hits, np.concatenate(self.hit_log), 1)
+            t.hits += np.bincount(np.concatenate(self.hit_log), minlength=t.n)
         self.lookup_log, self.hit_log, self.logged_lookups = [], [], 0

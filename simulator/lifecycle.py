@@ -21,36 +21,31 @@ class RequestLifecycle:
         t, now, kv = self.t, self.env.now, self.kv
         g = t.generated[ids] + 1
         t.generated[ids] = g
-        c = t.ctx[ids] + 1
-        t.ctx[ids] = c
+        before = t.ctx[ids]
+        t.ctx[ids] = before + 1
         if from_prefill:
             fresh = ids[np.isnan(t.first_token_s[ids])]
             t.first_token_s[fresh] = now
             t.agree_sum[ids] += 1.0  # prefill runs full depth
-            # a recompute after preemption emits a later token, at full depth
-            t.layers_executed[ids[g > 1]] += self.plan.num_layers
-        else:
+        else:  # (layers executed follow from the skipped ones: see _complete)
             t.agree_sum[ids] += t.pass_agree[ids]
-            s = t.pass_skipped[ids]
-            t.layers_executed[ids] += self.plan.num_layers - s
-            t.layers_skipped[ids] += s
+            t.layers_skipped[ids] += t.pass_skipped[ids]
         # a pass without hits left both at their reset values: resetting all is the same
         t.pass_skipped[ids] = 0
         t.pass_agree[ids] = 1.0
-        done = g >= t.output[ids]
-        if done.any():
-            for i in ids[done].tolist():
+        more = g < t.output[ids]
+        live = ids[more]
+        if len(live) < len(ids):
+            for i in ids[~more].tolist():
                 self._complete(i)
-            live, c = ids[~done], c[~done]
-        else:
-            live = ids
-        if not len(live):
-            return
+            if not len(live):
+                return
+            before = before[more]
         # A running request holds exactly the blocks of its context
         # (kv.blocks_for(ctx): admission allocates the prefill, every token
         # grows it), so only a token that starts a new block needs one more
         # (finishing others first frees only their own blocks: the same counts).
-        grow = live[(c - 1) % kv.block_tokens == 0].tolist()
+        grow = live[before % kv.block_tokens == 0].tolist()
         if len(grow) <= kv.free_blocks:
             kv.grow_many(grow, [1] * len(grow), now)
         else:
@@ -64,7 +59,12 @@ class RequestLifecycle:
         self._notify(self.queue_gpu[0])
 
     def _complete(self, i: int) -> None:
+        """Request i produced its last token: its record is final."""
         t = self.t
+        # Every emitted token but the first (a prefill's) ran num_layers less
+        # what its pass skipped; a recompute prefill runs full depth and skips
+        # nothing: so layers executed = num_layers x (generated - 1) - skipped.
+        t.layers_executed[i] = self.plan.num_layers * (t.generated[i] - 1) - t.layers_skipped[i]
         t.finish_s[i] = self.env.now
         t.running[i], t.done[i] = False, True
         self.kv.free(i, self.env.now)

@@ -41,7 +41,7 @@ class Routed:
     kv_time_s: float = 0.0  # the KV-hole policy's in-step time and the skip action's
     repair: list = field(default_factory=list)  # (ids, layers) owed by a deferring policy
     exited: int = 0  # tokens with final_at == k
-    landings: list = field(default_factory=list)  # distinct values of final_at, ascending
+    landings: set = field(default_factory=set)  # every value final_at holds (and maybe more)
 
 
 class RouterStep:
@@ -68,7 +68,7 @@ class RouterStep:
         # In bulk per lookup round: the skip model's hits come as arrays of
         # batch positions, and every per-token outcome is an array operation.
         k, n, bounds, scale = self.plan.num_blocks, len(ids), self._bounds, self.p_scale
-        r = Routed(ids, start, None)
+        r = Routed(ids, start, None, landings={start})
         final = None
         # frontier: {checkpoint: batch positions of the tokens to look up there};
         # None = the whole batch (the common first round, without copies)
@@ -91,7 +91,8 @@ class RouterStep:
                 continue
             hit_pos = hit if here is None else here[hit]
             if final is None:
-                final = np.full(n, start, np.int64)
+                final = np.empty(n, np.int64)
+                final.fill(start)
             final[hit_pos] = hit_landing
             keep = 1.0 - (hit_p if scale == 1.0 else np.minimum(1.0, hit_p * scale))
             layers = bounds[hit_landing] - bounds[c]  # an exit skips the rest
@@ -100,13 +101,13 @@ class RouterStep:
             if self.action_time_s is not None:
                 r.kv_time_s += self.action_time_s(len(hit_pos))
             lands = set(hit_landing.tolist())
+            r.landings.update(lands)
             for land in lands - {k}:
                 more = hit_pos if len(lands) == 1 else hit_pos[hit_landing == land]
                 frontier[land] = np.concatenate((frontier[land], more)) if land in frontier \
                     else more
         if final is not None:
             r.final_at = final
-            r.landings = np.unique(final).tolist()
             r.exited = int(np.count_nonzero(final == k))
         return r
 

@@ -38,7 +38,8 @@ class RequestTable:
         self.prefill_target = self.prompt.copy()
         self.prefilled = np.zeros(n, np.int64)
         self.chunk = np.zeros(n, np.int64)  # tokens of the current pass
-        self.ctx = self.prompt.astype(np.int64)  # tokens whose K/V a decode pass needs: prompt + generated
+        # tokens whose K/V a decode pass needs: prompt + generated
+        self.ctx = self.prompt.astype(np.int64)
         self.prefilling: set[int] = set()  # running requests whose prefill is unfinished
         self.admit_seq = np.full(n, -1, np.int64)  # admission order (latest is preempted first)
         self.running = np.zeros(n, bool)

@@ -130,10 +130,12 @@ class ParametricSkipModel(SkipModel):
         u = rng.random(len(request_ids))
         r, jump, p_change = self._at[at]
         hit = (u < r).nonzero()[0]  # flatnonzero without its wrappers
-        landing = np.full(len(hit), at + jump, np.int64)
+        landing, p = np.empty(len(hit), np.int64), np.empty(len(hit))
+        landing.fill(at + jump)  # (np.full's Python wrapper costs more than the fill)
+        p.fill(p_change)
         if self.config.exit_prob and len(hit):
             landing[u[hit] < r * self.config.exit_prob] = plan.num_blocks
-        return hit, landing, np.full(len(hit), p_change)
+        return hit, landing, p
 
     def notes(self, plan):
         silent = [c for c in plan.router_checkpoints if self._at[c][0] <= 0]
