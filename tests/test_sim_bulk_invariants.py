@@ -5,11 +5,11 @@ deferred KV repair, on one GPU and on two."""
 from __future__ import annotations
 
 import pytest
+from sim_helpers import make_trace
 
 from simulator.config import SimConfig
 from simulator.engine import Engine
 from simulator.run import simulate
-from sim_helpers import make_trace
 
 CASES = {
     "preemption + chunked prefill": dict(gpu_memory_bytes=int(0.525 * 2**30),
