@@ -15,8 +15,6 @@ real executor calls too; this file only keeps the clock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import chain
-from operator import itemgetter
 
 import numpy as np
 import simpy
@@ -35,16 +33,9 @@ from skipsim.kv_pages import PagedKVCache
 
 NAN = float("nan")
 # logged lookups folded into the per-request totals past this many token
-# lookups (~36 MB of Python ints: bounded memory on long traces; np.add.at adds
+# lookups (~8 MB of int64 ids: bounded memory on long traces; np.add.at adds
 # in log order, so folding in chunks gives the same float sums as one fold at the end)
 LOG_FOLD_LOOKUPS = 1_000_000
-
-
-def gather(column: list, ids) -> tuple:
-    """column[i] for i in ids, as a tuple (itemgetter loops in C)."""
-    if len(ids) > 1:
-        return itemgetter(*ids)(column)
-    return tuple(column[i] for i in ids)
 
 
 @dataclass(slots=True)  # one per step: slots make it cheaper to build and read
@@ -198,9 +189,7 @@ class Engine(RequestLifecycle):
         """(request ids, decode-pass indices) of tokens, as skip models read them."""
         if not self.router.skip_model.uses_request_ids:
             return ids, ids
-        generated = self.t.generated
-        return (self.t.request_id[ids],
-                np.array([generated[i] - 1 for i in ids.tolist()], np.int64))
+        return self.t.request_id[ids], self.t.generated[ids] - 1
 
     def _block_step(self, g: int, j: int, members: tuple[int, ...]) -> Step:
         t, cost, k = self.t, self.cost, self.k
@@ -211,19 +200,21 @@ class Engine(RequestLifecycle):
         if j == k:  # tokens that exited after a CPU lookup: LM head only
             parts["lm_head"] = cost.lm_head_time_s(len(ids))
         else:
-            logits, chunks, dec = 0, (), ids
-            if t.prefilling and not t.prefilling.isdisjoint(members):
-                step.prefill = np.fromiter(map(t.prefilling.__contains__, members), bool,
-                                           len(members))
-                pre = ids[step.prefill].tolist()
-                chunks = tuple((t.chunk[i], int(t.prefilled[i])) for i in pre)
+            logits, chunks, dec, prefill_tokens = 0, (), ids, 0
+            # a running request is in `prefilling` exactly while prefilled < prefill_target:
+            # the set's members among the batch, read in bulk
+            mask = t.prefilled[ids] < t.prefill_target[ids] if t.prefilling else None
+            pre = ids[mask] if mask is not None else ()
+            if len(pre):
+                step.prefill = mask
+                size, cached = t.chunk[pre], t.prefilled[pre]
+                chunks = tuple(zip(size.tolist(), cached.tolist()))
+                prefill_tokens = int(size.sum())
                 dec = ids[~step.prefill]
                 if j + 1 == k:
-                    logits = sum(1 for i, (n, c) in zip(pre, chunks)
-                                 if n + c >= t.prefill_target[i])
-            batch = BatchShape(chunks, gather(t.ctx, members if step.prefill is None
-                                              else dec.tolist()))
-            step.tokens = batch.tokens
+                    logits = int(np.count_nonzero(size + cached >= t.prefill_target[pre]))
+            batch = BatchShape(chunks, tuple(t.ctx[dec].tolist()))
+            step.tokens = prefill_tokens + len(dec)
             parts["block"] = cost.block_time_s(self.block_sizes[j], batch)
             if j + 1 == k:
                 logits += len(dec)
@@ -248,7 +239,7 @@ class Engine(RequestLifecycle):
         step.parts["repair"] = 0.0
         repair_time_s = self.router.kv_policy.repair_time_s
         for layers, ids, _ in self.repair_debt.settle(t.running, t.admit_seq):
-            ctx = gather(t.ctx, ids.tolist())  # prompt + generated
+            ctx = t.ctx[ids].tolist()  # prompt + generated
             step.parts["repair"] += repair_time_s(self.cost, layers, ctx)
             step.tokens += len(ids)
         step.duration_s = sum(step.parts.values())
@@ -268,7 +259,7 @@ class Engine(RequestLifecycle):
             return
         ids, j = step.ids, step.block
         if j == k:
-            self._emit(ids.tolist(), from_prefill=False)
+            self._emit(ids, from_prefill=False)
             return
         self.token_block_executions += step.tokens
         if step.prefill is not None:
@@ -278,7 +269,7 @@ class Engine(RequestLifecycle):
             dec = ids
         if len(dec):
             if j + 1 == k:
-                self._emit(dec.tolist(), from_prefill=False)
+                self._emit(dec, from_prefill=False)
             elif not self.routing:
                 t.queues[j + 1].update(dict.fromkeys(dec.tolist(), 1))
             elif step.routed is not None:
@@ -293,55 +284,66 @@ class Engine(RequestLifecycle):
         """Prefill chunks run full depth; after the last block a finished
         prefill yields the first token, an unfinished one sends its next chunk."""
         t = self.t
-        if j + 1 < self.k:
-            for i in pre.tolist():
-                t.enqueue(i, j + 1)
+        if j + 1 < self.k:  # a pass's size is its chunk
+            t.queues[j + 1].update(zip(pre.tolist(), t.chunk[pre].tolist()))
             return
-        t.prefilled[pre] += [t.chunk[i] for i in pre.tolist()]
+        t.prefilled[pre] += t.chunk[pre]
         done = t.prefilled[pre] >= t.prefill_target[pre]
         for i in pre[~done].tolist():
             t.start_prefill_pass(i, self.chunk_limit)
-        if np.count_nonzero(done):
+        if done.any():
             t.prefilling.difference_update(pre[done].tolist())
-            self._emit(pre[done].tolist(), from_prefill=True)
+            self._emit(pre[done], from_prefill=True)
 
     def _apply_route(self, r: Routed, lm_head_done: bool) -> None:
-        t, k = self.t, self.k
-        ids = r.ids
-        members = ids.tolist()
+        """Apply a routed batch in bulk: log its lookups and hits, fold each
+        hit into its token's pass accumulators (round by round, so every
+        token's products keep their order), queue every token where it
+        landed (in batch order) and emit or queue the exits."""
+        t, k, ids = self.t, self.k, r.ids
         for _, pos, seconds in r.rounds:  # per-request lookup counts: applied at the end
-            chosen = members if pos is None else [members[m] for m in pos]
+            chosen = ids if pos is None else ids[pos]
             self.lookup_log.append((chosen, seconds))
             self.logged_lookups += len(chosen)
         if self.logged_lookups > LOG_FOLD_LOOKUPS:  # hits never outnumber lookups
             self.flush_logs()
-        if r.hits:
-            skipped, agree = t.pass_skipped, t.pass_agree
-            for pos, layers, keep in r.hits:
-                chosen = [members[m] for m in pos]  # a token hits at most once per checkpoint
-                self.hit_log.append(chosen)
-                for i, span, kept in zip(chosen, layers, keep):
-                    skipped[i] += span
-                    agree[i] *= kept
+        for pos, layers, keep in r.hits:
+            chosen = ids[pos]  # a token hits at most once per checkpoint: no repeats
+            self.hit_log.append(chosen)
+            t.pass_skipped[chosen] += layers
+            t.pass_agree[chosen] *= keep
         for span_ids, layers in r.repair:
             self.repair_debt.owe(layers, span_ids, t.admit_seq[span_ids])
         queues = t.queues
-        if not r.hits:  # nobody skipped: everyone runs the next block
-            queues[r.start].update(dict.fromkeys(members, 1))
+        if r.final_at is None:  # nobody skipped: everyone runs the next block
+            queues[r.start].update(dict.fromkeys(ids.tolist(), 1))
             return
-        exited = []
-        for i, at in zip(members, r.final_at):
-            if at == k:
-                exited.append(i)
-            else:
-                queues[at][i] = 1
-        if exited:
-            for i in exited:
-                t.exits[i] += 1
+        final = r.final_at
+        for at in r.landings:  # queues are distinct: the order of landings does not matter
+            if at != k:
+                queues[at].update(dict.fromkeys(ids[final == at].tolist(), 1))
+        if r.exited:
+            exited = ids[final == k]
+            t.exits[exited] += 1
             if lm_head_done:
                 self._emit(exited, from_prefill=False)
             else:
-                queues[k].update(dict.fromkeys(exited, 1))
+                queues[k].update(dict.fromkeys(exited.tolist(), 1))
+
+    def check_integrity(self) -> None:
+        """The invariants the bulk updates rely on, besides the table's and the
+        cache's own: a running request holds exactly the KV blocks of its
+        context (so only a token starting a block grows it), and it is in
+        `prefilling` exactly while prefilled < prefill_target."""
+        t, kv = self.t, self.kv
+        t.check_integrity()
+        kv.check_integrity()
+        running = t.running.nonzero()[0]
+        held = np.array([kv.held[i] for i in running.tolist()], np.int64)
+        assert np.array_equal(held, -(-t.ctx[running] // kv.block_tokens)), \
+            "a running request's KV blocks differ from its context's"
+        prefilling = running[t.prefilled[running] < t.prefill_target[running]]
+        assert set(prefilling.tolist()) == t.prefilling, "prefilling set and counts disagree"
 
     def run_stats(self) -> RunStats:
         """The run's totals beside the records (call once, after `run`)."""
@@ -356,14 +358,12 @@ class Engine(RequestLifecycle):
         """Fold the logged lookups and hits into the per-request totals."""
         t = self.t
         if self.lookup_log:
-            # millions of logged ids in small lists: one fromiter over the chain
-            # beats converting each list for np.concatenate (same values, same order)
+            # the logged arrays in log order (np.add.at adds in that order)
             counts = [len(c) for c, _ in self.lookup_log]
-            chosen = np.fromiter(chain.from_iterable(c for c, _ in self.lookup_log), np.int64,
-                                 sum(counts))
+            chosen = np.concatenate([c for c, _ in self.lookup_log])
             seconds = np.repeat([s for _, s in self.lookup_log], counts)
-            np.add.at(t.lookups, chosen, 1)
+            t.lookups += np.bincount(chosen, minlength=t.n)  # integer counts: exact
             np.add.at(t.lookup_time_s, chosen, seconds)
         if self.hit_log:
-            np.add.at(t.hits, np.fromiter(chain.from_iterable(self.hit_log), np.int64), 1)
+            t.hits += np.bincount(np.concatenate(self.hit_log), minlength=t.n)
         self.lookup_log, self.hit_log, self.logged_lookups = [], [], 0

@@ -7,70 +7,64 @@ state (`t`, `kv`, `env`, counters) these methods update.
 
 from __future__ import annotations
 
-import math
+import numpy as np
 
 
 class RequestLifecycle:
-    def _emit(self, ids: list[int], from_prefill: bool) -> None:
-        """Each request of `ids` produced one output token now."""
+    def _emit(self, ids: np.ndarray, from_prefill: bool) -> None:
+        """Each request of `ids` (table indices, int64) produced one output token now.
+
+        In bulk over the batch: count the token, fold the pass accumulators
+        into the totals and reset them for the next decode pass (a finished
+        request's are never read again, a preempted one's are reset by
+        `preempt`), split finished from live, and grow the live requests' KV."""
         t, now, kv = self.t, self.env.now, self.kv
-        generated, ctx, agree, executed = t.generated, t.ctx, t.agree_sum, t.layers_executed
-        pass_agree, pass_skipped, output = t.pass_agree, t.pass_skipped, t.output
-        num_layers = self.plan.num_layers
-        # one pass over the batch: count the token, reset the pass accumulators
-        # for the next decode pass (a finished request's are never read again,
-        # a preempted one's are reset by _preempt), split finished/live, and
-        # for the live the KV blocks their grown context needs (finishing
-        # others first frees only their own blocks: the same counts)
-        block_tokens, held = kv.block_tokens, kv.held
-        done, live, grow, extra, total = [], [], [], [], 0
-        first, skipped = t.first_token_s, t.layers_skipped
-        for i in ids:
-            g = generated[i] = generated[i] + 1
-            c = ctx[i] = ctx[i] + 1
-            if from_prefill:
-                if math.isnan(first[i]):
-                    first[i] = now
-                agree[i] += 1.0  # prefill runs full depth
-                if g > 1:  # a recompute after preemption: a later token, full depth
-                    executed[i] += num_layers
-                pass_skipped[i] = 0
-                pass_agree[i] = 1.0
-            else:
-                agree[i] += pass_agree[i]
-                s = pass_skipped[i]
-                executed[i] += num_layers - s
-                if s:  # only a hit changes the pass accumulators
-                    skipped[i] += s
-                    pass_skipped[i] = 0
-                    pass_agree[i] = 1.0
-            if g >= output[i]:
-                done.append(i)
-            else:
-                live.append(i)
-                e = -(-c // block_tokens) - held[i]
-                total += e
-                if e > 0:
-                    grow.append(i)
-                    extra.append(e)
-        for i in done:
-            self._complete(i)
-        if not live:
-            return
-        if total <= kv.free_blocks:
-            kv.grow_many(grow, extra, now)
+        g = t.generated[ids] + 1
+        t.generated[ids] = g
+        before = t.ctx[ids]
+        t.ctx[ids] = before + 1
+        if from_prefill:
+            fresh = ids[np.isnan(t.first_token_s[ids])]
+            t.first_token_s[fresh] = now
+            t.agree_sum[ids] += 1.0  # prefill runs full depth
+        else:  # (layers executed follow from the skipped ones: see _complete)
+            t.agree_sum[ids] += t.pass_agree[ids]
+            t.layers_skipped[ids] += t.pass_skipped[ids]
+        # a pass without hits left both at their reset values: resetting all is the same
+        t.pass_skipped[ids] = 0
+        t.pass_agree[ids] = 1.0
+        more = g < t.output[ids]
+        live = ids[more]
+        if len(live) < len(ids):
+            for i in ids[~more].tolist():
+                self._complete(i)
+            if not len(live):
+                return
+            before = before[more]
+        # A running request holds exactly the blocks of its context
+        # (kv.blocks_for(ctx): admission allocates the prefill, every token
+        # grows it), so only a token that starts a new block needs one more
+        # (finishing others first frees only their own blocks: the same counts).
+        grow = live[before % kv.block_tokens == 0].tolist()
+        if len(grow) <= kv.free_blocks:
+            kv.grow_many(grow, [1] * len(grow), now)
         else:
             for i in grow:
                 if t.running[i]:
                     self._grow(i)
-            live = [i for i in live if t.running[i]]
+            live = live[t.running[live]]
         # the next decode pass enters queue 0; chunk[i] is read for prefill passes
         # only, a decode pass's size is its queue value
-        t.queues[0].update(dict.fromkeys(live, 1))
+        t.queues[0].update(dict.fromkeys(live.tolist(), 1))
         self._notify(self.queue_gpu[0])
 
     def _complete(self, i: int) -> None:
+        """Request i produced its last token: its record is final."""
         t = self.t
+        # Every emitted token but the first (a prefill's) ran num_layers less
+        # what its pass skipped; a recompute prefill runs full depth and skips
+        # nothing: so layers executed = num_layers x (generated - 1) - skipped.
+        t.layers_executed[i] = self.plan.num_layers * (t.generated[i] - 1) - t.layers_skipped[i]
         t.finish_s[i] = self.env.now
         t.running[i], t.done[i] = False, True
         self.kv.free(i, self.env.now)

@@ -28,18 +28,20 @@ from simulator.skip_model import SkipModel
 
 @dataclass
 class Routed:
-    """What happened to a batch of tokens at the routers (positions index `ids`)."""
+    """What happened to a batch of tokens at the routers (positions index `ids`;
+    positions, layers and keep factors are numpy arrays)."""
 
     ids: np.ndarray  # table indices of the routed tokens
     start: int  # the checkpoint the batch reached
-    final_at: list | None  # checkpoint each token runs next from (== k: exited);
+    final_at: np.ndarray | None  # checkpoint each token runs next from (== k: exited);
     # None when nobody hit: every token runs block `start`
-    rounds: list = field(default_factory=list)  # (checkpoint, position list or None = all, seconds)
-    hits: list = field(default_factory=list)  # (positions, skipped layers, 1 - p): lists
+    rounds: list = field(default_factory=list)  # (checkpoint, positions or None = all, seconds)
+    hits: list = field(default_factory=list)  # (positions, skipped layers, 1 - p) per round
     total_lookup_s: float = 0.0  # serial time of all lookup batches
     kv_time_s: float = 0.0  # the KV-hole policy's in-step time and the skip action's
     repair: list = field(default_factory=list)  # (ids, layers) owed by a deferring policy
     exited: int = 0  # tokens with final_at == k
+    landings: set = field(default_factory=set)  # every value final_at holds (and maybe more)
 
 
 class RouterStep:
@@ -59,15 +61,14 @@ class RouterStep:
                             else bank_entries > 0)
         self.p_scale = skip_model.kv_hole_p_change_scale(kv_policy.name)
         self._in_step, self._deferred = kv_policy.costs_in_step, kv_policy.defers_repair
-        self._bounds = tuple(plan.boundaries)
+        self._bounds = np.asarray(plan.boundaries, np.int64)
 
     def route(self, start: int, ids: np.ndarray, request_ids: np.ndarray,
               token_indices: np.ndarray) -> Routed:
-        # Batches are mostly a few tokens and hits are sparse, so the
-        # bookkeeping runs on Python lists (numpy's per-call overhead
-        # dominates at this size); the skip model still decides on arrays.
+        # In bulk per lookup round: the skip model's hits come as arrays of
+        # batch positions, and every per-token outcome is an array operation.
         k, n, bounds, scale = self.plan.num_blocks, len(ids), self._bounds, self.p_scale
-        r = Routed(ids, start, None)
+        r = Routed(ids, start, None, landings={start})
         final = None
         # frontier: {checkpoint: batch positions of the tokens to look up there};
         # None = the whole batch (the common first round, without copies)
@@ -78,8 +79,7 @@ class RouterStep:
             if here is None:
                 queries, rids, toks = n, request_ids, token_indices
             elif self.skip_model.uses_request_ids:
-                pos = np.array(here, np.int64)
-                queries, rids, toks = len(here), request_ids[pos], token_indices[pos]
+                queries, rids, toks = len(here), request_ids[here], token_indices[here]
             else:  # the model reads only how many tokens there are: no gather
                 queries, rids, toks = len(here), here, here
             t = self.lookup_time_s(self._entries(c), queries)
@@ -87,39 +87,39 @@ class RouterStep:
             r.rounds.append((c, here, t))
             hit, hit_landing, hit_p = self.skip_model.decide_hits(self.plan, c, rids, toks,
                                                                   self.rng)
-            if not hit:
+            if not len(hit):
                 continue
-            hit_pos = hit if here is None else [here[m] for m in hit]
+            hit_pos = hit if here is None else here[hit]
             if final is None:
-                final = [start] * n
-            for m, land in zip(hit_pos, hit_landing):
-                final[m] = land
-            keep = ([1.0 - p for p in hit_p] if scale == 1.0
-                    else [1.0 - min(1.0, p * scale) for p in hit_p])
-            layers = [bounds[land] - bounds[c] for land in hit_landing]  # an exit skips the rest
+                final = np.empty(n, np.int64)
+                final.fill(start)
+            final[hit_pos] = hit_landing
+            keep = 1.0 - (hit_p if scale == 1.0 else np.minimum(1.0, hit_p * scale))
+            layers = bounds[hit_landing] - bounds[c]  # an exit skips the rest
             r.hits.append((hit_pos, layers, keep))
             self._fill_holes(r, hit_pos, layers)
             if self.action_time_s is not None:
                 r.kv_time_s += self.action_time_s(len(hit_pos))
-            lands = set(hit_landing)
+            lands = set(hit_landing.tolist())
+            r.landings.update(lands)
             for land in lands - {k}:
-                more = (hit_pos if len(lands) == 1 else
-                        [m for m, at in zip(hit_pos, hit_landing) if at == land])
-                frontier[land] = frontier[land] + more if land in frontier else more
+                more = hit_pos if len(lands) == 1 else hit_pos[hit_landing == land]
+                frontier[land] = np.concatenate((frontier[land], more)) if land in frontier \
+                    else more
         if final is not None:
             r.final_at = final
-            r.exited = final.count(k)
+            r.exited = int(np.count_nonzero(final == k))
         return r
 
-    def _fill_holes(self, r: Routed, hit_pos: list, layers: list) -> None:
+    def _fill_holes(self, r: Routed, hit_pos: np.ndarray, layers: np.ndarray) -> None:
         policy, in_step, deferred = self.kv_policy, self._in_step, self._deferred
         if not (in_step or deferred):  # free policies: nothing to charge or owe
             return
-        spans = set(layers)
+        # spans in set order, as they were always charged (the float sum's order)
+        spans = set(layers.tolist())
         for span in spans:
-            chosen = (hit_pos if len(spans) == 1
-                      else [m for m, s in zip(hit_pos, layers) if s == span])
+            chosen = hit_pos if len(spans) == 1 else hit_pos[layers == span]
             if in_step:
                 r.kv_time_s += policy.step_time_s(self.cost, len(chosen), span)
             if deferred:
-                r.repair.append((r.ids[np.array(chosen, np.int64)], span))
+                r.repair.append((r.ids[chosen], span))

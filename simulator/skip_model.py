@@ -61,18 +61,18 @@ class SkipModel(ABC):
 
     def decide_hits(self, plan: CheckpointPlan, at: int, request_ids: np.ndarray,
                     token_indices: np.ndarray, rng: np.random.Generator
-                    ) -> tuple[list[int], list[int], list[float]]:
-        """`decide` reduced to its hits, as Python lists: (batch positions with
-        landing > at, ascending; their landings; their p_change). The router
-        reads only these; models whose hits are sparse override this to skip
-        the per-token lists (the same draws, the same outcomes)."""
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`decide` reduced to its hits, as arrays: (batch positions with
+        landing > at, ascending, int64; their landings, int64; their
+        p_change). The router reads only these; models whose hits are sparse
+        override this to skip the per-token outcome arrays (the same draws,
+        the same outcomes)."""
         out = self.decide(plan, at, request_ids, token_indices, rng)
-        landing = out.landing.tolist()
-        if landing and (min(landing) < at or max(landing) > plan.num_blocks):
+        landing = np.asarray(out.landing, np.int64)
+        if len(landing) and (landing.min() < at or landing.max() > plan.num_blocks):
             raise ValueError(f"skip model {self.name} landed outside [{at}, {plan.num_blocks}]")
-        hit = [m for m, land in enumerate(landing) if land > at]
-        p = out.p_change.tolist() if hit else []
-        return hit, [landing[m] for m in hit], [p[m] for m in hit]
+        hit = (landing > at).nonzero()[0]
+        return hit, landing[hit], np.asarray(out.p_change, float)[hit]
 
     def kv_hole_p_change_scale(self, kv_policy: str) -> float:
         """Factor on p_change for a skip whose K/V holes `kv_policy` fills

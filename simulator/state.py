@@ -7,6 +7,14 @@ the queue it sits in is that of the block it runs next. A queue is a dict
 request index -> tokens of its pass, in entry order. After a preemption the
 request re-prefills prompt + generated tokens
 (recompute), so `prefill_target` grows past the prompt.
+
+Layout: every per-request column is a numpy array of length n (int64 for
+counts and token numbers, float64 for times and agreement), so the engine
+reads and updates a batch's rows with one fancy-indexed operation per column
+(`ids` an int64 array of table indices), never a Python loop over the batch.
+Only the set-like state stays in Python containers: `prefilling` (a set),
+`waiting` (a deque) and the queues (insertion-ordered dicts, as the
+schedulers read them).
 """
 
 from __future__ import annotations
@@ -25,15 +33,13 @@ class RequestTable:
         self.request_id = trace.request_id.copy()
         self.arrival_s = trace.arrival_time_s.copy()
         self.prompt = trace.prompt_tokens.copy()
-        # Columns read or written per token at every step are Python lists:
-        # batches hold a few tokens, where numpy's per-call overhead dominates
-        # (`column()` gives them as arrays).
-        self.output = trace.output_tokens.tolist()
-        self.generated = [0] * n
+        self.output = trace.output_tokens.astype(np.int64)
+        self.generated = np.zeros(n, np.int64)
         self.prefill_target = self.prompt.copy()
         self.prefilled = np.zeros(n, np.int64)
-        self.chunk = [0] * n  # tokens of the current pass
-        self.ctx = self.prompt.tolist()  # tokens whose K/V a decode pass needs: prompt + generated
+        self.chunk = np.zeros(n, np.int64)  # tokens of the current pass
+        # tokens whose K/V a decode pass needs: prompt + generated
+        self.ctx = self.prompt.astype(np.int64)
         self.prefilling: set[int] = set()  # running requests whose prefill is unfinished
         self.admit_seq = np.full(n, -1, np.int64)  # admission order (latest is preempted first)
         self.running = np.zeros(n, bool)
@@ -43,27 +49,27 @@ class RequestTable:
         # per-pass accumulators, folded into the totals when the pass emits a
         # token (a decode pass runs every layer it does not skip: its layers
         # executed are num_layers - pass_skipped, so they need no accumulator)
-        self.pass_skipped = [0] * n
-        self.pass_agree = [1.0] * n  # product of (1 - p_change) over this pass's hits
-        self.layers_executed = [0] * n
-        self.layers_skipped = [0] * n
+        self.pass_skipped = np.zeros(n, np.int64)
+        self.pass_agree = np.ones(n)  # product of (1 - p_change) over this pass's hits
+        self.layers_executed = np.zeros(n, np.int64)
+        self.layers_skipped = np.zeros(n, np.int64)
         self.lookups = np.zeros(n, np.int64)
         self.lookup_time_s = np.zeros(n)
         self.hits = np.zeros(n, np.int64)
-        self.exits = [0] * n
+        self.exits = np.zeros(n, np.int64)
         self.preemptions = np.zeros(n, np.int64)
-        self.agree_sum = [0.0] * n
+        self.agree_sum = np.zeros(n)
         self.waiting: deque[int] = deque()
         self.queues: list[dict[int, int]] = [dict() for _ in range(num_queues)]
 
     def enqueue(self, i: int, queue: int) -> None:
-        self.queues[queue][i] = self.chunk[i]
+        self.queues[queue][i] = int(self.chunk[i])
 
     def start_prefill_pass(self, i: int, chunk_limit: int | None) -> None:
         """Put request i's next prefill chunk in queue 0."""
         left = int(self.prefill_target[i] - self.prefilled[i])
-        self.chunk[i] = min(left, chunk_limit) if chunk_limit else left
-        self.queues[0][i] = self.chunk[i]
+        self.chunk[i] = size = min(left, chunk_limit) if chunk_limit else left
+        self.queues[0][i] = size
 
     def admit(self, i: int, seq: int, chunk_limit: int | None) -> None:
         """Request i (its KV just allocated) joins the running batch as
@@ -88,7 +94,7 @@ class RequestTable:
         self.waiting.appendleft(v)
 
     def column(self, name: str) -> np.ndarray:
-        """A per-request column as an array (list columns converted)."""
+        """A per-request column as an array."""
         return np.asarray(getattr(self, name))
 
     def dequeue(self, i: int) -> None:

@@ -163,6 +163,29 @@ class MeasuredSkipModel(SkipModel):
         p_change[skipped] = stats.error_prob
         return SkipOutcome(landing, p_change)
 
+    def decide_hits(self, plan, at, request_ids, token_indices, rng):
+        # `decide`'s draws (the same calls in the same order), with only the
+        # tokens that hit gathered: a hit whose landing maps back to `at` runs on
+        n = len(request_ids)
+        cp, mapped = self._resolved(plan, at)
+        if cp is None or n == 0:
+            return _NO_HITS
+        stats = (cp.by_target[self.target] if cp.layer not in self.by_layer
+                 else self._figures(cp, self.by_layer[cp.layer]))
+        hit = (rng.random(n) < stats.hit_prob).nonzero()[0]
+        if not len(hit) or not sum(stats.landing_probs) > 0:
+            return _NO_HITS
+        probs = np.asarray(stats.landing_probs, float)
+        landing = mapped[rng.choice(len(probs), size=len(hit), p=probs / probs.sum())]
+        moved = landing != at
+        hit, landing = hit[moved], landing[moved]
+        p_change = np.empty(len(hit))
+        p_change.fill(stats.error_prob)
+        return hit, landing, p_change
+
+
+_NO_HITS = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+
 
 def profile_layer(boundary: int, num_layers: int, profile_layers: int) -> int:
     """The profile's layer at the relative depth of `boundary` in a model of

@@ -19,6 +19,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from policies.checkpoint_plan import CheckpointPlan
 from policies.kv_hole import DEFAULT_P_CHANGE_SCALE
 from simulator.skip_model import SkipModel, SkipOutcome, register_skip_model
@@ -124,17 +126,16 @@ class ParametricSkipModel(SkipModel):
         return SkipOutcome(landing, hit * p_change)
 
     def decide_hits(self, plan, at, request_ids, token_indices, rng):
-        # `decide`'s draws and thresholds, found with one vectorised compare:
-        # hits are sparse, so only they reach Python
+        # `decide`'s draws and thresholds, with only the (sparse) hits gathered
         u = rng.random(len(request_ids))
         r, jump, p_change = self._at[at]
-        cut, k = r * self.config.exit_prob, plan.num_blocks
-        hit = (u < r).nonzero()[0].tolist()  # flatnonzero without its wrappers
-        if not hit:
-            return hit, [], []
-        us = u[hit].tolist()
-        return (hit, [k if x < cut else at + jump for x in us],
-                [p_change if x < r else 0.0 for x in us])
+        hit = (u < r).nonzero()[0]  # flatnonzero without its wrappers
+        landing, p = np.empty(len(hit), np.int64), np.empty(len(hit))
+        landing.fill(at + jump)  # (np.full's Python wrapper costs more than the fill)
+        p.fill(p_change)
+        if self.config.exit_prob and len(hit):
+            landing[u[hit] < r * self.config.exit_prob] = plan.num_blocks
+        return hit, landing, p
 
     def notes(self, plan):
         silent = [c for c in plan.router_checkpoints if self._at[c][0] <= 0]
