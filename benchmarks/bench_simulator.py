@@ -33,7 +33,7 @@ from pathlib import Path
 
 from simulator.config import SimConfig
 from simulator.metrics import summarize
-from simulator.record_sink import STREAM_CHUNK_ROWS, ParquetStream
+from simulator.record_sink import ParquetStream
 from simulator.run import estimate_capacity, simulate
 from skipsim.model_spec import model_spec
 from traces.loaders import TraceConfig, load_trace
@@ -91,10 +91,10 @@ def main() -> None:
         trace, how = long_trace(args.num_prompts, cfg, args.load)
     rss_before = peak_rss_bytes()
     with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
-        # a long trace's records stream to Parquet in chunks (as `simulate run
-        # --records-format parquet` does past STREAM_CHUNK_ROWS requests)
+        # a long trace's records stream to Parquet in chunks of STREAM_CHUNK_ROWS
+        # (as `simulate run --records-format parquet` does past one chunk)
         sink = (ParquetStream(Path(tmp) / "requests.parquet")
-                if len(trace) > STREAM_CHUNK_ROWS else None)
+                if args.num_prompts > SATURATION_MAX else None)
         start, cpu_start = time.perf_counter(), time.process_time()
         result = simulate(trace, cfg, sink=sink)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start

@@ -112,7 +112,7 @@ def add_output_arguments(parser) -> None:
                    help="output folder (default: out/<timestamp>)")
     g.add_argument("--records-format", default="csv",
                    help="csv or parquet (`simulate run` streams parquet records of a trace over "
-                        "100,000 requests to the file in chunks)")
+                        "50,000 requests to the file in chunks)")
     g.add_argument("--timeline", default=None, metavar="FILE",
                    help="write a Chrome trace (Perfetto)")
     g.add_argument("--timeline-window", default=None, metavar="START:END",

@@ -25,7 +25,7 @@ import numpy as np
 from simulator.records import RECORD_COLUMNS, record_frame
 
 Rows = Callable[[int, int], dict]  # (lo, hi) -> records of rows lo..hi-1
-STREAM_CHUNK_ROWS = 100_000  # ~14 MB of records per write (17 columns x 8 bytes)
+STREAM_CHUNK_ROWS = 50_000  # ~7 MB of records per write (17 columns x 8 bytes)
 
 
 class RecordSink(ABC):
