@@ -166,6 +166,10 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache/skipsim/vidur",
                         help="Vidur's predictor cache")
+    parser.add_argument("--checkpoints", default="32",
+                        help="skipsim's blocks (default: one 32-layer block, one step per "
+                             "iteration as vLLM; the no-skip policy runs the batch through "
+                             "every block in lock-step, one step per block)")
     parser.add_argument("--vidur-child", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     why = vidur_missing()
@@ -189,8 +193,8 @@ def main() -> int:
               f"an offline profile in its mlp/attention CSV format priced by skipsim's "
               f"roofline for {MODEL} on {DEVICE} (predictors cached in {cache})")
         cfg = SimConfig(model=MODEL, device=DEVICE, cost_model="roofline", policy="no-skip",
-                        checkpoints="32", max_num_seqs=MAX_SEQS, max_batched_tokens=MAX_TOKENS,
-                        kv_block_tokens=16)
+                        checkpoints=args.checkpoints, max_num_seqs=MAX_SEQS,
+                        max_batched_tokens=MAX_TOKENS, kv_block_tokens=16)
         setup = Setup(cfg)
         print("Vidur trains its predictors on the profile (once per profile) ...",
               file=sys.stderr)
@@ -201,7 +205,8 @@ def main() -> int:
             times["Vidur"].append(run_vidur(tmp, cache))
     print(f"{len(trace):,} ShareGPT requests at t = 0 (the same exported trace), "
           f"Llama-3-8B on an A100, vLLM-style batching (<= {MAX_SEQS} sequences, "
-          f"<= {MAX_TOKENS} tokens a step); median of {args.repeats} alternated runs")
+          f"<= {MAX_TOKENS} tokens a step; skipsim's blocks {args.checkpoints}); "
+          f"median of {args.repeats} alternated runs")
     med = {}
     for name, runs in times.items():
         med[name] = tuple(statistics.median(r[k] for r in runs) for k in (0, 1))
