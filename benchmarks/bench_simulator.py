@@ -27,14 +27,17 @@ import argparse
 import math
 import resource
 import sys
+import tempfile
 import time
-
-import numpy as np
+from pathlib import Path
 
 from simulator.config import SimConfig
+from simulator.metrics import summarize
+from simulator.record_sink import ParquetStream
 from simulator.run import estimate_capacity, simulate
-from traces.arrivals import gamma_arrivals
+from skipsim.model_spec import model_spec
 from traces.loaders import TraceConfig, load_trace
+from traces.resampled import join_chunks, resampled_chunks
 from traces.sharegpt import is_valid_pair, load_pairs_with_lengths
 from traces.trace import Trace
 
@@ -43,18 +46,18 @@ SATURATION_MAX = 10_000  # up to here: the saturation case, every request at t =
 
 def long_trace(n: int, cfg: SimConfig, load: float, seed: int = 0) -> tuple[Trace, str]:
     """n requests, lengths drawn with replacement from every usable ShareGPT
-    pair, Poisson arrivals at `load` x the saturation capacity."""
+    pair, Poisson arrivals at `load` x the saturation capacity, generated in
+    chunks (`traces/resampled.py`)."""
     df, _ = load_pairs_with_lengths()
     prompt, output = df["prompt_tokens"].to_numpy(), df["output_tokens"].to_numpy()
+    del df  # the conversations' texts are not needed past here
     usable = is_valid_pair(prompt, output)  # vLLM's length filters, as the loader applies
     prompt, output = prompt[usable], output[usable]
-    idx = np.random.default_rng([seed, 15]).integers(0, len(prompt), n)
     head = min(n, 300)  # the saturation probe: estimate_capacity's first 300 at t = 0
-    capacity = estimate_capacity(Trace(np.arange(head), np.zeros(head), prompt[idx[:head]],
-                                       output[idx[:head]], [None] * head), cfg)
+    first = next(resampled_chunks(prompt, output, head, math.inf, seed))
+    capacity = estimate_capacity(first, cfg)
     rate = load * capacity
-    arrivals = gamma_arrivals(n, rate, 1.0, np.random.default_rng([seed, 16]))
-    trace = Trace(np.arange(n), arrivals, prompt[idx], output[idx], [None] * n)
+    trace = join_chunks(resampled_chunks(prompt, output, n, rate, seed), n)
     return trace, (f"lengths sampled with replacement from {len(prompt):,} usable ShareGPT "
                    f"pairs; Poisson arrivals at {rate:.2f} req/s = {load:g} x the saturation "
                    f"capacity {capacity:.2f} req/s")
@@ -87,9 +90,17 @@ def main() -> None:
     else:
         trace, how = long_trace(args.num_prompts, cfg, args.load)
     rss_before = peak_rss_bytes()
-    start, cpu_start = time.perf_counter(), time.process_time()
-    result = simulate(trace, cfg)
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
+        # a long trace's records stream to Parquet in chunks of STREAM_CHUNK_ROWS
+        # (as `simulate run --records-format parquet` does past one chunk)
+        sink = (ParquetStream(Path(tmp) / "requests.parquet")
+                if args.num_prompts > SATURATION_MAX else None)
+        start, cpu_start = time.perf_counter(), time.process_time()
+        result = simulate(trace, cfg, sink=sink)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        summary_cpu = time.process_time()
+        summary = summarize(result.records, result.stats, model_spec(cfg.model).num_layers)
+        summary_cpu = time.process_time() - summary_cpu
     e = result.stats
     print(f"requests {len(trace):,}  blocks {cfg.checkpoints}  policy {cfg.policy}  "
           f"cost model: {result.labels['cost_model']}  "
@@ -102,6 +113,9 @@ def main() -> None:
           f"({cpu / max(e.steps, 1) * 1e6:.0f} us/step)")
     print(f"per wall second: requests {len(trace) / wall:,.0f}   steps {e.steps / wall:,.0f}   "
           f"token-block steps {e.token_block_executions / wall:,.0f}")
+    print(("records streamed to Parquet in " + f"{sink.chunks} chunks" if sink else
+           "records kept in memory") + f"; summary {summary_cpu:.2f} cpu s (mean TTFT "
+          f"{summary['ttft_s']['mean']:.3f} s, {summary['completed']:,} completed)")
     print(f"peak RSS {peak_rss_bytes() / 2**20:,.0f} MiB (before the run: "
           f"{rss_before / 2**20:,.0f} MiB)   simulated makespan {e.end_s:,.1f} s")
     print("targets: stress <= 1.5 s, default <= 0.7 s (10,000 requests); "

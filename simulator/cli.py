@@ -110,7 +110,9 @@ def add_output_arguments(parser) -> None:
                    help="SLOs for goodput as vLLM bench: ttft:MS tpot:MS e2el:MS")
     g.add_argument("--out", default=None, metavar="DIR",
                    help="output folder (default: out/<timestamp>)")
-    g.add_argument("--records-format", default="csv", help="csv or parquet")
+    g.add_argument("--records-format", default="csv",
+                   help="csv or parquet (`simulate run` streams parquet records of a trace over "
+                        "50,000 requests to the file in chunks)")
     g.add_argument("--timeline", default=None, metavar="FILE",
                    help="write a Chrome trace (Perfetto)")
     g.add_argument("--timeline-window", default=None, metavar="START:END",
@@ -233,6 +235,7 @@ def run(args) -> int:
     out = check_writable_dir(_out_dir(args.out), "--out")
     if args.timeline:
         check_writable_file(args.timeline, "--timeline")
+    from simulator.record_sink import STREAM_CHUNK_ROWS
     from simulator.run import Setup
     from simulator.session import overload_warning, resolve_point, simulate_point, write_point
     from simulator.timeline import parse_window, sample_requests
@@ -244,12 +247,15 @@ def run(args) -> int:
     sample_requests(1, args.timeline_sample)  # checked before any work
     work = resolve_point(spec, setup)
     trace = work.trace
+    stream = (out / "requests.parquet" if args.records_format == "parquet"
+              and len(trace) > STREAM_CHUNK_ROWS else None)
     from tqdm import tqdm
 
     with tqdm(total=len(trace), desc="simulating", unit="req", file=sys.stderr,
               disable=True if args.no_progress else None, leave=False) as bar:
         point = simulate_point(spec, setup, work, timeline=bool(args.timeline), progress=bar,
-                               timeline_window=window, timeline_sample=args.timeline_sample)
+                               timeline_window=window, timeline_sample=args.timeline_sample,
+                               stream_records_to=stream)
     print(format_summary(point.summary, point.labels, point.meta))
     warning = overload_warning(point)
     if warning:

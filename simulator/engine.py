@@ -26,6 +26,7 @@ from policies.schedulers.base import QueueView, Scheduler, StepState
 from profiler.cost_model import BatchShape, CostModel
 from simulator.events import settle
 from simulator.lifecycle import RequestLifecycle
+from simulator.record_sink import KeepInMemory
 from simulator.records import RunStats
 from simulator.router_step import Routed, RouterStep
 from simulator.state import RequestTable
@@ -55,12 +56,13 @@ class Engine(RequestLifecycle):
     def __init__(self, table: RequestTable, plan, cfg, cost: CostModel, scheduler: Scheduler,
                  admission: Admission, preemption: PreemptionPolicy,
                  router: RouterStep, cpu_router: RouterStep | None, kv: PagedKVCache,
-                 stages: list[int], timeline=None, progress=None):
+                 stages: list[int], timeline=None, progress=None, sink=None):
         self.env = simpy.Environment()
         self.t, self.plan, self.cfg, self.cost = table, plan, cfg, cost
         self.scheduler, self.router, self.cpu_router = scheduler, router, cpu_router
         self.admission, self.preemption = admission, preemption
         self.kv, self.timeline, self.progress = kv, timeline, progress
+        self.sink = sink or KeepInMemory()  # told of each request as it finishes
         self.k = plan.num_blocks
         self.block_sizes = plan.block_sizes
         self.queue_gpu = list(stages) + [stages[-1]]  # the LM-head queue sits with the last block

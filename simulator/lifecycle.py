@@ -70,6 +70,7 @@ class RequestLifecycle:
         self.kv.free(i, self.env.now)
         self.running -= 1
         self.finished += 1
+        self.sink.finished(i)
         if self.progress is not None:
             self.progress.update(1)
         if self.finished == t.n:

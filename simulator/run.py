@@ -9,6 +9,7 @@ every request arriving at t = 0, an upper bound on the rate it sustains
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from profiler.devices import device_spec
 from simulator.components import build_cost_model, build_skip_model, host_link_bytes_per_s
 from simulator.config import DEFAULT_CHECKPOINTS, DEFAULT_CHECKPOINTS_LAYERS, SimConfig
 from simulator.engine import Engine
+from simulator.record_sink import KeepInMemory, RecordSink
 from simulator.records import RECORD_COLUMNS, RunStats
 from simulator.router_step import RouterStep
 from simulator.state import RequestTable
@@ -41,6 +43,7 @@ class SimResult:
     memory: MemorySplit
     labels: dict  # cost_model, skip_model, device, policy ...
     timeline: Timeline | None
+    records_path: Path | None = None  # where the sink streamed the records, if it did
 
 
 class Setup:
@@ -127,8 +130,11 @@ def _device_memory(device: str) -> int:
 def simulate(trace: Trace, cfg: SimConfig, timeline: bool = False, progress=None,
              setup: Setup | None = None,
              timeline_window: tuple[float, float] | None = None,
-             timeline_sample: int | None = None) -> SimResult:
+             timeline_sample: int | None = None, sink: RecordSink | None = None) -> SimResult:
+    """Run `trace` through the configured system. The records go to `sink`
+    (default: kept in memory; `ParquetStream` writes them in chunks during the run)."""
     setup = setup or Setup(cfg)
+    sink = sink or KeepInMemory()
     check_trace_fits(trace, setup)
     kv = PagedKVCache(setup.memory.kv_capacity_blocks, cfg.kv_block_tokens, len(trace))
     longest = int(np.max(trace.prompt_tokens + trace.output_tokens))
@@ -140,11 +146,17 @@ def simulate(trace: Trace, cfg: SimConfig, timeline: bool = False, progress=None
     engine = Engine(table, setup.plan, cfg, setup.cost, setup.scheduler, setup.admission,
                     setup.preemption, setup.router(rng, on_cpu=False),
                     setup.router(rng, True) if on_cpu else None,
-                    kv, setup.stages, tl, progress)
+                    kv, setup.stages, tl, progress, sink)
+
+    def rows(lo: int, hi: int) -> dict:  # lookups still in the engine's logs are folded first
+        engine.flush_logs()
+        return collect_records(table, lo, hi)
+
+    sink.bind(rows, len(trace))
     setup.cost.start_run(longest)  # counts are per run (probes share the cost model)
     engine.run()
-    return SimResult(collect_records(table), engine.run_stats(), engine, setup.memory,
-                     setup.labels(), engine.timeline)
+    return SimResult(sink.close(), engine.run_stats(), engine, setup.memory,
+                     setup.labels(), engine.timeline, sink.path)
 
 
 def check_trace_fits(trace: Trace, setup: Setup) -> None:
@@ -177,21 +189,28 @@ def _check_context_window(trace: Trace, spec) -> None:
                         f"window of {spec.name}")
 
 
-def collect_records(t: RequestTable) -> dict:
-    generated, output = t.column("generated"), t.column("output")
-    ttft = t.first_token_s - t.arrival_s
-    e2e = t.finish_s - t.arrival_s
+def collect_records(t: RequestTable, lo: int = 0, hi: int | None = None) -> dict:
+    """The records of rows lo..hi-1 (all rows by default) of a finished run's table."""
+    rows = slice(lo, t.n if hi is None else hi)
+
+    def col(name):  # list columns are converted for these rows only
+        return np.asarray(getattr(t, name)[rows])
+
+    generated, output = col("generated"), col("output")
+    arrival, first, finish = t.arrival_s[rows], t.first_token_s[rows], t.finish_s[rows]
+    ttft = first - arrival
+    e2e = finish - arrival
     with np.errstate(invalid="ignore", divide="ignore"):
-        tpot = np.where(output > 1, (t.finish_s - t.first_token_s) / (output - 1), np.nan)
+        tpot = np.where(output > 1, (finish - first) / (output - 1), np.nan)
     cols = {
-        "request_id": t.request_id, "arrival_time_s": t.arrival_s,
-        "first_token_time_s": t.first_token_s, "finish_time_s": t.finish_s,
-        "prompt_tokens": t.prompt, "output_tokens": generated, "ttft_s": ttft,
-        "tpot_s": tpot, "e2e_s": e2e, "layers_executed": t.column("layers_executed"),
-        "layers_skipped": t.column("layers_skipped"), "lookups": t.lookups,
-        "lookup_time_s": t.lookup_time_s, "hits": t.hits, "exits": t.column("exits"),
-        "preemptions": t.preemptions,
-        "expected_agreement": t.column("agree_sum") / generated,
+        "request_id": t.request_id[rows], "arrival_time_s": arrival,
+        "first_token_time_s": first, "finish_time_s": finish,
+        "prompt_tokens": t.prompt[rows], "output_tokens": generated, "ttft_s": ttft,
+        "tpot_s": tpot, "e2e_s": e2e, "layers_executed": col("layers_executed"),
+        "layers_skipped": col("layers_skipped"), "lookups": t.lookups[rows],
+        "lookup_time_s": t.lookup_time_s[rows], "hits": t.hits[rows], "exits": col("exits"),
+        "preemptions": t.preemptions[rows],
+        "expected_agreement": col("agree_sum") / generated,
     }
     assert list(cols) == list(RECORD_COLUMNS)
     return cols

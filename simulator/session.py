@@ -17,6 +17,7 @@ from pathlib import Path
 from simulator.config import SimConfig
 from simulator.default_rate import is_level, queue_levels
 from simulator.metrics import summarize
+from simulator.record_sink import ParquetStream
 from simulator.run import Setup, SimResult, simulate
 from simulator.workload import Workload, resolve_workload
 from simulator.writers import write_outputs
@@ -60,9 +61,14 @@ def resolve_point(spec: RunSpec, setup: Setup, verbose: bool = True) -> Workload
 
 
 def simulate_point(spec: RunSpec, setup: Setup, work: Workload, timeline: bool = False,
-                   progress=None, timeline_window=None, timeline_sample=None) -> PointResult:
+                   progress=None, timeline_window=None, timeline_sample=None,
+                   stream_records_to: Path | None = None) -> PointResult:
+    """Simulate the point; with `stream_records_to` the records are written
+    there (Parquet) in chunks during the run instead of kept until the end."""
+    sink = ParquetStream(stream_records_to) if stream_records_to is not None else None
     result = simulate(work.trace, spec.sim, timeline=timeline, progress=progress, setup=setup,
-                      timeline_window=timeline_window, timeline_sample=timeline_sample)
+                      timeline_window=timeline_window, timeline_sample=timeline_sample,
+                      sink=sink)
     summary = summarize(result.records, result.stats, setup.spec.num_layers,
                         spec.sim.slo_ttft_s, spec.sim.slo_tpot_s, spec.sim.slo_e2el_s)
     meta = {**work.meta, "memory": vars(result.memory)}
@@ -93,4 +99,4 @@ def overload_warning(point: PointResult) -> str | None:
 def write_point(point: PointResult, spec: RunSpec, out: str | Path,
                 records_format: str = "csv") -> list[Path]:
     return write_outputs(out, point.records, point.summary, point.labels, point.meta,
-                         spec.sim.to_dict(), records_format)
+                         spec.sim.to_dict(), records_format, point.sim.records_path)

@@ -156,16 +156,21 @@ def format_summary(summary: dict, labels: dict, meta: dict) -> str:
 
 
 def write_outputs(out_dir: str | Path, records: dict, summary: dict, labels: dict,
-                  meta: dict, config: dict, records_format: str = "csv") -> list[Path]:
+                  meta: dict, config: dict, records_format: str = "csv",
+                  records_written: Path | None = None) -> list[Path]:
+    """The records file (unless the run streamed it to `records_written`
+    already), summary.json and config.json in `out_dir`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    frame = record_frame(records)
     paths = []
-    if records_format == "parquet":
+    if records_written is not None:
+        paths.append(Path(records_written))
+    elif records_format == "parquet":
+        frame = record_frame(records)
         frame.to_parquet(out / "requests.parquet", index=False)
         paths.append(out / "requests.parquet")
     else:
-        frame.to_csv(out / "requests.csv", index=False, float_format="%.9g")
+        record_frame(records).to_csv(out / "requests.csv", index=False, float_format="%.9g")
         paths.append(out / "requests.csv")
     (out / "summary.json").write_text(json.dumps(vllm_summary(summary, labels, meta), indent=2))
     (out / "config.json").write_text(json.dumps(_finite({"config": config, "labels": labels,
