@@ -112,7 +112,7 @@ class Routing:
             ctx = tuple(p + 1 for p in pos)
             tokens += len(ids)
             self.log.add(self.steps, "repair", -1, t0, self.now(), len(ids), len(ids), sum(ctx),
-                         0, self.kv_policy.repair_time_s(self.cost, hi - lo, ctx))
+                         0, self.kv_policy.repair_time_s(self.cost, hi - lo, ctx), hi - lo)
         self.busy_s += self.now() - start
         if self.timeline is not None:
             self.timeline.slice(0, "KV repair", start, self.now() - start, tokens=tokens)

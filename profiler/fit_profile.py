@@ -62,7 +62,12 @@ class FittedProfile:
 
     @property
     def label(self) -> str:
-        return profile_label(self.meta)
+        steps = self.meta.get("fitted_on_steps")  # profiler.from_steps
+        base = self.meta.get("base_cost_model")
+        return (profile_label(self.meta)
+                + (f"; layer, LM head and step overhead refitted on the executor steps of "
+                   f"{steps}" if steps else "")
+                + (f"; the rest from the {base} cost model" if base else ""))
 
     def lookup_kinds(self) -> list[str]:
         return sorted(k.split("/", 1)[1] for k in self.fits if k.startswith("lookup/"))
