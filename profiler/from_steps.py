@@ -30,6 +30,7 @@ steps is scored and never fitted; the fit kept is the one scored.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -109,13 +110,14 @@ def overheads(steps: pd.DataFrame) -> pd.Series:
     return wall - pieces.reindex(wall.index, fill_value=0.0)
 
 
-def fit_steps(steps: pd.DataFrame, base: FittedProfile, seed: int = 0,
-              source: str = "") -> FittedProfile:
+def fit_steps(steps: pd.DataFrame, base: FittedProfile, seed: int = 0, source: str = "",
+              device: str = "?") -> FittedProfile:
     """`base` with its layer and logits fits and its step overhead refitted on
-    `steps` (a frame of `read_steps`)."""
+    `steps` (a frame of `read_steps`, run on `device`). The base's attention
+    and MLP halves go: they would no longer add up to its layer."""
     held = test_steps(steps, seed)
     is_test = np.array([k in held for k in zip(steps["run"], steps["step"])], dtype=bool)
-    fits = dict(base.fits)
+    fits = {k: f for k, f in base.fits.items() if k not in ("attention", "mlp")}
     layer = steps["kind"].isin(PIECES).to_numpy() & (steps["layers"].to_numpy() > 0)
     train, test = steps[layer & ~is_test], steps[layer & is_test]
     if len(train) < 2:
@@ -136,7 +138,12 @@ def fit_steps(steps: pd.DataFrame, base: FittedProfile, seed: int = 0,
     over = overheads(steps)
     test_over = np.array([k in held for k in over.index], dtype=bool)
     step_overhead = float(max(over[~test_over].mean(), 0.0))
-    meta = {**base.meta, "fitted_on_steps": source or "a step log",
+    base_label = ("the roofline cost model" if base.meta.get("base_cost_model")
+                  else f"{base.label} ({base.source or 'profile'})")
+    meta = {**base.meta, "fitted_on_steps": source or "a step log", "steps_device": device,
+            "base_label": base_label, "grid": "executor steps",
+            "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "wall_s": "-",
+            "command": f"simulate profile --from-steps {source}",
             "steps_overhead_heldout": vars(HeldOut.score(
                 np.full(int(test_over.sum()), step_overhead), over[test_over].to_numpy(),
                 int((~test_over).sum())))}
@@ -153,7 +160,14 @@ def steps_grid(steps: pd.DataFrame) -> dict:
             "decode_context": top(dec["context_sum"] / dec["batch_size"].clip(lower=1))}
 
 
-def base_profile_of(paths: list[Path], base: str | None) -> FittedProfile:
+def run_config(paths: list[Path]) -> dict:
+    """The config.json of the first run (beside its steps.parquet), or {}."""
+    first = Path(paths[0])
+    path = (first if first.is_dir() else first.parent) / "config.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def base_profile_of(config: dict, base: str | None) -> FittedProfile:
     """The profile the refit starts from: `base`, else the cost model the
     first run was priced with (its config.json): its measured profile, or,
     where it ran on the roofline, an empty profile that leaves what it does
@@ -162,9 +176,6 @@ def base_profile_of(paths: list[Path], base: str | None) -> FittedProfile:
 
     if base:
         return load_fitted(base)
-    first = Path(paths[0])
-    config_path = (first if first.is_dir() else first.parent) / "config.json"
-    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
     sim = config.get("config", {}).get("sim", {})
     model, chosen = sim.get("model", "smollm2"), sim.get("cost_model", "auto")
     if chosen in ("auto", "measured"):
@@ -182,9 +193,16 @@ def base_profile_of(paths: list[Path], base: str | None) -> FittedProfile:
     return FittedProfile(meta, {}, 0.0, "roofline")
 
 
-def fit_from_steps(paths: list[Path], base: str | None = None, seed: int = 0) -> FittedProfile:
-    source = ", ".join(str(p) for p in paths)
-    return fit_steps(read_steps(paths), base_profile_of(paths, base), seed, source)
+def fit_from_steps(paths: list[Path], base: str | None = None, seed: int = 0,
+                   source: str | None = None) -> FittedProfile:
+    config = run_config(paths)
+    device = config.get("labels", {}).get("device", "?")
+    fitted = fit_steps(read_steps(paths), base_profile_of(config, base), seed,
+                       source or ", ".join(str(p) for p in paths), device)
+    threads = config.get("config", {}).get("torch_threads")
+    if threads is not None:  # the executor's, which the refit measured
+        fitted.meta["threads"] = threads
+    return fitted
 
 
 def price_steps(steps: pd.DataFrame, fitted: FittedProfile) -> pd.DataFrame:

@@ -93,7 +93,7 @@ def test_a_known_linear_cost_is_recovered(base):
     assert held.n_test > 0 and held.max_ape < 1e-4
     # the rest is the base profile's, and the label says what was refitted
     assert fitted.fits["lookup/flat"] is base.fits["lookup/flat"]
-    assert "refitted on the executor steps" in fitted.label
+    assert "refitted on executor steps" in fitted.label
 
 
 def test_held_out_steps_are_never_fitted(base):

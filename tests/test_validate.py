@@ -69,7 +69,7 @@ def test_tiny_validate_writes_a_joined_scored_report(tiny, tmp_path, capsys):
     assert "fit on load 0.5, repeat 0" in out
     fitted_runs = {r["real_run"] for r in rows if r["load"] == 0.5}
     assert fitted_runs.isdisjoint(r["real_run"] for r in rows if r["cost"] == "refit")
-    assert "refitted on the executor steps of validate load 0.5" in " ".join(
+    assert "refitted on executor steps (validate load 0.5" in " ".join(
         str(r["sim_labels"]) for r in rows if r["cost"] == "refit")
     for row in rows:
         assert row["join"]["request_id"] == [0, 1, 2, 3]  # joined on request_id

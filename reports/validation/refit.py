@@ -28,8 +28,7 @@ def fit_on_load(load: float, reals: list[dict], folder: Path) -> dict:
         fitted = FittedProfile.load(path)
     else:
         folder.mkdir(parents=True, exist_ok=True)
-        fitted = fit_from_steps(dirs)
-        fitted.meta["fitted_on_steps"] = f"validate {on}"  # the label says what it read
+        fitted = fit_from_steps(dirs, source=f"validate {on}")  # the label says what it read
         fitted.source = str(path)
         tmp = path.with_suffix(".tmp")
         fitted.save(tmp)
