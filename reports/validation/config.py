@@ -7,7 +7,9 @@ batches, lookups and KV holes priced right?), `replay` (the executor's own
 router decisions replayed into the simulator: is the timing right when the
 decisions are identical?), `measured` (the simulator's measured skip model,
 no replay: does the whole prediction hold?). A policy whose scheduler never
-routes (no-skip) has one mode, `no-skip`.
+routes (no-skip) has one mode, `no-skip`. `fit_on`: the load whose first
+executor run the cost model is refitted on; the refit is scored only at the
+other loads.
 """
 
 from __future__ import annotations
