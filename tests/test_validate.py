@@ -130,6 +130,8 @@ def test_a_mismatched_trace_is_refused():
     (["--modes", "psychic"], "unknown skip mode 'psychic'"),
     (["--loads", "0.5,x"], "--loads must be a comma list"),
     (["--repeats", "1"], "--repeats must be at least 2"),
+    (["--loads", "0.5,0.95", "--fit-on", "0.7"], "--fit-on 0.7 is not one of the loads"),
+    (["--loads", "0.5", "--fit-on", "0.5"], "--fit-on needs a second load"),
 ])
 def test_bad_input_is_one_line_and_exit_2(extra, message, user_error, tmp_path):
     user_error(["validate", "--out", str(tmp_path / "o"), *extra], message)
