@@ -42,7 +42,8 @@ class Routing:
                     t.lookups[i] += 1
                     t.lookup_time_s[i] += seconds
                 self.log.add(self.steps, "lookup", c, t0, t1, len(here), len(here), 0, len(here),
-                             self.cost.lookup_time_s(self.bank_entries, len(here)))
+                             self.cost.lookup_time_s(self.bank_entries, len(here)),
+                             bank_entries=self.bank_entries)
                 if self.timeline is not None:
                     self.timeline.slice(self.timeline.cpu_track, f"lookup @{c}", t0, t1 - t0,
                                         queries=len(here), host_copy_ms=d.copy_s * 1e3)

@@ -13,13 +13,15 @@ are the other rows with its number (their durations are inside it).
 
 layers: decoder layers the piece ran (prefill: all; block: the block's);
 pairs: causal query-key pairs of a prefill piece (sum over its chunks of
-n c + n (n + 1) / 2, `BatchShape.prefill_attention_pairs`).
+n c + n (n + 1) / 2, `BatchShape.prefill_attention_pairs`); bank_entries: the
+bank a lookup searched (its time is the whole routing decision: the search,
+the similarity features, the host copies).
 """
 
 from __future__ import annotations
 
 COLUMNS = ("step", "kind", "block", "start_s", "end_s", "batch_size", "tokens",
-           "context_sum", "lookups", "cost_model_s", "layers", "pairs")
+           "context_sum", "lookups", "cost_model_s", "layers", "pairs", "bank_entries")
 STEP = "step"  # the kind of the whole-step rows
 
 
@@ -29,9 +31,10 @@ class StepLog:
 
     def add(self, step: int, kind: str, block: int, start_s: float, end_s: float,
             batch_size: int, tokens: int, context_sum: int, lookups: int,
-            cost_model_s: float, layers: int = 0, pairs: int = 0) -> None:
+            cost_model_s: float, layers: int = 0, pairs: int = 0,
+            bank_entries: int = 0) -> None:
         self.rows.append((step, kind, block, start_s, end_s, batch_size, tokens, context_sum,
-                          lookups, cost_model_s, layers, pairs))
+                          lookups, cost_model_s, layers, pairs, bank_entries))
 
     def frame(self):
         import pandas as pd

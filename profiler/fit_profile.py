@@ -66,7 +66,7 @@ class FittedProfile:
         if m.get("fitted_on_steps"):  # profiler.from_steps
             return (f"refitted on executor steps ({m['fitted_on_steps']}; "
                     f"{m.get('steps_device', '?')}, {m['threads']} thread(s), {m['model']} "
-                    f"{m['dtype']}): layer, LM head, step overhead; the rest: "
+                    f"{m['dtype']}): layer, LM head, lookups, step overhead; the rest: "
                     f"{m.get('base_label', '?')}")
         return profile_label(m)
 

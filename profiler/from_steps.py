@@ -16,11 +16,14 @@ cost model on the steps of `simulate execute` runs (`steps.parquet`, see
   times, in the steps they shared;
 - `logits`: the LM head pieces (tokens), the profile's form;
 - `step_overhead_s`: the mean over steps of the step's wall time less its
-  pieces (the mean, not the median: a latency is a sum of steps).
+  pieces (the mean, not the median: a latency is a sum of steps);
+- `lookup/*`: the routing decision's measured time (the faiss search with
+  the similarity features and copies around it) per bank size and query
+  count, the mean at each, as the profile's log-log table. A run has one
+  bank size, so the refit prices every size at the measured one.
 
-Bank lookups, K/V projections and host copies stay the base profile's (a
-step log times lookups only at the one bank size its run had); a run priced
-by the analytic roofline leaves them to the roofline.
+K/V projections and host copies stay the base profile's; a run priced by
+the analytic roofline leaves them to the roofline.
 
 Fitted as profiles are (relative residual, time never falls as work grows,
 `profiler.monotone`), and held out the same way: a seeded quarter of the
@@ -135,6 +138,12 @@ def fit_steps(steps: pd.DataFrame, base: FittedProfile, seed: int = 0, source: s
         fits["logits"] = ComponentFit(model, HeldOut.score(
             model.predict(token_features(tok(test))), test["duration_s"].to_numpy(),
             len(train)))
+    looked = (steps["kind"] == "lookup").to_numpy()
+    if "bank_entries" in steps and (steps.loc[looked, "bank_entries"] > 0).any():
+        table = fit_lookups(steps[looked & ~is_test], steps[looked & is_test])
+        kinds = [k for k in fits if k.startswith("lookup/")] or ["lookup/flat"]
+        for key in kinds:  # the run's own lookups, whatever index the base priced
+            fits[key] = table
     over = overheads(steps)
     test_over = np.array([k in held for k in over.index], dtype=bool)
     step_overhead = float(max(over[~test_over].mean(), 0.0))
@@ -148,6 +157,20 @@ def fit_steps(steps: pd.DataFrame, base: FittedProfile, seed: int = 0, source: s
                 np.full(int(test_over.sum()), step_overhead), over[test_over].to_numpy(),
                 int((~test_over).sum())))}
     return FittedProfile(meta, fits, step_overhead, source, seed, grid=steps_grid(steps))
+
+
+def fit_lookups(train: pd.DataFrame, test: pd.DataFrame) -> ComponentFit:
+    """The routing decision's measured time per (bank entries, queries): the
+    mean of the training pieces at each, as the profile's log-log table (one
+    bank size measured: the same time at any size)."""
+    from profiler.fit import LogLogTable
+
+    mean = train.groupby(["bank_entries", "lookups"])["duration_s"].mean().reset_index()
+    table = LogLogTable.fit(mean["bank_entries"], mean["lookups"], mean["duration_s"])
+    predicted = table.predict(test["bank_entries"].to_numpy(), test["lookups"].to_numpy()) \
+        if len(test) else np.zeros(0)
+    return ComponentFit(table, HeldOut.score(predicted, test["duration_s"].to_numpy(),
+                                             len(train)), "cpu")
 
 
 def steps_grid(steps: pd.DataFrame) -> dict:
@@ -206,8 +229,8 @@ def fit_from_steps(paths: list[Path], base: str | None = None, seed: int = 0,
 
 
 def price_steps(steps: pd.DataFrame, fitted: FittedProfile) -> pd.DataFrame:
-    """`steps` with `cost_model_s` repriced by `fitted` where it refits (layer
-    pieces, LM head pieces, the per-step overhead); other rows keep their price."""
+    """`steps` with `cost_model_s` repriced by `fitted` where it refits (layer,
+    LM head and lookup pieces, the per-step overhead); other rows keep their price."""
     out = steps.copy()
     price = out["cost_model_s"].to_numpy(dtype=float).copy()
     kind = out["kind"].to_numpy()
@@ -220,6 +243,13 @@ def price_steps(steps: pd.DataFrame, fitted: FittedProfile) -> pd.DataFrame:
     if head.any() and "logits" in fitted.fits:
         price[head] = fitted.fits["logits"].model.predict(
             token_features(out.loc[head, "tokens"].to_numpy(dtype=float)))
+    looked = kind == "lookup"
+    key = "lookup/flat" if "lookup/flat" in fitted.fits else next(
+        (k for k in fitted.fits if k.startswith("lookup/")), None)
+    if looked.any() and key is not None and "bank_entries" in out:
+        part = out[looked]
+        price[looked] = fitted.fits[key].model.predict(part["bank_entries"].to_numpy(),
+                                                       part["lookups"].to_numpy())
     price[kind == "step"] = fitted.step_overhead_s
     out["cost_model_s"] = price
     return out

@@ -12,6 +12,7 @@ from profiler.fit import block_features, token_features
 # the true costs (s): one layer = A + P*prefill token + Q*pair + D*decode seq + C*context
 A, P, Q, D, C = 2e-4, 3e-6, 1e-9, 5e-5, 2e-8
 HEAD_ONE, HEAD_TOKEN = 1e-3, 4e-5
+LOOK_ONE, LOOK_QUERY, BANK = 8e-4, 1.5e-4, 500  # a routing decision at a bank of BANK entries
 OVERHEAD = 2.5e-3
 
 
@@ -30,9 +31,9 @@ def synthetic_log(num_steps=400, seed=0) -> pd.DataFrame:
         nonlocal t
         rows.append({"step": step, "kind": kind, "block": -1, "start_s": t, "end_s": t + dur,
                      "batch_size": cols.get("batch_size", 0), "tokens": cols.get("tokens", 0),
-                     "context_sum": cols.get("context_sum", 0), "lookups": 0,
+                     "context_sum": cols.get("context_sum", 0), "lookups": cols.get("lookups", 0),
                      "cost_model_s": 0.0, "layers": cols.get("layers", 0),
-                     "pairs": cols.get("pairs", 0)})
+                     "pairs": cols.get("pairs", 0), "bank_entries": cols.get("bank_entries", 0)})
         t += dur
 
     for step in range(1, num_steps + 1):
@@ -50,12 +51,16 @@ def synthetic_log(num_steps=400, seed=0) -> pd.DataFrame:
             piece(step, "block", layers * layer_s(0, 0, b, ctx), batch_size=b, tokens=b,
                   context_sum=ctx, layers=layers)
             head += b
+            if rng.random() < 0.5:
+                q = min(b, 8)
+                piece(step, "lookup", LOOK_ONE + LOOK_QUERY * q, batch_size=q, tokens=q,
+                      lookups=q, bank_entries=BANK)
         if head:
             piece(step, "lm_head", HEAD_ONE + HEAD_TOKEN * head, tokens=head, batch_size=head)
         t += OVERHEAD
         rows.append({"step": step, "kind": "step", "block": -1, "start_s": start, "end_s": t,
                      "batch_size": 0, "tokens": 0, "context_sum": 0, "lookups": 0,
-                     "cost_model_s": 0.0, "layers": 0, "pairs": 0})
+                     "cost_model_s": 0.0, "layers": 0, "pairs": 0, "bank_entries": 0})
     frame = pd.DataFrame(rows)
     frame["duration_s"] = frame["end_s"] - frame["start_s"]
     return frame
@@ -91,8 +96,14 @@ def test_a_known_linear_cost_is_recovered(base):
     # scored on held-out steps only, and exact there
     held = fitted.fits["layer"].heldout
     assert held.n_test > 0 and held.max_ape < 1e-4
+    # lookups: the measured decision time per query count, at any bank size (one measured)
+    for key in ("lookup/flat", "lookup/hnsw"):
+        table = fitted.fits[key].model
+        for q in (1, 4, 8):
+            for bank in (BANK, 100_000):
+                assert table.predict_one(bank, q) == pytest.approx(LOOK_ONE + LOOK_QUERY * q)
     # the rest is the base profile's, and the label says what was refitted
-    assert fitted.fits["lookup/flat"] is base.fits["lookup/flat"]
+    assert fitted.fits["kv_projection"] is base.fits["kv_projection"]
     assert "refitted on executor steps" in fitted.label
 
 

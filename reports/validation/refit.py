@@ -1,7 +1,7 @@
 """The cost model refitted on one load's executor runs, to be scored on the others.
 
 The issue's rule: never fit on the run that is scored. `fit_on_load` fits
-(`profiler.from_steps`: the layer, the LM head and the per-step overhead)
+(`profiler.from_steps`: the layer, the LM head, the lookups and the per-step overhead)
 on the first executor run of one load, of every policy, and the protocol
 scores the refit only at the other loads, whose runs it never saw. The fit
 is cached under `fits/`, keyed by the runs it read (a run's folder name is
@@ -33,7 +33,8 @@ def fit_on_load(load: float, reals: list[dict], folder: Path) -> dict:
         tmp = path.with_suffix(".tmp")
         fitted.save(tmp)
         tmp.replace(path)
-    heldout = {k: vars(f.heldout) for k, f in fitted.fits.items() if k in ("layer", "logits")}
+    heldout = {k: vars(f.heldout) for k, f in fitted.fits.items()
+               if k in ("layer", "logits", "lookup/flat")}
     heldout["step_overhead"] = fitted.meta.get("steps_overhead_heldout")
     return {"path": str(path), "on": on, "fitted": fitted,
             "step_overhead_s": fitted.step_overhead_s, "heldout": heldout}
