@@ -34,8 +34,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--save-fit", default=None, metavar="FILE.fit.json",
                         help="with --show: also save the fitted model (a cost-model path)")
     parser.add_argument("--from-steps", nargs="+", default=None, metavar="STEPS",
-                        help="refit the layer, LM head, lookups and per-step overhead on executor step "
-                             "logs (steps.parquet of `simulate execute`, or its run folder); "
+                        help="refit the layer, LM head, lookups and per-step overhead on "
+                             "executor step logs (steps.parquet of `simulate execute`, or its "
+                             "run folder); "
                              "writes --out FILE.fit.json")
     parser.add_argument("--base", default=None, metavar="PROFILE",
                         help="with --from-steps: the profile whose other fits are kept "
