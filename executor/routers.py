@@ -54,9 +54,10 @@ def profile_target(profile, target) -> str:
 def rebuild_routers(profile, lm, tokenizer, log=print) -> dict:
     """checkpoint index -> the profile's router, fitted on its calibration banks."""
     from profiler.calibration.banks import build_examples
+    from profiler.calibration.chunks import recorded_chunks
     from profiler.calibration.config import CalibrationConfig
     from profiler.calibration.fitting import fit_routers
-    from profiler.calibration.pipeline import _recorded, resolve_plan
+    from profiler.calibration.pipeline import resolve_plan
     from profiler.calibration.prompts import split_prompts
 
     names = {f.name for f in fields(CalibrationConfig)}
@@ -69,8 +70,13 @@ def rebuild_routers(profile, lm, tokenizer, log=print) -> dict:
     if split.calibration_ids != list(profile.config.get("calibration_prompt_rows", [])):
         raise UserError("the SkipProfile's calibration prompts are not the ShareGPT rows this "
                         "machine samples: its banks cannot be rebuilt here")
-    cal, _, labels = _recorded(cfg, lm, plan, split, log)
-    return fit_routers(profile.router, build_examples(plan, cal, labels[:len(cal)]))
+    # the banks are the calibration prompts alone: recorded and labelled as
+    # calibration records them (the same chunk keys, so its cache is shared),
+    # without the held-out prompts calibration also records (a third of the time)
+    cal, labels, _ = recorded_chunks(lm, cfg.model, split.calibration, plan, cfg.max_new_tokens,
+                                     cfg.max_skip_blocks, kv_prompts=cfg.live_calibration_prompts,
+                                     desc="record+label calibration", log=log)
+    return fit_routers(profile.router, build_examples(plan, cal, labels))
 
 
 @register_skip_mode("router")

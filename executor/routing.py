@@ -42,7 +42,8 @@ class Routing:
                     t.lookups[i] += 1
                     t.lookup_time_s[i] += seconds
                 self.log.add(self.steps, "lookup", c, t0, t1, len(here), len(here), 0, len(here),
-                             self.cost.lookup_time_s(self.bank_entries, len(here)))
+                             self.cost.lookup_time_s(self.bank_entries, len(here)),
+                             bank_entries=self.bank_entries)
                 if self.timeline is not None:
                     self.timeline.slice(self.timeline.cpu_track, f"lookup @{c}", t0, t1 - t0,
                                         queries=len(here), host_copy_ms=d.copy_s * 1e3)
@@ -112,7 +113,7 @@ class Routing:
             ctx = tuple(p + 1 for p in pos)
             tokens += len(ids)
             self.log.add(self.steps, "repair", -1, t0, self.now(), len(ids), len(ids), sum(ctx),
-                         0, self.kv_policy.repair_time_s(self.cost, hi - lo, ctx))
+                         0, self.kv_policy.repair_time_s(self.cost, hi - lo, ctx), hi - lo)
         self.busy_s += self.now() - start
         if self.timeline is not None:
             self.timeline.slice(0, "KV repair", start, self.now() - start, tokens=tokens)

@@ -33,7 +33,7 @@ import time
 from executor.kv_account import KVAccount
 from executor.lifecycle import Lifecycle
 from executor.routing import Routing
-from executor.step_log import StepLog
+from executor.step_log import STEP, StepLog
 from policies.kv_hole import RepairDebt
 from policies.schedulers.base import QueueView, StepState
 from profiler.cost_model import BatchShape
@@ -96,9 +96,11 @@ class Executor(Routing, Lifecycle):
                     nxt += 1
                 self._admit()
                 if self._step():
+                    self._log_step(now)
                     continue
                 if self.repair_debt.tokens:
                     self._repair()
+                    self._log_step(now)
                 elif nxt < n:
                     self.sleep(max(0.0, arrival[nxt] - self.now()))
                 elif self.finished < n:
@@ -109,6 +111,11 @@ class Executor(Routing, Lifecycle):
         return RunStats(end, self.steps, self.token_block_executions, (self.busy_s,),
                         self.lookup_busy_s, self.kv.mean_utilisation(end),
                         self.kv.peak_used / self.kv.capacity_blocks)
+
+    def _log_step(self, turn_s: float) -> None:
+        """The whole step's row: from the loop's turn to now (see step_log)."""
+        self.log.add(self.steps, STEP, -1, turn_s, self.now(), 0, 0, 0, 0,
+                     self.cost.step_overhead_s)
 
     def now(self) -> float:
         return self.clock() - self.t0
@@ -211,7 +218,8 @@ class Executor(Routing, Lifecycle):
         self.token_block_executions += shape.tokens * self.k
         self.log.add(self.steps, "prefill", -1, t0, self.now(), len(pre), shape.tokens,
                      sum(s + c for s, c in zip(starts, chunks)), 0,
-                     self.cost.step_overhead_s + self.cost.block_time_s(self.L, shape))
+                     self.cost.block_time_s(self.L, shape), self.L,
+                     shape.prefill_attention_pairs)
         return h
 
     def _decode_block(self, j: int, dec: list[int]) -> list[int]:
@@ -244,7 +252,7 @@ class Executor(Routing, Lifecycle):
         shape = BatchShape((), ctx)
         self.token_block_executions += len(dec)
         self.log.add(self.steps, "block", j, t0, self.now(), len(dec), len(dec), sum(ctx), 0,
-                     self.cost.step_overhead_s + self.cost.block_time_s(hi - lo, shape))
+                     self.cost.block_time_s(hi - lo, shape), hi - lo)
         if j + 1 == self.k:
             return dec
         if not route_next:

@@ -2,6 +2,7 @@
 
     simulate profile --model smollm2 --device cpu --out prof.csv [--quick]
     simulate profile --show prof.csv [--compare other.csv]
+    simulate profile --from-steps RUN/steps.parquet [...] --out fit.fit.json [--base prof.csv]
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ def add_arguments(parser) -> None:
                         help="print the cost model fitted to this profile and its held-out error")
     parser.add_argument("--save-fit", default=None, metavar="FILE.fit.json",
                         help="with --show: also save the fitted model (a cost-model path)")
+    parser.add_argument("--from-steps", nargs="+", default=None, metavar="STEPS",
+                        help="refit the layer, LM head, lookups and per-step overhead on "
+                             "executor step logs (steps.parquet of `simulate execute`, or its "
+                             "run folder); "
+                             "writes --out FILE.fit.json")
+    parser.add_argument("--base", default=None, metavar="PROFILE",
+                        help="with --from-steps: the profile whose other fits are kept "
+                             "(default: the committed one of the run's model)")
     parser.add_argument("--compare", default=None, metavar="FILE",
                         help="with --show: how far a second profile of the same points is "
                              "(test-retest noise)")
@@ -52,6 +61,10 @@ def run(args) -> int:
 
             print(repeatability(args.show, args.compare))
         return 0
+    if args.from_steps:
+        return _from_steps(args)
+    if args.base:
+        raise UserError("--base goes with --from-steps")
     if args.compare or args.save_fit:
         raise UserError("--compare and --save-fit go with --show FILE")
     if not args.out:
@@ -73,4 +86,22 @@ def run(args) -> int:
     from profiler.show import show_profile
 
     print(show_profile(path))
+    return 0
+
+
+def _from_steps(args) -> int:
+    from profiler.fitted import FIT_SUFFIX
+
+    if not args.out or not args.out.endswith(FIT_SUFFIX):
+        raise UserError(f"--from-steps writes a fit: pass --out FILE{FIT_SUFFIX}")
+    check_writable_file(args.out, "--out", (FIT_SUFFIX,))
+    from profiler.from_steps import fit_from_steps
+    from profiler.show import format_fitted
+
+    fitted = fit_from_steps(args.from_steps, args.base)
+    print(f"wrote {fitted.save(args.out)}", file=sys.stderr)
+    print(format_fitted(fitted))
+    over = fitted.meta["steps_overhead_heldout"]
+    print(f"step_overhead_s: {fitted.step_overhead_s:.3e} (mean over the fitted steps; "
+          f"held-out median APE {over['median_ape']:.1f}% on {over['n_test']} steps)")
     return 0

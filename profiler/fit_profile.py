@@ -62,7 +62,13 @@ class FittedProfile:
 
     @property
     def label(self) -> str:
-        return profile_label(self.meta)
+        m = self.meta
+        if m.get("fitted_on_steps"):  # profiler.from_steps
+            return (f"refitted on executor steps ({m['fitted_on_steps']}; "
+                    f"{m.get('steps_device', '?')}, {m['threads']} thread(s), {m['model']} "
+                    f"{m['dtype']}): layer, LM head, lookups, step overhead; the rest: "
+                    f"{m.get('base_label', '?')}")
+        return profile_label(m)
 
     def lookup_kinds(self) -> list[str]:
         return sorted(k.split("/", 1)[1] for k in self.fits if k.startswith("lookup/"))

@@ -12,6 +12,10 @@ simulator's questions with the fits of `profiler.fit_profile`:
   plus the host<->device copies when the bank sat on the CPU of a GPU host;
 - step_overhead_s: the profile's constant.
 
+A fit refitted on executor steps of a run the roofline priced
+(`profiler.from_steps`) names `base_cost_model` in its meta: what it does
+not hold (lookups, K/V projections) that model answers.
+
 The fits are monotone (time never falls as work grows, `profiler.monotone`),
 but beyond the measured grid they extrapolate: `block_time_s` counts the
 batches that lie outside it (a prefill longer, or with a longer context, than
@@ -107,6 +111,11 @@ class MeasuredCostModel(CostModel):
         self._fits = {k: f.model for k, f in self.fitted.fits.items()}
         self._layer_terms = _linear_block_terms(self._fits.get("layer"))
         self._lookup_memo: dict = {}
+        # a refit of a roofline-priced run (`profiler.from_steps`) leaves what it
+        # did not measure (lookups, K/V projections) to that model
+        self._base_name = self.fitted.meta.get("base_cost_model")
+        self._base_args = (spec, device)
+        self._base: CostModel | None = None
         # integer-argument times the simulator asks for every step (pure: memoised)
         self._lm_head_memo: dict = {}
         self._kv_memo: dict = {}
@@ -157,13 +166,32 @@ class MeasuredCostModel(CostModel):
         return bool(n) and any(m + c > top_prefill_ctx for m, c in batch.prefill_chunks)
 
     def lm_head_time_s(self, num_tokens: int) -> float:
+        base = self._fallback("logits")
+        if base is not None:
+            return base.lm_head_time_s(num_tokens)
         t = self._lm_head_memo.get(num_tokens)
         if t is None:
             t = self._one("logits", token_features(num_tokens)) if num_tokens > 0 else 0.0
             self._lm_head_memo[num_tokens] = t
         return t
 
+    def _fallback(self, component: str) -> CostModel | None:
+        """The base cost model answering for `component` where this fit has none."""
+        if component in self._fits or not self._base_name:
+            return None
+        if self._base is None:
+            from profiler.resolve import cost_model_from_arg
+            from skipsim.model_spec import model_spec
+
+            spec, device = self._base_args
+            spec = spec or model_spec(self.fitted.meta.get("model", "smollm2"))
+            self._base = cost_model_from_arg(self._base_name, spec, device)
+        return self._base
+
     def kv_projection_time_s(self, num_tokens: int, num_layers: int) -> float:
+        base = self._fallback("kv_projection")
+        if base is not None:
+            return base.kv_projection_time_s(num_tokens, num_layers)
         t = self._kv_memo.get((num_tokens, num_layers))
         if t is None:
             t = (0.0 if num_tokens <= 0 or num_layers <= 0 else
@@ -177,6 +205,9 @@ class MeasuredCostModel(CostModel):
         by multiply-adds: a d x d shortcut is d / (2·kv_dim) of it (1.5x on SmolLM2)."""
         if num_tokens <= 0 or macs_per_token <= 0:
             return 0.0
+        base = self._fallback("kv_projection")
+        if base is not None:
+            return base.skip_action_time_s(num_tokens, macs_per_token)
         from skipsim.model_spec import model_spec
 
         spec = model_spec(self.fitted.meta.get("model", "smollm2"))
@@ -187,6 +218,9 @@ class MeasuredCostModel(CostModel):
         if bank_entries <= 0 or num_queries <= 0:
             return 0.0
         key = f"lookup/{self.index}"
+        base = self._fallback(key)
+        if base is not None:
+            return base.lookup_time_s(bank_entries, num_queries)
         if key not in self._fits:
             raise UserError(f"profile {self.fitted.source} has no bank lookups "
                             "(it was measured with --no-lookups)")

@@ -15,12 +15,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", default=None, metavar="FILE",
                         help="the page (default: DIR/report.html)")
     parser.add_argument("--title", default=None, help="page title (default: the spec's)")
+    parser.add_argument("--validation", default=None, metavar="PATH",
+                        help="a `simulate validate` result (its validation.json or --out "
+                             "folder) for the validation section (default: DIR/validation.json "
+                             "or DIR/validation/validation.json)")
 
 
 def run(args) -> int:
     from reports.html.page import build_page
 
-    page = build_page(args.sweep, args.title)
+    page = build_page(args.sweep, args.title, args.validation)
     out = Path(args.out) if args.out else Path(args.sweep) / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")

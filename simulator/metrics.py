@@ -63,6 +63,21 @@ def _weighted_stats(values: np.ndarray, weights: np.ndarray) -> dict:
             **{f"p{p}": pct(p) for p in PERCENTILES}}
 
 
+def request_summary(records: dict) -> dict:
+    """The per-request part of `summarize`, from the records alone (either
+    side of `simulate validate`): TTFT, TPOT, E2E statistics, the skipped
+    fraction of layers and the expected agreement (weighted by output tokens)."""
+    r = records
+    executed, skipped = int(np.sum(r["layers_executed"])), int(np.sum(r["layers_skipped"]))
+    out_tokens = int(np.sum(r["output_tokens"]))
+    return {"ttft_s": _stats(r["ttft_s"]), "tpot_s": _stats(r["tpot_s"]),
+            "e2e_s": _stats(r["e2e_s"]),
+            "skipped_layer_fraction": skipped / (executed + skipped) if executed + skipped
+            else 0.0,
+            "expected_agreement": float(np.sum(np.asarray(r["expected_agreement"])
+                                               * r["output_tokens"])) / out_tokens}
+
+
 def summarize(records: dict, stats: RunStats, num_layers: int, slo_ttft_s: float | None = None,
               slo_tpot_s: float | None = None, slo_e2el_s: float | None = None) -> dict:
     """The summary of a run from its records (`RECORD_COLUMNS`) and `RunStats`;
@@ -72,9 +87,9 @@ def summarize(records: dict, stats: RunStats, num_layers: int, slo_ttft_s: float
     out_tokens = int(r["output_tokens"].sum())
     in_tokens = int(r["prompt_tokens"].sum())
     decode_tokens = int((r["output_tokens"] - 1).sum())
-    executed, skipped = int(r["layers_executed"].sum()), int(r["layers_skipped"].sum())
+    executed = int(r["layers_executed"].sum())
     lookups = int(r["lookups"].sum())
-    agree_sum = float(np.sum(r["expected_agreement"] * r["output_tokens"]))
+    per_request = request_summary(r)
     s = {
         "completed": int(len(r["request_id"])),
         "duration_s": duration,
@@ -83,13 +98,13 @@ def summarize(records: dict, stats: RunStats, num_layers: int, slo_ttft_s: float
         "request_throughput_per_s": len(r["request_id"]) / duration,
         "output_throughput_tok_per_s": out_tokens / duration,
         "total_token_throughput_tok_per_s": (in_tokens + out_tokens) / duration,
-        "ttft_s": _stats(r["ttft_s"]),
-        "tpot_s": _stats(r["tpot_s"]),
-        "e2e_s": _stats(r["e2e_s"]),
+        "ttft_s": per_request["ttft_s"],
+        "tpot_s": per_request["tpot_s"],
+        "e2e_s": per_request["e2e_s"],
         "itl_s": _weighted_stats(r["tpot_s"], r["output_tokens"] - 1),
         "gpu_busy_fraction": float(np.mean(stats.busy_s) / duration),
         "layers_per_decode_token": executed / decode_tokens if decode_tokens else float("nan"),
-        "skipped_layer_fraction": skipped / (executed + skipped) if executed + skipped else 0.0,
+        "skipped_layer_fraction": per_request["skipped_layer_fraction"],
         "exits_per_decode_token": int(r["exits"].sum()) / decode_tokens if decode_tokens else 0.0,
         "lookups_per_decode_token": lookups / decode_tokens if decode_tokens else 0.0,
         "lookup_busy_s": float(stats.lookup_busy_s),
@@ -98,7 +113,7 @@ def summarize(records: dict, stats: RunStats, num_layers: int, slo_ttft_s: float
         "kv_utilisation_mean": stats.kv_utilisation_mean,
         "kv_utilisation_peak": stats.kv_utilisation_peak,
         "preemptions": int(r["preemptions"].sum()),
-        "expected_agreement": agree_sum / out_tokens,
+        "expected_agreement": per_request["expected_agreement"],
         "steps": int(stats.steps),
         "token_block_executions": int(stats.token_block_executions),
         "num_layers": num_layers,

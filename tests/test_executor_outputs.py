@@ -57,6 +57,20 @@ def test_records_have_the_schema_and_decisions_replay(tmp_path, capsys):
     assert replay.label.startswith("replay")
     steps = pd.read_parquet(tmp_path / "steps.parquet")
     assert (steps["end_s"] >= steps["start_s"]).all() and (steps["cost_model_s"] > 0).any()
+    # one whole-step row per step, holding every piece of it in time, priced at
+    # the per-step overhead once (the pieces are priced without it)
+    whole = steps[steps["kind"] == "step"].set_index("step")
+    pieces = steps[steps["kind"] != "step"]
+    assert whole.index.is_unique and set(pieces["step"]) <= set(whole.index)
+    span = pieces.groupby("step").agg(start=("start_s", "min"), end=("end_s", "max"))
+    assert (whole.loc[span.index, "start_s"] <= span["start"]).all()
+    assert (whole.loc[span.index, "end_s"] >= span["end"]).all()
+    assert (whole["cost_model_s"] == ex.cost.step_overhead_s).all()
+    layer_pieces = pieces[pieces["kind"].isin(["prefill", "block"])]
+    assert (layer_pieces["layers"] > 0).all()
+    prefill = pieces[pieces["kind"] == "prefill"]
+    # causal pairs of unchunked prompts of 5, 8 and 3 tokens: sum of n (n + 1) / 2
+    assert prefill["tokens"].sum() == 16 and prefill["pairs"].sum() == 15 + 36 + 6
     out = capsys.readouterr().out
     assert (out.startswith("skipsim REAL run (executor): fake") and "measured agreement" in out
             and "teacher-forced" in out)

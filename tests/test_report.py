@@ -80,3 +80,30 @@ def test_a_sweep_whose_points_all_failed_still_reports_why(tmp_path):
               progress=False)
     page = build_page(tmp_path)
     assert list(_sections(page)) == ["overview"] and "exceed" in page
+
+
+def test_a_validate_result_is_found_and_shown_as_its_error_table(full_sweep, tmp_path):
+    """`simulate report --validation DIR` reads validate's validation.json and
+    shows one row per comparison with numbers in cells, not nested JSON."""
+    def stat(sim, real):
+        return {"sim": sim, "real": real, "err_pct": 100 * (sim - real) / real}
+
+    result = {"rows": [{
+        "policy": "no-skip", "load": 0.85, "mode": "no-skip", "cost": "refit",
+        "request": {"e2e_mean": stat(1.1, 1.0), "e2e_p99": stat(2.0, 2.5),
+                    "ttft_mean": stat(0.1, 0.1), "tpot_mean": stat(0.02, 0.025),
+                    "skipped_fraction": {"sim": 0.0, "real": 0.0, "err_pct": 0.0}},
+        "noise": {"e2e_mean": 3.5, "e2e_p99": 4.5},
+        "step": {"all": {"n": 10, "median_ape": 12.5, "p90_ape": 30.0}}}],
+        "goals": [{"met": False}, {"met": True}],
+        "fit": {"on": "load 0.5, repeat 0 (no-skip)"}}
+    folder = tmp_path / "validation"
+    folder.mkdir()
+    (folder / "validation.json").write_text(json.dumps(result))
+    out = tmp_path / "page.html"
+    assert main(["report", str(full_sweep), "--out", str(out), "--validation", str(folder)]) == 0
+    section = out.read_text().split('<section id="validation"')[1].split("</section>")[0]
+    assert "E2E mean err %" in section and "<td>refit</td>" in section
+    assert "<td>10</td>" in section and "<td>-20</td>" in section  # +10% and -20%, as numbers
+    assert "1 of 2 goals met" in section and "load 0.5, repeat 0" in section
+    assert "{" not in section  # no raw JSON

@@ -45,7 +45,7 @@ def tiny(tmp_path, monkeypatch, tmp_cache, one_torch_thread):
 
 def argv(folder, path, tmp_path, *extra):
     return ["validate", "--model", str(folder), "--trace", str(path), "--num-prompts", "4",
-            "--policy", "deepest-first,no-skip", "--modes", "random", "--loads", "0.5",
+            "--policy", "deepest-first,no-skip", "--modes", "random", "--loads", "0.5,0.95",
             "--no-progress",
             "--out", str(tmp_path / "out"), *extra]
 
@@ -59,8 +59,18 @@ def test_tiny_validate_writes_a_joined_scored_report(tiny, tmp_path, capsys):
     assert "e2e_mean" in out and "goals" in out
     result = json.loads((tmp_path / "out" / "validation.json").read_text())
     rows = result["rows"]
-    assert {(r["policy"], r["mode"]) for r in rows} == {("deepest-first", "random"),
-                                                       ("no-skip", "no-skip")}
+    # the committed profile's rows at both loads; the refit (fitted on load 0.5's
+    # first runs) scored only at 0.95, never on a run it was fitted on
+    assert sorted((r["policy"], r["mode"], r["load"], r["cost"]) for r in rows) == [
+        ("deepest-first", "random", 0.5, "profile"), ("deepest-first", "random", 0.95, "profile"),
+        ("deepest-first", "random", 0.95, "refit"), ("no-skip", "no-skip", 0.5, "profile"),
+        ("no-skip", "no-skip", 0.95, "profile"), ("no-skip", "no-skip", 0.95, "refit")]
+    assert result["fit"]["on"].startswith("load 0.5, repeat 0")
+    assert "fit on load 0.5, repeat 0" in out
+    fitted_runs = {r["real_run"] for r in rows if r["load"] == 0.5}
+    assert fitted_runs.isdisjoint(r["real_run"] for r in rows if r["cost"] == "refit")
+    assert "refitted on executor steps (validate load 0.5" in " ".join(
+        str(r["sim_labels"]) for r in rows if r["cost"] == "refit")
     for row in rows:
         assert row["join"]["request_id"] == [0, 1, 2, 3]  # joined on request_id
         for m in ("ttft_mean", "e2e_mean", "e2e_p99", "tpot_p50"):
@@ -120,6 +130,8 @@ def test_a_mismatched_trace_is_refused():
     (["--modes", "psychic"], "unknown skip mode 'psychic'"),
     (["--loads", "0.5,x"], "--loads must be a comma list"),
     (["--repeats", "1"], "--repeats must be at least 2"),
+    (["--loads", "0.5,0.95", "--fit-on", "0.7"], "--fit-on 0.7 is not one of the loads"),
+    (["--loads", "0.5", "--fit-on", "0.5"], "--fit-on needs a second load"),
 ])
 def test_bad_input_is_one_line_and_exit_2(extra, message, user_error, tmp_path):
     user_error(["validate", "--out", str(tmp_path / "o"), *extra], message)

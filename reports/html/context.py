@@ -18,6 +18,7 @@ class ReportContext:
     sweep_dir: Path
     frame: object  # pandas DataFrame: every row of the table
     spec: dict  # spec.json: title, description, base, axes, slo_ms, report
+    validation: Path | None = None  # a validation.json given beside the sweep (`--validation`)
 
     @property
     def ok(self):

@@ -28,15 +28,13 @@ footer { color: #777; font-size: 12px; margin: 40px 0 20px; }
 """
 
 
-def build_page(sweep_dir: str | Path, title: str | None = None) -> str:
-    import plotly
-    from plotly.offline import get_plotlyjs
-
+def build_page(sweep_dir: str | Path, title: str | None = None,
+               validation: str | Path | None = None) -> str:
     sweep_dir = Path(sweep_dir)
     frame = read_table(sweep_dir)
     spec_path = sweep_dir / SPEC_COPY
     spec = json.loads(spec_path.read_text()) if spec_path.exists() else {}
-    ctx = ReportContext(sweep_dir, frame, spec)
+    ctx = ReportContext(sweep_dir, frame, spec, Path(validation) if validation else None)
     title = title or spec.get("title") or sweep_dir.name
     parts, nav = [], []
     for name, cls in SECTIONS.items():
@@ -49,10 +47,18 @@ def build_page(sweep_dir: str | Path, title: str | None = None) -> str:
         parts.append(f'<section id="{name}" data-figures="{len(section.figures)}">'
                      f"<h2>{escape(section.title)}</h2>{section.intro}{divs}{section.html}"
                      "</section>")
+    return html_document(title, "".join(parts), "".join(nav),
+                         f"skipsim sweep report of <code>{escape(str(sweep_dir))}</code>")
+
+
+def html_document(title: str, body: str, nav: str = "", footer: str = "skipsim") -> str:
+    """The page around `body` (HTML): the report's style and plotly.js inlined
+    in the head, so every figure div (`figures.to_div`) draws offline."""
+    import plotly
+    from plotly.offline import get_plotlyjs
+
     return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{escape(title)}</title><style>{STYLE}</style>"
             f"<script type=\"text/javascript\">{get_plotlyjs()}</script></head><body>"
-            f"<header><h1>{escape(title)}</h1><nav>{''.join(nav)}</nav></header>"
-            + "".join(parts)
-            + f"<footer>skipsim sweep report of <code>{escape(str(sweep_dir))}</code>; "
-              f"plotly.js {plotly.__version__} inlined.</footer></body></html>")
+            f"<header><h1>{escape(title)}</h1><nav>{nav}</nav></header>{body}"
+            f"<footer>{footer}; plotly.js {plotly.__version__} inlined.</footer></body></html>")

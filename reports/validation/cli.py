@@ -2,7 +2,7 @@
 at 50/85/95% of the executor's measured capacity.
 
     simulate validate --trace sharegpt --num-prompts 64 --policy deepest-first,no-skip
-    simulate validate --quick     # a few prompts, two loads, the replay mode
+    simulate validate --quick     # a few prompts, the three loads, the replay mode
 
 Prints the error table and writes validation.json and validation.html to
 --out. Executor runs are cached under --cache (by their resolved flags), so a
@@ -21,6 +21,7 @@ from reports.validation.config import (
     QUICK_MAX_OUTPUT_TOKENS,
     QUICK_MODES,
     QUICK_NUM_PROMPTS,
+    QUICK_SKIP_CONFIG,
     ValidateConfig,
 )
 from skipsim.errors import UserError
@@ -53,6 +54,13 @@ def add_arguments(parser) -> None:
                         help="executor runs per load and policy, the noise floor "
                              f"(default: {D.repeats})")
     parser.add_argument("--threads", type=int, default=D.threads, help="torch threads")
+    parser.add_argument("--skip-config", default=None, metavar="PROFILE.json",
+                        help="the SkipProfile whose routers the executor runs live (default: "
+                             f"the committed one; --quick {QUICK_SKIP_CONFIG})")
+    parser.add_argument("--fit-on", default="first", metavar="LOAD|first|none",
+                        help="refit the cost model on this load's first executor run "
+                             "(`simulate profile --from-steps`) and score it at the other "
+                             "loads, beside the profile's rows (default: the first load)")
     parser.add_argument("--quick", action="store_true",
                         help="a few prompts, fewer loads and modes (< 15 min on a CPU)")
     parser.add_argument("--out", default="validation", help="output folder (default: validation)")
@@ -70,23 +78,39 @@ def _floats(text: str, flag: str) -> tuple[float, ...]:
 
 def validate_config(args) -> ValidateConfig:
     q = args.quick
+    loads = _floats(args.loads, "--loads") if args.loads else (QUICK_LOADS if q else LOADS)
     return ValidateConfig(
         trace=args.trace, seed=args.seed, model=args.model,
         num_prompts=args.num_prompts or (QUICK_NUM_PROMPTS if q else D.num_prompts),
         policies=tuple(p.strip() for p in args.policy.split(",") if p.strip()),
-        loads=_floats(args.loads, "--loads") if args.loads else (QUICK_LOADS if q else LOADS),
+        loads=loads, fit_on=_fit_on(args.fit_on, loads),
         modes=tuple(m.strip() for m in args.modes.split(",")) if args.modes else
         (QUICK_MODES if q else MODES),
         skip_rates=args.skip_rates,
         max_output_tokens=args.max_output_tokens or (QUICK_MAX_OUTPUT_TOKENS if q else None),
-        repeats=args.repeats, threads=args.threads)
+        repeats=args.repeats, threads=args.threads,
+        skip_config=args.skip_config or (_quick_profile() if q else None))
+
+
+def _fit_on(text: str, loads: tuple[float, ...]) -> float | None:
+    if text == "none" or (text == "first" and len(loads) < 2):
+        return None
+    if text == "first":
+        return loads[0]
+    return _floats(text, "--fit-on")[0] if text.strip() else None
+
+
+def _quick_profile() -> str:
+    from simulator.skip_models.measured import PROFILES
+
+    return str(PROFILES / QUICK_SKIP_CONFIG)
 
 
 def run(args) -> int:
     from tqdm import tqdm
 
     from reports.validation.page import write_page
-    from reports.validation.protocol import run_validation, total_units
+    from reports.validation.protocol import run_validation, total_weight
     from reports.validation.report import format_table, write_json
     from skipsim.paths import cache_dir
 
@@ -94,7 +118,9 @@ def run(args) -> int:
     cache = Path(args.cache) if args.cache else cache_dir("validate")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with tqdm(total=total_units(cfg), desc="validate", unit="run", file=sys.stderr,
+    # units are capacity runs of the executor (protocol.run_weight): the ETA follows time
+    with tqdm(total=total_weight(cfg), desc="validate", file=sys.stderr,
+              bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
               disable=True if args.no_progress else None) as bar:
         result = run_validation(cfg, cache, bar, log=lambda m: bar.write(m, file=sys.stderr))
     print(format_table(result))

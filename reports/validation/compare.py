@@ -1,8 +1,9 @@
 """The three levels of error, and the executor's own run-to-run noise.
 
-- step: each real step's measured time against the cost model's price of
-  the same batch (steps.parquet sums its pieces per step): median and p90
-  of the absolute percentage error, overall and per kind of work;
+- step: each real step's measured wall time against the cost model's price
+  of the same batch (its pieces plus the per-step overhead): median and p90
+  of the absolute percentage error, overall, per kind of work, and of the
+  overhead alone (a step's wall time less its pieces);
 - request: TTFT, TPOT, E2E (mean, p50, p99) of the simulated run against the
   real one, signed % error = 100 (sim - real) / real, so + means the
   simulator is pessimistic; the records are joined on request_id first;
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from executor.step_log import STEP
 from skipsim.errors import UserError
 
 LATENCIES = ("ttft_s", "tpot_s", "e2e_s")
@@ -29,20 +31,13 @@ def signed_pct(sim: float, real: float) -> float:
 
 
 def request_stats(records: dict) -> dict:
-    """{metric: {mean, p50, p99}} plus skip figures, from records (either side)."""
-    out = {}
-    for m in LATENCIES:
-        v = np.asarray(records[m], float)
-        v = v[np.isfinite(v)]
-        out[m] = ({"mean": float(v.mean()), "p50": float(np.percentile(v, 50)),
-                   "p99": float(np.percentile(v, 99))} if len(v) else
-                  dict.fromkeys(STATS, float("nan")))
-    executed = float(np.sum(records["layers_executed"]))
-    skipped = float(np.sum(records["layers_skipped"]))
-    out["skipped_fraction"] = skipped / (executed + skipped) if executed + skipped else 0.0
-    w = np.asarray(records["output_tokens"], float)
-    out["agreement"] = float(np.sum(np.asarray(records["expected_agreement"]) * w) / w.sum())
-    return out
+    """{metric: {mean, p50, p99, ...}} plus skip figures, from records (either
+    side): the simulator's own per-request summary."""
+    from simulator.metrics import request_summary
+
+    s = request_summary(records)
+    return {**{m: s[m] for m in LATENCIES}, "skipped_fraction": s["skipped_layer_fraction"],
+            "agreement": s["expected_agreement"]}
 
 
 def join(sim: dict, real: dict) -> dict:
@@ -86,13 +81,31 @@ def noise(first: dict, second: dict) -> dict:
     return out
 
 
+def per_step(steps):
+    """One row per step: real_s (its wall time: the `step` row, or the sum of
+    its pieces in a log without one), price_s (the prices of its rows, the
+    per-step overhead included) and pieces_s (the pieces' measured sum)."""
+    whole = steps["kind"] == STEP
+    pieces = steps[~whole].groupby("step")["duration_s"].sum()
+    out = steps.groupby("step").agg(price_s=("cost_model_s", "sum"))
+    out["pieces_s"] = pieces.reindex(out.index, fill_value=0.0)
+    wall = steps[whole].set_index("step")["duration_s"]
+    out["real_s"] = wall.reindex(out.index).fillna(out["pieces_s"])
+    return out
+
+
 def step_errors(steps) -> dict:
-    """APE of the cost model's price against each real step's time."""
-    per_step = steps.groupby("step").agg(real_s=("duration_s", "sum"),
-                                         price_s=("cost_model_s", "sum"))
-    out = {"all": _ape(per_step["price_s"].to_numpy(), per_step["real_s"].to_numpy())}
-    for kind, part in steps.groupby("kind"):
+    """APE of the cost model's price against each real step's time, overall,
+    per kind of piece, and of the per-step overhead (the step's wall time
+    less its pieces, against the price of its `step` row)."""
+    steps_ = per_step(steps)
+    out = {"all": _ape(steps_["price_s"].to_numpy(), steps_["real_s"].to_numpy())}
+    for kind, part in steps[steps["kind"] != STEP].groupby("kind"):
         out[kind] = _ape(part["cost_model_s"].to_numpy(), part["duration_s"].to_numpy())
+    whole = steps[steps["kind"] == STEP].set_index("step")
+    if len(whole):
+        overhead = (whole["duration_s"] - steps_["pieces_s"].reindex(whole.index)).to_numpy()
+        out["overhead"] = _ape(whole["cost_model_s"].to_numpy(), overhead)
     return out
 
 

@@ -8,23 +8,29 @@
    rate (seeded, the same on both sides); the executor run `repeats` times
    (the noise floor), plus a `--skip-mode random` run for the random mode;
    the simulator once per mode on the same trace and served system.
+4. With `fit_on`: the cost model refitted on the first run of that load
+   (every policy's, `refit.py`), and the simulator run again on it at every
+   other load: never scored on a run it was fitted on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from reports.validation.compare import join, noise, request_errors, step_errors
+from reports.validation.compare import per_step as step_table
 from reports.validation.config import ValidateConfig
 from reports.validation.real_runs import real_run
 from reports.validation.sim_side import read_real, simulate_like
 
 CDF_METRICS = ("ttft_s", "tpot_s", "e2e_s")
 MAX_STEP_POINTS = 3000  # steps drawn on the page (every one is scored)
+SIM_WEIGHT = 0.05  # a simulator run, in capacity runs of the executor (progress only)
 
 
 def workload(cfg: ValidateConfig, cache: Path) -> Path:
@@ -48,6 +54,8 @@ def _flags(cfg: ValidateConfig, policy: str, rate: float, skip_mode: str) -> dic
              "skip-mode": skip_mode}
     if skip_mode == "random":
         flags["skip-rates"] = cfg.skip_rates
+    if skip_mode == "router" and cfg.skip_config:
+        flags["skip-config"] = cfg.skip_config
     return flags
 
 
@@ -56,50 +64,97 @@ def throughput(records: dict) -> float:
     return len(records["request_id"]) / span
 
 
+@dataclass(frozen=True)
+class PolicyPlan:
+    """What one policy runs: its skip modes and the executor's skip mode for
+    the runs they share (`primary`); the random mode needs its own runs when
+    the primary runs route live."""
+
+    policy: str
+    modes: tuple[str, ...]
+    primary: str
+
+    @classmethod
+    def of(cls, cfg: ValidateConfig, policy: str) -> PolicyPlan:
+        from policies.schedulers import make_scheduler
+
+        if not make_scheduler(policy).uses_router:
+            return cls(policy, ("no-skip",), "no-skip")
+        primary = "router" if set(cfg.modes) & {"replay", "measured"} else "random"
+        return cls(policy, cfg.modes, primary)
+
+    @property
+    def extra_random(self) -> bool:
+        return "random" in self.modes and self.primary != "random"
+
+
 def run_validation(cfg: ValidateConfig, cache: Path, progress=None, log=None) -> dict:
-    from policies.schedulers import make_scheduler
+    from reports.validation.refit import fit_on_load
 
     trace_path = workload(cfg, cache)
     runs = cache / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    rows, capacity = [], {}
-    for policy in cfg.policies:
-        routes = make_scheduler(policy).uses_router
-        modes = cfg.modes if routes else ("no-skip",)
-        primary = ("router" if set(modes) & {"replay", "measured"} else "random") if routes \
-            else "no-skip"
-        cap_dir = real_run(_flags(cfg, policy, float("inf"), primary), trace_path, 0, runs, log)
-        capacity[policy] = throughput(read_real(cap_dir)["records"])
-        _tick(progress)
+    plans = [PolicyPlan.of(cfg, p) for p in cfg.policies]
+    capacity, reals, randoms = {}, {}, {}
+    for plan in plans:  # every executor run first: the fit needs its load's runs
+        cap_dir = real_run(_flags(cfg, plan.policy, float("inf"), plan.primary), trace_path, 0,
+                           runs, log)
+        capacity[plan.policy] = throughput(read_real(cap_dir)["records"])
+        _tick(progress, run_weight(float("inf")))
         for load in cfg.loads:
-            rate = load * capacity[policy]
-            reals = []
+            rate = load * capacity[plan.policy]
+            reals[plan.policy, load] = []
             for k in range(cfg.repeats):
-                reals.append(read_real(real_run(_flags(cfg, policy, rate, primary), trace_path,
-                                                k, runs, log)))
-                _tick(progress)
-            floor = noise(reals[0]["records"], reals[1]["records"])
-            for mode in modes:
-                real = reals[0]
-                if mode == "random" and primary != "random":
-                    real = read_real(real_run(_flags(cfg, policy, rate, "random"), trace_path,
-                                              0, runs, log))
+                reals[plan.policy, load].append(read_real(real_run(
+                    _flags(cfg, plan.policy, rate, plan.primary), trace_path, k, runs, log)))
+                _tick(progress, run_weight(load))
+            if plan.extra_random:
+                randoms[plan.policy, load] = read_real(real_run(
+                    _flags(cfg, plan.policy, rate, "random"), trace_path, 0, runs, log))
+                _tick(progress, run_weight(load))
+    fit = None
+    if cfg.fit_on is not None:
+        fit = fit_on_load(cfg.fit_on, [reals[p.policy, cfg.fit_on][0] for p in plans],
+                          cache / "fits")
+        if log:
+            log(f"cost model refitted on {fit['on']}: {fit['path']}")
+    rows = []
+    for plan in plans:
+        for load in cfg.loads:
+            rate = load * capacity[plan.policy]
+            first, second = reals[plan.policy, load][:2]
+            floor = noise(first["records"], second["records"])
+            for mode in plan.modes:
+                real = randoms[plan.policy, load] if mode == "random" and plan.extra_random \
+                    else first
                 sim = simulate_like(real, mode, trace_path, rate)
-                rows.append(_row(policy, load, rate, mode, sim, real, floor))
-                _tick(progress)
+                rows.append(_row(plan.policy, load, rate, mode, sim, real, floor, "profile"))
+                _tick(progress, SIM_WEIGHT)
+                if fit is not None and load != cfg.fit_on:  # never scored on its own run
+                    sim = simulate_like(real, mode, trace_path, rate, cost_model=fit["path"])
+                    rows.append(_row(plan.policy, load, rate, mode, sim, real, floor, "refit",
+                                     fit["fitted"]))
+                    _tick(progress, SIM_WEIGHT)
     return {"config": {**cfg.__dict__, "trace_file": str(trace_path)},
-            "capacity_req_per_s": capacity, "rows": rows}
+            "capacity_req_per_s": capacity, "rows": rows,
+            "fit": None if fit is None else {k: v for k, v in fit.items() if k != "fitted"}}
 
 
-def _row(policy, load, rate, mode, sim, real, floor) -> dict:
+def _row(policy, load, rate, mode, sim, real, floor, cost, fitted=None) -> dict:
+    """One comparison. cost: "profile" (the executor's cost model, the
+    committed profile) or "refit" (`fitted`, refitted on another load's run):
+    the simulator runs on it and the steps are repriced by it."""
     import pandas as pd
 
     steps = pd.read_parquet(real["dir"] / "steps.parquet")
-    per_step = steps.groupby("step").agg(real_s=("duration_s", "sum"),
-                                         price_s=("cost_model_s", "sum"))
+    if fitted is not None:
+        from profiler.from_steps import price_steps
+
+        steps = price_steps(steps, fitted)
+    per_step = step_table(steps)
     if len(per_step) > MAX_STEP_POINTS:
         per_step = per_step.sample(MAX_STEP_POINTS, random_state=0)
-    return {"policy": policy, "load": load, "rate_req_per_s": rate, "mode": mode,
+    return {"policy": policy, "load": load, "rate_req_per_s": rate, "mode": mode, "cost": cost,
             "real_run": str(real["dir"]), "sim_labels": sim["labels"],
             "request": request_errors(sim["records"], real["records"]), "noise": floor,
             "join": join(sim["records"], real["records"]), "step": step_errors(steps),
@@ -114,17 +169,25 @@ def _finite(v) -> list:
     return np.sort(v[np.isfinite(v)]).tolist()
 
 
-def _tick(progress) -> None:
+def _tick(progress, weight: float) -> None:
     if progress is not None:
-        progress.update(1)
+        progress.update(weight)
 
 
-def total_units(cfg: ValidateConfig) -> int:
-    """Progress units: per policy, capacity + per load (repeats + modes)."""
-    from policies.schedulers import make_scheduler
+def run_weight(load: float) -> float:
+    """A run's expected time in capacity runs: requests arrive over about
+    1 / load of the capacity run's makespan (all at t = 0: 1)."""
+    return 1.0 if np.isinf(load) else 1.0 / load
 
-    n = 0
-    for policy in cfg.policies:
-        modes = len(cfg.modes) if make_scheduler(policy).uses_router else 1
-        n += 1 + len(cfg.loads) * (cfg.repeats + modes)
-    return n
+
+def total_weight(cfg: ValidateConfig) -> float:
+    """The whole protocol in progress units (`run_weight`, `SIM_WEIGHT`), so
+    the bar's rate and ETA follow time, not the count of runs."""
+    total = 0.0
+    for plan in (PolicyPlan.of(cfg, p) for p in cfg.policies):
+        total += run_weight(float("inf"))
+        for load in cfg.loads:
+            total += (cfg.repeats + plan.extra_random) * run_weight(load)
+            sims = len(plan.modes) * (1 + (cfg.fit_on is not None and load != cfg.fit_on))
+            total += sims * SIM_WEIGHT
+    return total

@@ -1,7 +1,8 @@
 """Executor runs, cached by their resolved flags.
 
 A run's key is a hash of its `simulate execute` flags plus the content hash
-of the trace file it serves and the repeat index, so a second `validate`
+of the trace file it serves (and of any other file a flag names), the repeat
+index and the code version (`code_version`), so a second `validate`
 with the same flags reuses every finished run, and an interrupted one keeps
 what finished: a run is written into a temporary folder and renamed into
 place only when the executor returns 0 (the rename is the commit). A run
@@ -15,6 +16,7 @@ through the parser keeps every default the command line has.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -30,8 +32,32 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
+# the packages an executor run executes (its model code, policies, cost model,
+# records, traces): a change to any of their sources is a new run
+CODE_PACKAGES = ("executor", "policies", "profiler", "simulator", "skipsim", "traces")
+FILE_FLAGS = ("skip-config", "cost-model")  # flags naming a file: keyed by its content
+
+
+@functools.cache
+def code_version() -> str:
+    """A hash of the executor's source: every .py file of `CODE_PACKAGES`
+    (path and content), so a code change never reuses a stale run."""
+    root = Path(__file__).resolve().parents[2]
+    h = hashlib.sha256()
+    for package in CODE_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            h.update(str(path.relative_to(root)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def run_key(flags: dict, trace_hash: str, repeat: int) -> str:
-    blob = json.dumps({"flags": flags, "trace": trace_hash, "repeat": repeat}, sort_keys=True)
+    files = {k: file_hash(Path(v)) for k, v in flags.items()
+             if k in FILE_FLAGS and Path(str(v)).is_file()}
+    # a file by its content, not its path: the same profile in another checkout is the same run
+    keyed = {k: files.get(k, v) for k, v in flags.items()}
+    blob = json.dumps({"flags": keyed, "trace": trace_hash, "repeat": repeat,
+                       "code": code_version()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -66,7 +92,8 @@ def real_run(flags: dict, trace_path: Path, repeat: int, cache: Path, log=None) 
     if not (tmp / "requests.csv").is_file() or not (tmp / "steps.parquet").is_file():
         raise UserError(f"an executor run wrote no records to {tmp}")
     (tmp / DONE).write_text(json.dumps({"flags": flags, "repeat": repeat,
-                                        "trace": str(trace_path)}, indent=2))
+                                        "trace": str(trace_path), "code": code_version()},
+                                       indent=2))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out

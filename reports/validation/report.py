@@ -20,39 +20,71 @@ def goals(result: dict) -> list[dict]:
         for metric, limit in GOALS.items():
             err = row["request"][metric]["err_pct"]
             out.append({"policy": row["policy"], "load": row["load"], "mode": row["mode"],
-                        "metric": metric, "err_pct": err, "goal_pct": limit,
-                        "met": bool(math.isfinite(err) and abs(err) <= limit),
+                        "cost": row.get("cost", "profile"), "metric": metric, "err_pct": err,
+                        "goal_pct": limit, "met": bool(math.isfinite(err) and abs(err) <= limit),
                         "noise_pct": row["noise"][metric]})
     return out
 
 
+def _key(row: dict) -> str:
+    return (f"{row['policy']:<14}{row['load']:>5.2f} {row['mode']:<9}"
+            f"{row.get('cost', 'profile'):<8}")
+
+
 def format_table(result: dict) -> str:
-    lines = [f"skipsim validate: {result['config']['model']} on {result['config']['trace']} "
-             f"({result['config']['num_prompts']} requests), capacity "
+    cfg = result["config"]
+    lines = [f"skipsim validate: {cfg['model']} on {cfg['trace']} "
+             f"({cfg['num_prompts']} requests), capacity "
              + ", ".join(f"{p} {c:.3g} req/s" for p, c in result["capacity_req_per_s"].items()),
              "latencies in s; error = 100 (sim - real) / real; skip rows in points; "
-             "noise = the executor's run-to-run spread",
-             f"{'policy':<14}{'load':>5} {'mode':<9}{'metric':<17}{'simulated':>11}{'real':>11}"
-             f"{'error %':>9}{'noise %':>9}"]
+             "noise = the executor's run-to-run spread; cost: profile = the committed "
+             "profile, refit = refitted on executor steps (below)",
+             f"{'policy':<14}{'load':>5} {'mode':<9}{'cost':<8}{'metric':<17}{'simulated':>11}"
+             f"{'real':>11}{'error %':>9}{'noise %':>9}"]
     for row in result["rows"]:
         for m in TABLE_METRICS:
             r = row["request"][m]
-            lines.append(f"{row['policy']:<14}{row['load']:>5.2f} {row['mode']:<9}{m:<17}"
-                         f"{r['sim']:>11.4g}{r['real']:>11.4g}{r['err_pct']:>+9.2f}"
-                         f"{row['noise'][m]:>9.2f}")
-        s = row["step"]["all"]
-        lines.append(f"{row['policy']:<14}{row['load']:>5.2f} {row['mode']:<9}"
-                     f"{'step APE':<17}median {s['median_ape']:.1f}%, p90 {s['p90_ape']:.1f}% "
-                     f"over {s['n']} steps; priced total {s['total_signed_pct']:+.1f}%")
+            lines.append(f"{_key(row)}{m:<17}{r['sim']:>11.4g}{r['real']:>11.4g}"
+                         f"{r['err_pct']:>+9.2f}{row['noise'][m]:>9.2f}")
+        lines.append(f"{_key(row)}{'step APE':<17}{_step_note(row['step'])}")
+    lines += ["", *summary_lines(result)]
+    return "\n".join(lines)
+
+
+def _step_note(step: dict) -> str:
+    s = step["all"]
+    text = (f"median {s['median_ape']:.1f}%, p90 {s['p90_ape']:.1f}% over {s['n']} steps; "
+            f"priced total {s['total_signed_pct']:+.1f}%")
+    kinds = [f"{k} {v['total_signed_pct']:+.0f}%" for k, v in step.items()
+             if k != "all" and v["n"]]
+    return text + (f" ({', '.join(kinds)})" if kinds else "")
+
+
+def summary_lines(result: dict) -> list[str]:
+    """The table the issue asks for: E2E mean and p99 error beside the noise,
+    per policy, load, mode and cost model, and the goals checked."""
+    lines = ["summary (signed % error, the executor's noise in brackets):",
+             f"{'policy':<14}{'load':>5} {'mode':<9}{'cost':<8}{'E2E mean':>18}{'E2E p99':>18}"
+             f"{'TTFT mean':>11}{'TPOT mean':>11}{'step APE p50/p90':>18}"]
+    for row in result["rows"]:
+        r, n, s = row["request"], row["noise"], row["step"]["all"]
+        lines.append(f"{_key(row)}{r['e2e_mean']['err_pct']:>+9.1f} ({n['e2e_mean']:5.1f})"
+                     f"{r['e2e_p99']['err_pct']:>+9.1f} ({n['e2e_p99']:5.1f})"
+                     f"{r['ttft_mean']['err_pct']:>+11.1f}{r['tpot_mean']['err_pct']:>+11.1f}"
+                     f"{s['median_ape']:>10.1f} / {s['p90_ape']:<5.1f}")
+    fit = result.get("fit")
+    if fit:
+        lines.append(f"refit: fit on {fit['on']}, scored on the other loads "
+                     f"(step overhead {fit['step_overhead_s'] * 1e3:.2f} ms; {fit['path']})")
     met = goals(result)
     lines.append(f"goals (|mean E2E| <= {GOALS['e2e_mean']:g}%, |p99 E2E| <= "
                  f"{GOALS['e2e_p99']:g}%): {sum(g['met'] for g in met)} of {len(met)} met")
     for g in met:
         if not g["met"]:
-            lines.append(f"  missed: {g['policy']} load {g['load']:g} {g['mode']} {g['metric']} "
-                         f"{g['err_pct']:+.2f}% (goal {g['goal_pct']:g}%, noise "
+            lines.append(f"  missed: {g['policy']} load {g['load']:g} {g['mode']} {g['cost']} "
+                         f"{g['metric']} {g['err_pct']:+.2f}% (goal {g['goal_pct']:g}%, noise "
                          f"{g['noise_pct']:.2f}%)")
-    return "\n".join(lines)
+    return lines
 
 
 def write_json(result: dict, path: Path) -> Path:

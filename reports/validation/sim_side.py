@@ -38,8 +38,9 @@ def read_real(run_dir: Path) -> dict:
             "dir": run_dir}
 
 
-def sim_config(real: dict, mode: str):
-    """The executor's resolved `SimConfig` with the mode's skip model."""
+def sim_config(real: dict, mode: str, cost_model: str | None = None):
+    """The executor's resolved `SimConfig` with the mode's skip model (and
+    `cost_model` in place of the executor's, when given)."""
     from simulator.config import SimConfig
 
     raw = dict(real["config"]["config"]["sim"])
@@ -47,18 +48,21 @@ def sim_config(real: dict, mode: str):
     if mode == "replay":
         options = {"skip_config": str(real["dir"] / "decisions.csv")}
     raw.update(skip_model=SKIP_MODEL[mode], skip_options=options)
+    if cost_model is not None:
+        raw["cost_model"] = cost_model
     names = {f.name for f in dataclasses.fields(SimConfig)}
     return SimConfig(**{k: v for k, v in raw.items() if k in names})
 
 
-def simulate_like(real: dict, mode: str, trace_path: Path, rate_per_s: float) -> dict:
+def simulate_like(real: dict, mode: str, trace_path: Path, rate_per_s: float,
+                  cost_model: str | None = None) -> dict:
     """The simulator on the executor run's trace and system: its records and summary."""
     from simulator.metrics import summarize
     from simulator.run import Setup, simulate
     from traces.config import TraceConfig
     from traces.loaders import load_trace
 
-    cfg = sim_config(real, mode)
+    cfg = sim_config(real, mode, cost_model)
     trace = load_trace(str(trace_path), TraceConfig(request_rate_per_s=rate_per_s, seed=cfg.seed))
     trace = matched_trace(trace, real["records"])
     setup = Setup(cfg)
