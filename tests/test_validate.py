@@ -94,6 +94,15 @@ def test_tiny_validate_writes_a_joined_scored_report(tiny, tmp_path, capsys):
     assert calls == []
 
 
+def test_the_cost_model_asked_for_reaches_the_executor(tiny, tmp_path, user_error):
+    """--cost-model goes to the executor (whose resolved config the simulator
+    side copies): a profile of another model is refused there, in one line."""
+    folder, path = tiny
+    user_error(argv(folder, path, tmp_path, "--policy", "no-skip", "--fit-on", "none",
+                    "--cost-model", "profiler/profiles/cpu-smollm2.csv"),
+               "measured model 'smollm2', not 'tiny-llama'")
+
+
 def test_signed_errors_and_the_join_are_what_they_say():
     assert signed_pct(1.1, 1.0) == pytest.approx(10.0) and signed_pct(0.9, 1.0) < 0
     base = {"request_id": np.array([2, 0, 1]), "e2e_s": np.array([3.0, 1.0, 2.0]),

@@ -57,6 +57,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--skip-config", default=None, metavar="PROFILE.json",
                         help="the SkipProfile whose routers the executor runs live (default: "
                              f"the committed one; --quick {QUICK_SKIP_CONFIG})")
+    parser.add_argument("--cost-model", default=None, metavar="NAME|PATH",
+                        help="the cost model of the profile rows: the executor prices its "
+                             "steps by it and the simulator runs on it (default: the "
+                             "executor's, the committed CPU profile)")
     parser.add_argument("--fit-on", default="first", metavar="LOAD|first|none",
                         help="refit the cost model on this load's first executor run "
                              "(`simulate profile --from-steps`) and score it at the other "
@@ -88,7 +92,7 @@ def validate_config(args) -> ValidateConfig:
         (QUICK_MODES if q else MODES),
         skip_rates=args.skip_rates,
         max_output_tokens=args.max_output_tokens or (QUICK_MAX_OUTPUT_TOKENS if q else None),
-        repeats=args.repeats, threads=args.threads,
+        repeats=args.repeats, threads=args.threads, cost_model=args.cost_model,
         skip_config=args.skip_config or (_quick_profile() if q else None))
 
 

@@ -45,6 +45,7 @@ class ValidateConfig:
     repeats: int = 2  # executor runs per (load, policy): the noise floor
     threads: int = 1
     skip_config: str | None = None  # the router mode's SkipProfile (None: the default one)
+    cost_model: str | None = None  # what the profile rows price by (None: the executor's default)
     # the load whose first run the cost model is refitted on (scored at the others); None: no refit
     fit_on: float | None = None
 

@@ -56,6 +56,8 @@ def _flags(cfg: ValidateConfig, policy: str, rate: float, skip_mode: str) -> dic
         flags["skip-rates"] = cfg.skip_rates
     if skip_mode == "router" and cfg.skip_config:
         flags["skip-config"] = cfg.skip_config
+    if cfg.cost_model:
+        flags["cost-model"] = cfg.cost_model
     return flags
 
 
