@@ -168,3 +168,20 @@ def test_quick_validate_on_the_real_model(tmp_path, one_torch_thread):
         for r in row["request"].values():
             assert np.isfinite([r["sim"], r["real"], r["err_pct"]]).all()
     assert "<script" in (tmp_path / "validation.html").read_text()
+
+
+@pytest.mark.parametrize("cpu, model, threads, profile", [
+    ("AMD EPYC", "smollm2", 1, "cpu-smollm2.csv"),
+    ("Intel(R) Xeon(R) Processor", "smollm2", 1, "cpu-xeon-smollm2.csv"),
+    ("Intel(R) Xeon(R) Processor", "smollm2", 2, None),  # measured with one thread only
+    ("Intel(R) Xeon(R) Processor", "tiny-llama", 1, None),
+    ("Apple M3", "smollm2", 1, None),
+])
+def test_validate_prices_by_the_committed_profile_of_this_cpu(monkeypatch, cpu, model, threads,
+                                                               profile):
+    import profiler.hardware
+    from reports.validation.cli import this_cpus_profile
+
+    monkeypatch.setattr(profiler.hardware, "cpu_name", lambda: cpu)
+    found = this_cpus_profile(model, threads)
+    assert (found and found.rsplit("/", 1)[1]) == profile
