@@ -31,37 +31,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from profiler.committed import (  # noqa: F401 (their old home; importers use them here)
+    PROFILES_DIR,
+    canonical_model,
+    default_profile,
+    profile_path,
+)
 from profiler.cost_model import BatchShape, CostModel, register_cost_model
 from profiler.fit import LinearFit, block_features, token_features
 from profiler.fit_profile import FittedProfile, fit_profile
 from profiler.profile_table import SUFFIXES, ProfileTable
 from skipsim.errors import UserError
-from skipsim.model_loader import is_smollm2
 
-PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 FIT_SUFFIX = ".fit.json"
-
-
-def canonical_model(name: str) -> str:
-    """The name profiles are filed and matched under: a local model folder by its
-    last path part, as `model_spec` names it."""
-    return "smollm2" if is_smollm2(name) else Path(str(name).strip().rstrip("/")).name.lower()
-
-
-def profile_path(model: str, device: str) -> Path:
-    """Where the committed profile of `model` on `device` ("cuda:1" files as cuda) lives."""
-    return PROFILES_DIR / f"{device.split(':')[0].lower()}-{canonical_model(model)}.csv"
-
-
-def default_profile(model: str = "smollm2", device_kind: str = "cpu") -> Path:
-    path = profile_path(model, device_kind)
-    if not path.is_file():
-        have = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.csv"))) or "none"
-        raise UserError(f"no committed {device_kind} profile of {model!r} (have: {have}); "
-                        "measure one with `simulate profile`, pass a profile path, or use "
-                        "the roofline cost model")
-    return path
-
 
 def load_fitted(path: str | Path) -> FittedProfile:
     """A fitted profile from a profile table (fitted now) or a saved fit."""

@@ -193,10 +193,7 @@ def collect_records(t: RequestTable, lo: int = 0, hi: int | None = None) -> dict
     """The records of rows lo..hi-1 (all rows by default) of a finished run's table."""
     rows = slice(lo, t.n if hi is None else hi)
 
-    def col(name):  # list columns are converted for these rows only
-        return np.asarray(getattr(t, name)[rows])
-
-    generated, output = col("generated"), col("output")
+    generated, output = t.generated[rows], t.output[rows]
     arrival, first, finish = t.arrival_s[rows], t.first_token_s[rows], t.finish_s[rows]
     ttft = first - arrival
     e2e = finish - arrival
@@ -206,11 +203,11 @@ def collect_records(t: RequestTable, lo: int = 0, hi: int | None = None) -> dict
         "request_id": t.request_id[rows], "arrival_time_s": arrival,
         "first_token_time_s": first, "finish_time_s": finish,
         "prompt_tokens": t.prompt[rows], "output_tokens": generated, "ttft_s": ttft,
-        "tpot_s": tpot, "e2e_s": e2e, "layers_executed": col("layers_executed"),
-        "layers_skipped": col("layers_skipped"), "lookups": t.lookups[rows],
-        "lookup_time_s": t.lookup_time_s[rows], "hits": t.hits[rows], "exits": col("exits"),
+        "tpot_s": tpot, "e2e_s": e2e, "layers_executed": t.layers_executed[rows],
+        "layers_skipped": t.layers_skipped[rows], "lookups": t.lookups[rows],
+        "lookup_time_s": t.lookup_time_s[rows], "hits": t.hits[rows], "exits": t.exits[rows],
         "preemptions": t.preemptions[rows],
-        "expected_agreement": col("agree_sum") / generated,
+        "expected_agreement": t.agree_sum[rows] / generated,
     }
     assert list(cols) == list(RECORD_COLUMNS)
     return cols

@@ -93,10 +93,6 @@ class RequestTable:
         self.prefilling.discard(v)
         self.waiting.appendleft(v)
 
-    def column(self, name: str) -> np.ndarray:
-        """A per-request column as an array."""
-        return np.asarray(getattr(self, name))
-
     def dequeue(self, i: int) -> None:
         for q in self.queues:
             q.pop(i, None)
@@ -105,8 +101,8 @@ class RequestTable:
         queued = [i for q in self.queues for i in q]
         assert len(queued) == len(set(queued)), "a request sits in two queues"
         assert not np.any(self.running & self.done), "a finished request still runs"
-        generated = self.column("generated")
-        assert np.all(generated <= self.column("output")), "more tokens generated than requested"
-        assert np.array_equal(self.column("ctx"), self.prompt + generated), "context drifted"
+        generated = self.generated
+        assert np.all(generated <= self.output), "more tokens generated than requested"
+        assert np.array_equal(self.ctx, self.prompt + generated), "context drifted"
         assert all(self.running[i] for i in queued), "a queued request is not running"
         assert all(self.prefilled[i] < self.prefill_target[i] for i in self.prefilling)

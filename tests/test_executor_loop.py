@@ -62,7 +62,7 @@ def test_no_skip_reproduces_the_full_model_exactly(runner):
     trace, prompts = small_trace([5, 17, 3, 9], [4, 6, 1, 8])
     ex, _, refs = run(trace, prompts, runner=runner)
     assert ex.tokens == refs
-    assert np.array_equal(ex.t.column("agree_sum"), trace.output_tokens)
+    assert np.array_equal(ex.t.agree_sum, trace.output_tokens)
 
 
 @pytest.mark.parametrize("runner", RUNNERS)
@@ -89,14 +89,14 @@ def test_every_request_completes_once_with_its_token_count(reqs, policy, skip, k
                           chunked=chunked, runner=runner)
     t = ex.t
     assert t.done.all() and not t.running.any()
-    assert t.column("generated").tolist() == out_lens
+    assert t.generated.tolist() == out_lens
     assert [len(x) for x in ex.tokens] == out_lens
     assert np.all(t.finish_s >= t.first_token_s) and np.all(t.first_token_s >= t.arrival_s)
     assert ex.runner.allocator.used == 0
     decode = sum(o - 1 for o in out_lens)
     # conservation: each output token after the first ran or skipped every layer once
     # (one recomputed by a prefill after preemption counts full depth)
-    assert (t.column("layers_executed").sum() + t.column("layers_skipped").sum()
+    assert (t.layers_executed.sum() + t.layers_skipped.sum()
             == LAYERS * decode)
     if skip == "no-skip" or policy == "no-skip":
         assert ex.tokens == refs
@@ -115,9 +115,9 @@ def test_random_skipping_measures_agreement_against_the_full_model():
     trace, prompts = small_trace([6, 9, 4], [10, 10, 10])
     ex, _, refs = run(trace, prompts, "deepest-first", "random", rates="0.5", exit_prob=0.3)
     t = ex.t
-    assert t.hits.sum() > 0 and t.column("layers_skipped").sum() > 0
+    assert t.hits.sum() > 0 and t.layers_skipped.sum() > 0
     matches = sum(a == b for x, r in zip(ex.tokens, refs) for a, b in zip(x, r))
-    assert t.column("agree_sum").sum() == matches
+    assert t.agree_sum.sum() == matches
     kinds = {r[1] for r in ex.log.rows}
     assert {"prefill", "block", "lm_head", "kv_hole"} <= kinds
     assert all(1 <= at < 4 and at <= land <= 4 for _, _, at, land, _ in ex.decisions)

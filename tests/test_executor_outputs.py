@@ -91,7 +91,7 @@ def test_real_routers_skip_on_the_runs_hidden_states():
     ex = Executor(trace, prompts, refs, runner, setup, cfg, mode, clock=clock, sleep=clock.sleep)
     ex.run()
     t = ex.t
-    assert t.done.all() and t.column("generated").tolist() == [8, 8, 8]
+    assert t.done.all() and t.generated.tolist() == [8, 8, 8]
     assert t.lookups.sum() > 0 and t.hits.sum() > 0
     # every decode token is looked up at checkpoint 1 unless it is still prefilling
     first = [d for d in ex.decisions if d[2] == 1]

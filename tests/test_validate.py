@@ -180,8 +180,8 @@ def test_quick_validate_on_the_real_model(tmp_path, one_torch_thread):
 def test_validate_prices_by_the_committed_profile_of_this_cpu(monkeypatch, cpu, model, threads,
                                                                profile):
     import profiler.hardware
-    from reports.validation.cli import this_cpus_profile
+    from profiler.committed import profile_of_this_cpu
 
     monkeypatch.setattr(profiler.hardware, "cpu_name", lambda: cpu)
-    found = this_cpus_profile(model, threads)
-    assert (found and found.rsplit("/", 1)[1]) == profile
+    found = profile_of_this_cpu(model, threads)
+    assert (found and found.name) == profile

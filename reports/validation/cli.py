@@ -94,7 +94,7 @@ def validate_config(args) -> ValidateConfig:
         skip_rates=args.skip_rates,
         max_output_tokens=args.max_output_tokens or (QUICK_MAX_OUTPUT_TOKENS if q else None),
         repeats=args.repeats, threads=args.threads,
-        cost_model=args.cost_model or this_cpus_profile(args.model, args.threads),
+        cost_model=args.cost_model or _this_cpus_profile(args.model, args.threads),
         skip_config=args.skip_config or (_quick_profile() if q else None))
 
 
@@ -106,23 +106,11 @@ def _fit_on(text: str, loads: tuple[float, ...]) -> float | None:
     return _floats(text, "--fit-on")[0] if text.strip() else None
 
 
-def this_cpus_profile(model: str, threads: int) -> str | None:
-    """The committed cost profile measured on this machine's CPU model for this
-    model and thread count, if any. Why: the validation compares against the
-    executor on this CPU, and a profile of another CPU is off by its speed
-    alone (measured: the AMD EPYC default priced this Intel Xeon's runs +46% to
-    +145% too slow; this CPU's own profile, -16% to +16%)."""
-    import json
+def _this_cpus_profile(model: str, threads: int) -> str | None:
+    from profiler.committed import profile_of_this_cpu
 
-    from profiler.hardware import cpu_name
-    from simulator.skip_models.measured import PROFILES
-
-    here = cpu_name()
-    for meta_path in sorted(PROFILES.glob("cpu-*.json")):
-        meta = json.loads(meta_path.read_text())
-        if (meta.get("cpu_name"), meta.get("model"), meta.get("threads")) == (here, model, threads):
-            return str(meta_path.with_suffix(".csv"))
-    return None
+    path = profile_of_this_cpu(model, threads)
+    return None if path is None else str(path)
 
 
 def _quick_profile() -> str:
