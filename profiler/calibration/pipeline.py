@@ -201,11 +201,13 @@ def _recorded(cfg: CalibrationConfig, lm, plan, split, log):
     test, test_labels, t_test = recorded_chunks(lm, cfg.model, split.test, plan,
                                                 cfg.max_new_tokens, cfg.max_skip_blocks,
                                                 kv_prompts=len(split.test), keep_logprobs=True,
-                                                desc="record+label test", log=log)
+                                                desc="record+label test", log=log,
+                                                keep=not cfg.record_only)
     cal, cal_labels, t_cal = recorded_chunks(lm, cfg.model, split.calibration, plan,
                                              cfg.max_new_tokens, cfg.max_skip_blocks,
                                              kv_prompts=cfg.live_calibration_prompts,
-                                             desc="record+label calibration", log=log)
+                                             desc="record+label calibration", log=log,
+                                             keep=not cfg.record_only)
     return cal, test, cal_labels + test_labels, t_cal + t_test
 
 
