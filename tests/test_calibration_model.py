@@ -57,13 +57,13 @@ def test_counterfactual_without_skipping_is_the_full_model(setup):
 
 
 def test_banks_hold_every_decode_token_with_consistent_labels(setup):
-    from profiler.calibration.banks import build_examples
+    from profiler.calibration.banks import build_examples, step_confidences
     from profiler.calibration.counterfactual import label_prompt
 
     _, lm, _, recs = setup
     with torch.no_grad():
         labels = [label_prompt(lm, r, PLAN, 2) for r in recs]
-    examples = build_examples(PLAN, recs, labels)
+    examples = build_examples(PLAN, recs, labels, step_confidences(lm, recs))
     n = sum(r.num_decode for r in recs)
     for i, ex in examples.items():
         SkipBank(ex).check_integrity()
@@ -95,7 +95,7 @@ def test_live_evaluation_without_skips_agrees_everywhere(setup):
 
 
 def test_live_calibration_counts_every_calibration_token(setup):
-    from profiler.calibration.banks import build_examples
+    from profiler.calibration.banks import build_examples, step_confidences
     from profiler.calibration.counterfactual import label_prompt
     from profiler.calibration.fitting import calibration_curves
     from profiler.calibration.live_calibration import LEVELS, live_level_runs
@@ -103,7 +103,7 @@ def test_live_calibration_counts_every_calibration_token(setup):
     _, lm, _, recs = setup
     with torch.no_grad():
         labels = [label_prompt(lm, r, PLAN, 2) for r in recs]
-    examples = build_examples(PLAN, recs, labels)
+    examples = build_examples(PLAN, recs, labels, step_confidences(lm, recs))
     curves = calibration_curves("knn", examples, 3, 0)
     runs = live_level_runs(lm, recs, examples, "knn", curves, PLAN, 3, 0, 0.0001,
                            "project", "identity")
