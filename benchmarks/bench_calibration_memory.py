@@ -4,8 +4,9 @@ Loads the first `--prompts` calibration prompts of the 512x16 study (the
 chunk cache; recorded first if cold) and measures, for each stage that
 touches every calibration token at once, the growth of the process's
 resident set above what it held before the stage (sampled every 20 ms):
-`block_influence` (the static baseline), `build_examples` (the banks of
-every checkpoint) and `fit_shortcuts` (the learned block shortcuts). The
+`block_influence` (the static baseline), `step_confidences` (the LM head on
+every recorded last-layer state), `build_examples` (the banks of every
+checkpoint) and `fit_shortcuts` (the learned block shortcuts). The
 figures scale with the number of calibration tokens; run it at two sizes
 to see the slope.
 
@@ -51,7 +52,7 @@ def measured(fn):
 def main() -> None:
     import torch
 
-    from profiler.calibration.banks import build_examples
+    from profiler.calibration.banks import build_examples, step_confidences
     from profiler.calibration.chunks import recorded_chunks
     from profiler.calibration.decoder import LayerwiseModel
     from profiler.calibration.pipeline import resolve_plan
@@ -62,7 +63,8 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prompts", type=int, default=128, help="calibration prompts (of 512)")
-    ap.add_argument("--stages", default="block_influence,build_examples,fit_shortcuts")
+    ap.add_argument("--stages",
+                    default="block_influence,step_confidences,build_examples,fit_shortcuts")
     args = ap.parse_args()
     torch.set_num_threads(1)
     model, tok = load_model("smollm2")
@@ -75,8 +77,11 @@ def main() -> None:
     tokens = sum(r.num_decode for r in recs)
     print(f"{len(recs)} calibration prompts, {tokens} decode tokens, "
           f"resident {rss_bytes() / 1e9:.2f} GB after loading")
+    conf = []
     stages = {"block_influence": lambda: block_influence(recs),
-              "build_examples": lambda: build_examples(plan, recs, labels),
+              "step_confidences": lambda: conf.extend(step_confidences(lm, recs)),
+              "build_examples": lambda: build_examples(plan, recs, labels,
+                                                       conf or step_confidences(lm, recs)),
               "fit_shortcuts": lambda: fit_shortcuts(plan, recs, 2)}
     for name in args.stages.split(","):
         out, grew, cpu = measured(stages[name])
