@@ -82,6 +82,7 @@ from policies.placement.solvers import make_solver
 from skipsim.errors import UserError
 
 MICRO = 1e6  # objective scale: seconds -> microseconds
+FAR = "far"  # a next checkpoint beyond the furthest landing short of L
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,9 @@ def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
     Bin, Cont = pulp.LpBinary, pulp.LpContinuous
     x = {c: pulp.LpVariable(f"x_{c}", cat=Bin) for c in C}
     pairs = [(i, j) for a, i in enumerate(N) for j in N[a + 1:]]
-    u = {p: pulp.LpVariable(f"u_{p[0]}_{p[1]}", cat=Bin) for p in pairs}
+    # u is continuous: with x whole, every checkpoint passes the one unit of arc flow,
+    # so the arcs on are the consecutive pairs
+    u = {p: pulp.LpVariable(f"u_{p[0]}_{p[1]}", 0, 1, Cont) for p in pairs}
     out_nodes = {i: [j for a, j in pairs if a == i] for i in N}
     in_nodes = {j: [i for i, b in pairs if b == j] for j in N}
     z, terms, log_terms, bank_terms = {}, [], [], []
@@ -135,32 +138,40 @@ def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
         lands = sorted({land for o in opts for land, p in o.landings
                         if land < L and p * o.hit_prob > 0})
         skip_to = {land: ([], []) for land in lands}  # (mass, share) skipping to `land`
+        # the next checkpoint j matters to the router only up to its furthest landing
+        # short of L: every j beyond it (FAR) skips the same landings (the exits)
+        reach = c + max([land - c for land in lands], default=0)
+        near = [j for j in out_nodes[c] if j <= reach]
+        far = [j for j in out_nodes[c] if j > reach]
+        nexts = near + ([FAR] if far else [])
         vis, svis = [], []
-        run = {j: ([], []) for j in out_nodes[c]}
-        by_next = {j: ([], []) for j in out_nodes[c]}  # r_coj, q_coj over o, per next j
+        run = {j: ([], []) for j in nexts}
+        by_next = {j: ([], []) for j in nexts}  # r_coj, q_coj over o, per next j
         for k, o in enumerate(opts):
             z[c, k] = pulp.LpVariable(f"z_{c}_{k}", cat=Bin)
             bank_terms.append(o.bank_entries * inputs.entry_bytes * z[c, k])
-            for j in out_nodes[c]:
+            per_opt, per_opt_s = [], []
+            for j in nexts:
                 # visits of c under option o whose next checkpoint is j: mass r and
                 # share-weighted mass q
                 r = pulp.LpVariable(f"r_{c}_{k}_{j}", 0, 1, Cont)
-                prob += r <= z[c, k]
                 if shared:
                     q = pulp.LpVariable(f"q_{c}_{k}_{j}", 0, 1, Cont)
-                    prob += q <= z[c, k]
                     prob += B * q >= r  # valid: no share falls below 1/B; tightens the LP
                 else:  # B = 1: every share is 1, q = r
                     q = r
+                per_opt.append(r)
+                per_opt_s.append(q)
                 vis.append(r)
                 svis.append(q)
                 by_next[j][0].append(r)
                 by_next[j][1].append(q)
                 terms.append(o.lookup.per_token_s * r + o.lookup.fixed_s * q)
+                first_skip = L if j == FAR else j  # landings at or past it skip
                 skipped = 0.0
                 for land, p in o.landings:
                     a = o.hit_prob * p
-                    if a <= 0.0 or land < j:  # lands inside block [c, j): runs it
+                    if a <= 0.0 or land < first_skip:  # lands inside block [c, j): runs it
                         continue
                     skipped += a
                     share = inputs.departure_share(a)
@@ -173,18 +184,41 @@ def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
                         skip_to[land][1].append(share * a * r)
                 run[j][0].append((1.0 - skipped) * r)
                 run[j][1].append(inputs.stay_factor(skipped) * q)
-        for j in out_nodes[c]:
-            prob += pulp.lpSum(by_next[j][0]) <= u[(c, j)]
+            # one (o, j) at most is on: visits under o only when o runs (valid, tighter
+            # than r_coj <= z_co each)
+            prob += pulp.lpSum(per_opt) <= z[c, k]
             if shared:
-                prob += pulp.lpSum(by_next[j][1]) <= u[(c, j)]
+                prob += pulp.lpSum(per_opt_s) <= z[c, k]
+        for j in nexts:
+            arcs = far if j == FAR else [j]
+            cap = pulp.lpSum(u[(c, t)] for t in arcs)
+            prob += pulp.lpSum(by_next[j][0]) <= cap
+            if shared:
+                prob += pulp.lpSum(by_next[j][1]) <= cap
             flow, sflow = pulp.lpSum(run[j][0]), pulp.lpSum(run[j][1])
-            terms.append(inputs.block_per_token_s(j - c) * flow
-                         + inputs.block_fixed_s(j - c) * sflow)
-            if j == L:
-                head_share.append(sflow)
+            if len(arcs) > 1:  # the FAR stayers: routed onto the arc that is on
+                f = {t: pulp.LpVariable(f"f_{c}_{t}", 0, 1, Cont) for t in arcs}
+                v = ({t: pulp.LpVariable(f"v_{c}_{t}", 0, 1, Cont) for t in arcs}
+                     if shared else f)
+                prob += pulp.lpSum(f.values()) == flow
+                if shared:
+                    prob += pulp.lpSum(v.values()) == sflow
+                for t in arcs:
+                    prob += f[t] <= u[(c, t)]
+                    if shared:
+                        prob += v[t] <= u[(c, t)]
+                        prob += B * v[t] >= f[t]
+                legs = [(t, f[t], v[t]) for t in arcs]
             else:
-                mass_in[j].append(flow)
-                share_in[j].append(sflow)
+                legs = [(arcs[0], flow, sflow)]
+            for t, fl, sfl in legs:
+                terms.append(inputs.block_per_token_s(t - c) * fl
+                             + inputs.block_fixed_s(t - c) * sfl)
+                if t == L:
+                    head_share.append(sfl)
+                else:
+                    mass_in[t].append(fl)
+                    share_in[t].append(sfl)
         for land, (flows, sflows) in skip_to.items():
             if not flows:
                 continue
