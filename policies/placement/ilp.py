@@ -130,8 +130,9 @@ def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
         terms.append((inputs.block_per_token_s(j) + first * inputs.block_fixed_s(j)) * var)
     prob += pulp.lpSum(w.values()) == 1
 
-    def covers(c, layer):  # Σ_{j > layer} u_cj: the block leaving c covers `layer`
-        return pulp.lpSum(u[(c, j)] for j in out_nodes[c] if j > layer)
+    def covers(c, layer):  # Σ_{j > layer} u_cj = x_c - Σ_{j <= layer} u_cj: the block
+        # leaving c covers `layer` (the short sum: a landing is a few layers past c)
+        return x[c] - pulp.lpSum(u[(c, j)] for j in out_nodes[c] if j <= layer)
 
     for c in C:
         opts = inputs.options_at(c)
