@@ -48,9 +48,11 @@ def main() -> int:
     ap.add_argument("--time-limit", type=float, default=None,
                     help="stop a solve after this many seconds and report it unsolved")
     args = ap.parse_args()
-    print(f"solver {args.solver}; time = build + solve; cpu = solver process CPU (one thread)")
+    print(f"solver {args.solver}; total cpu = this process (build, warm-start search, PuLP) "
+          "+ the solver process, one thread")
     print(f"{'L':>3} {'batch':>5} {'seed':>4} {'vars':>6} {'binary':>6} {'constr':>6} "
-          f"{'build s':>8} {'solve wall s':>12} {'solve cpu s':>11} {'target s':>8} {'routers':>7}")
+          f"{'build s':>8} {'start s':>7} {'solve wall s':>12} {'total cpu s':>11} {'target s':>8} "
+          f"{'routers':>7}")
     worst = {}
     layers = {int(x) for x in args.layers.split(",")}
     for L, step, nopt, target in [c for c in CASES if c[0] in layers]:
@@ -70,11 +72,12 @@ def main() -> int:
                           f"{st.constraints:>6}  no plan: {st.status}", flush=True)
                     worst[L] = float("inf")
                     continue
-                py_cpu = time.process_time() - t0  # build + highspy (in-process) time
-                cpu = child_cpu_s() - cpu0 + (py_cpu if args.solver == "highs" else st.build_s)
+                # the whole solve on one core: this process (model build, warm-start
+                # search, PuLP's file round trip, highspy) plus the CBC child
+                cpu = child_cpu_s() - cpu0 + time.process_time() - t0
                 worst[L] = max(worst.get(L, 0.0), cpu)
                 print(f"{L:>3} {batch:>5} {seed:>4} {st.variables:>6} {st.binaries:>6} "
-                      f"{st.constraints:>6} {st.build_s:>8.3f} {st.solve_s:>12.3f} {cpu:>11.3f} "
+                      f"{st.constraints:>6} {st.build_s:>8.3f} {st.start_s:>7.3f} {st.solve_s:>12.3f} {cpu:>11.3f} "
                       f"{target:>8.1f} {len(plan.routers):>7} {st.status}", flush=True)
     for L, _, _, target in [c for c in CASES if c[0] in worst]:
         verdict = "met" if worst[L] <= target else f"MISSED by {worst[L] - target:.2f} s"
