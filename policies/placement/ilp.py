@@ -1,57 +1,71 @@
 """The placement ILP (PuLP): routers, operating points and bank sizes in one model.
 
 Sets. L layers; candidate checkpoints C (layers 0 < c < L with measured
-router options); nodes N = {0} ∪ C ∪ {L}; at c ∈ C the options O(c) (a
-calibrated operating point with a bank size: hit probability h_o, landing
-distribution π_o(ℓ) over layers ℓ ∈ (c, L], ℓ = L an exit, error
-probability e_o, bank entries E_o, lookup time); B the operating batch size.
+router options); at c ∈ C the options O(c) (a calibrated operating point
+with a bank size: hit probability h_o, landing distribution π_o(ℓ) over
+layers ℓ ∈ (c, L], ℓ = L an exit, error probability e_o, bank entries E_o,
+lookup time); B the operating batch size; R_c = the furthest landing short
+of L of c's options, minus c (0 if none), D = max_c R_c + 1.
 
-Decision variables (binary unless said).
-  x_c           c ∈ C is a checkpoint (it gets a router and a bank)
-  u_ij          i < j ∈ N: block [i, j) is in the plan (i, j consecutive checkpoints)
-  z_co          router c runs option o
-  r_coj ∈ [0,1] expected visits of checkpoint c by a token (tokens per decode
-                token), under option o, with j the next checkpoint:
-                r_coj = rho_c · z_co · u_cj, linearised by r_coj <= z_co and
-                Σ_o r_coj <= u_cj (exact: rho_c <= 1 and at most one (o, j) is on,
-                the value is pinned by the conservation equality). Knowing j makes
-                the simulator's landing rule linear: a hit landing at layer ℓ < j
-                runs block [c, j) anyway.
-  q_coj ∈ [0,1] the same visits weighted by the token's group share sigma
-                (`inputs.py`, `evaluate.py`): q_coj = phi_c · z_co · u_cj, linearised
-                the same way
-  w_0j ∈ [0,1]  probability that a token runs the first block [0, j) (share 1/B)
-  g_cℓc', h_cℓc' >= 0  skip mass (g) and its share-weighted mass (h) from c landing
-                at layer ℓ < L that resumes at the checkpoint c' ∈ (c, ℓ] whose block
-                covers ℓ (the deepest checkpoint at or before ℓ, as
-                `simulator/skip_models/measured.py` maps landings)
+The state graph (the plan as a path). Node (k, d): the path runs layer k
+and its last boundary (0 or a checkpoint) is layer k - d, for d < D; d = D:
+D or more layers back. From (k, d) an arc goes to (k+1, 0) when k+1 ∈ C
+(k+1 becomes a checkpoint) and to (k+1, min(d+1, D)) (it passes); layer L-1
+goes to END. A plan is one path from (0, 0) to END; the graph has
+O(L·D) nodes, where pairs of checkpoints would need O(L²) arcs.
 
-Flows (per decode token). With a = h_o π_o(ℓ) and s(a) the share of a token
-that skips that way, s(a) = (1 - (1-a)^B) / (B a) (`inputs.departure_share`):
-  skip mass   a · r_coj for ℓ >= j (ℓ = L: an exit); its share-weighted mass
-              s(a) · a · r_coj (the token joins its new group)
-  run         W_cj = Σ_o (1 - s_oj) r_coj,  V_cj = Σ_o (1 - s_oj^B) q_coj through
-              block [c, j), s_oj = Σ_{ℓ >= j} a (the group's next step runs when
-              anyone of it stays: `inputs.stay_factor`)
-  routing     Σ_{c'} g_cℓc' = Σ_oj a r_coj,  Σ_{c'} h_cℓc' = Σ_oj s(a) a r_coj,
-              g_cℓc', h_cℓc' <= Σ_{j > ℓ} u_c'j
-  first       Σ_j w_0j = 1,  w_0j <= u_0j,  W_0j = w_0j,  V_0j = w_0j / B
-  conservation at c': Σ_oj r_c'oj = Σ_c W_cc' + Σ_{c,ℓ} g_cℓc'  (W_0c' included),
-                      Σ_oj q_c'oj = Σ_c V_cc' + Σ_{c,ℓ} h_cℓc'
+Decision variables (continuous in [0, 1] unless said).
+  x_c   binary   c ∈ C is a checkpoint (a router and a bank) = the path flow into (c, 0)
+  z_co  binary   router c runs option o; Σ_o z_co = x_c
+  y_a            path flow on arc a: one unit from (0, 0), conserved at every node.
+                 With x whole, y is the path (each checkpoint carries the unit), so
+                 y needs no integrality; y through node (ℓ, ℓ - t) says "t is the
+                 deepest checkpoint at or before ℓ" and the arc from
+                 (j-1, j-1-c) into (j, 0) says "j is the checkpoint after c"
+  m_a, p_a       token mass (tokens per decode token) and its share-weighted mass
+                 (the token's share sigma of its group's fixed costs, `inputs.py`,
+                 `evaluate.py`) running arc a's tail layer: m_a, p_a <= y_a
+  r_coj, q_coj   visits of router c (mass, share-weighted) under option o whose
+                 next checkpoint is j: j ∈ C ∩ (c, c + R_c], j = L when c + R_c >= L,
+                 else FAR (beyond c + R_c: every landing short of L falls inside the
+                 block). r_coj = rho_c · z_co · [next is j], linearised by
+                 Σ_j r_coj <= z_co and Σ_o r_coj <= n_cj, n_cj the path flow that says
+                 j is next (for FAR: through (c + R_c, R_c)), and B q_coj >= r_coj
+                 (no share is below 1/B: a valid cut). Exact with x whole: rho_c <= 1,
+                 one (o, j) is on, conservation pins the value. Knowing j makes the
+                 simulator's landing rule linear: a hit landing at ℓ < j runs the block.
+  g_cℓt, h_cℓt   skip mass (and share-weighted) from c landing at ℓ < L that resumes
+                 at t ∈ C ∩ (c, ℓ], the deepest checkpoint at or before ℓ (as
+                 `simulator/skip_models/measured.py` maps landings):
+                 g_cℓt, h_cℓt <= y through node (ℓ, ℓ - t)
 
-Structure. Σ_j u_0j = 1 = Σ_i u_iL; Σ_i u_ic = x_c = Σ_j u_cj;
-Σ_o z_co = x_c.
+Flows (per decode token). With a = h_o π_o(ℓ) and s(a) = (1 - (1-a)^B) / (B a)
+the share of a token that skips that way (`inputs.departure_share`):
+  skips       a · r_coj for ℓ >= j (ℓ = L: an exit), share-weighted s(a) · a · r_coj
+              (the token joins its new group); Σ_t g_cℓt = Σ_oj a r_coj and
+              Σ_t h_cℓt = Σ_oj s(a) a r_coj
+  stayers     Σ_oj (1 - s_oj) r_coj and Σ_oj (1 - s_oj^B) q_coj leave (c, 0) on its
+              arcs (mass, share-weighted; s_oj = Σ_{ℓ >= j} a: the group's next step
+              runs when anyone of it stays, `inputs.stay_factor`); those of class j
+              ∈ C are the mass (and share) on the arc from (j-1, j-1-c) into (j, 0)
+  passing     at a node (k, d >= 1) mass and share-weighted mass in = out
+  start       (0, 0) sends mass 1 and share-weighted mass 1/B
+  routers     Σ_oj r_coj = mass on the arcs into (c, 0) + Σ g_·,·,c; the same for q, p, h
 
 Objective (seconds per decode token at batch B; every fixed part × share-
-weighted mass, every per-token part × mass; F(n) = n·layer_fixed + step
-overhead and P(n) = n·layer_per_token for an n-layer block, lf/lp the
-lookup's fixed and per-query parts, kvf/kvp those of the K/V projection of one
-skipped layer, lmf/lmp those of the LM head, head the prefill share):
-  Σ_ij [F(j-i) V_ij + P(j-i) W_ij] + Σ_coj [lf_o q_coj + lp_o r_coj]
-  + Σ_cℓc' (c' - c) [kvf h_cℓc' + kvp g_cℓc'] + Σ_coj,exits (L - c)(kvf s(a) + kvp) a r_coj
-  + lmf (Σ_i V_iL + Σ exits s(a) a r_coj) + lmp + head
-At B = 1 every share is 1 and this is the batch-1 chain exactly; at B > 1 the
-group shares are the approximation `evaluate.py` states.
+weighted mass, every per-token part × mass; lf/lp the layer's fixed and
+per-token parts, ov the step overhead, lkf/lkp the lookup's, kvf/kvp those of
+the K/V projection of one skipped layer, lmf/lmp those of the LM head, head the
+prefill share):
+  Σ_a [lp m_a + lf p_a] + ov Σ_{a leaving a (c, 0) or (0, 0)} p_a
+  + Σ_coj [lkf_o q_coj + lkp_o r_coj] + Σ_cℓt (t - c)[kvf h_cℓt + kvp g_cℓt]
+  + Σ_coj,exits (L - c)(kvf s(a) + kvp) a r_coj
+  + lmf (Σ_{a into END} p_a + Σ exits s(a) a r_coj) + lmp + head
+This is `evaluate.py`'s sum for the plan the path spells: a block [c, j) is
+its arcs' layers, paid per layer on the arcs, its step overhead on the arc
+leaving (c, 0). At B = 1 every share is 1 (p = m, q = r, h = g) and this is
+the batch-1 chain exactly; at B > 1 the group shares are the approximation
+`evaluate.py` states.
 
 Units: times in seconds (the solver sees microseconds), flows in tokens per
 decode token, memory in bytes. Head includes each request's prefill spread
@@ -64,6 +78,10 @@ Constraints.
   memory      Σ_co z_co E_o · entry_bytes <= bank budget: the GPU memory left after
               the weights and the KV cache of B requests (`measure.py`), so banks
               can never squeeze the KV cache below the operating batch
+
+Solving. CBC (one thread, zero gaps) starts from the plan of a local search
+(`incumbent.py`) as its incumbent, with the feasibility pump off.
+`benchmarks/bench_plan.py` gives the times.
 
 Second objective (`throughput`): for each batch size B the KV cache admits,
 minimise the time per token with B · time <= the TPOT SLO; the best 1/time
@@ -130,7 +148,7 @@ def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
     y = {a: var(f"y_{a[0][0]}_{a[0][1]}_{a[1][0] if a[1] != END else 'end'}_"
                 f"{a[1][1] if a[1] != END else ''}", 0, 1, pulp.LpContinuous) for a in arcs}
     m = {a: var("m" + y[a].name[1:], 0, 1, pulp.LpContinuous) for a in arcs}
-    s = {a: var("s" + y[a].name[1:], 0, 1, pulp.LpContinuous) for a in arcs} if shared else m
+    ps = {a: var("p" + y[a].name[1:], 0, 1, pulp.LpContinuous) for a in arcs} if shared else m
     x = {c: var(f"x_{c}", cat=pulp.LpBinary) for c in C}
     z: dict = {}
     obj: dict = {}
@@ -156,7 +174,7 @@ def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
             prob += lin(outflow(node, y)) == 1
             prob += lin(outflow(node, m)) == 1
             if shared:
-                prob += lin(outflow(node, s)) == inputs.first_share
+                prob += lin(outflow(node, ps)) == inputs.first_share
         else:
             ins = in_arcs[node]
             prob += lin(outflow(node, y) | {y[(i, node)]: -1.0 for i in ins}) == 0
@@ -165,19 +183,19 @@ def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
             else:  # a layer inside a block: the tokens pass
                 prob += lin(outflow(node, m) | {m[(i, node)]: -1.0 for i in ins}) == 0
                 if shared:
-                    prob += lin(outflow(node, s) | {s[(i, node)]: -1.0 for i in ins}) == 0
+                    prob += lin(outflow(node, ps) | {ps[(i, node)]: -1.0 for i in ins}) == 0
         for t in succ:
             a = (node, t)
             prob += m[a] <= y[a]
             if shared:
-                prob += s[a] <= y[a]
+                prob += ps[a] <= y[a]
             if t == END:
-                add(head_share, s[a], 1.0)
+                add(head_share, ps[a], 1.0)
         # layer k: per-token part × mass, fixed part × share-weighted mass; a block
         # step starts at a boundary (its overhead)
         for t in succ:
             add(obj, m[(node, t)], inputs.layer.per_token_s)
-            add(obj, s[(node, t)], inputs.layer.fixed_s
+            add(obj, ps[(node, t)], inputs.layer.fixed_s
                 + (inputs.step_overhead_s if d == 0 else 0.0))
 
     skip_in = {c: ({}, {}) for c in C}  # skip mass (g) and share-weighted (h) landing at c
@@ -246,12 +264,12 @@ def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
         all_s = {v: a for j in ind for v, a in stay_s[j].items()}
         prob += lin(outflow((c, 0), m) | {v: -a for v, a in all_m.items()}) == 0
         if shared:
-            prob += lin(outflow((c, 0), s) | {v: -a for v, a in all_s.items()}) == 0
+            prob += lin(outflow((c, 0), ps) | {v: -a for v, a in all_s.items()}) == 0
         for j in near:
             arc = ((j - 1, j - 1 - c), (j, 0))
             prob += lin({m[arc]: 1.0} | {v: -a for v, a in stay_m[j].items()}) == 0
             if shared:
-                prob += lin({s[arc]: 1.0} | {v: -a for v, a in stay_s[j].items()}) == 0
+                prob += lin({ps[arc]: 1.0} | {v: -a for v, a in stay_s[j].items()}) == 0
         for land, (gm, gs) in skip_to.items():
             # resumes at t, the deepest checkpoint at or before `land`: the path
             # passes state (land, land - t)
@@ -279,7 +297,7 @@ def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
         prob += lin(visits | {m[(i, (c, 0))]: -1.0 for i in ins}
                     | {v: -1.0 for v in skip_in[c][0]}) == 0
         if shared:
-            prob += lin(svisits | {s[(i, (c, 0))]: -1.0 for i in ins}
+            prob += lin(svisits | {ps[(i, (c, 0))]: -1.0 for i in ins}
                         | {v: -1.0 for v in skip_in[c][1]}) == 0
     for v, coef in head_share.items():
         add(obj, v, inputs.lm_head.fixed_s * coef)
