@@ -25,7 +25,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from placement_helpers import random_inputs  # noqa: E402
 
-from policies.placement.ilp import solve  # noqa: E402
+from policies.placement.ilp import build_model, solve  # noqa: E402
 from skipsim.errors import UserError  # noqa: E402
 
 CASES = [  # (L, candidate step, options per candidate, target seconds)
@@ -63,8 +63,11 @@ def main() -> int:
                 cpu0, t0 = child_cpu_s(), time.process_time()
                 try:
                     plan, st = solve(inputs, args.solver, time_limit_s=args.time_limit)
-                except UserError as err:  # no plan at all within the time limit
-                    print(f"{L:>3} {batch:>5} {seed:>4}  {err}", flush=True)
+                except UserError as err:  # no optimum within the time limit
+                    prob, _, _ = build_model(inputs)
+                    print(f"{L:>3} {batch:>5} {seed:>4} {prob.numVariables():>6} "
+                          f"{len(inputs.candidates) * (1 + nopt):>6} {prob.numConstraints():>6}"
+                          f"  {err}", flush=True)
                     worst[L] = float("inf")
                     continue
                 if plan is None:  # CBC can report a stop at the limit without a plan so
