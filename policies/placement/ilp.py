@@ -80,7 +80,8 @@ Constraints.
               can never squeeze the KV cache below the operating batch
 
 Solving. CBC (one thread, zero gaps) starts from the plan of a local search
-(`incumbent.py`) as its incumbent, with the feasibility pump off.
+(`incumbent.py`) as its incumbent, with the feasibility pump, the other
+heuristics and the cut rounds off (`solvers.py`).
 `benchmarks/bench_plan.py` gives the times.
 
 Second objective (`throughput`): for each batch size B the KV cache admits,

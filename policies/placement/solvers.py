@@ -22,10 +22,13 @@ def cbc_solver(time_limit_s: float | None = None, warm_start: bool = False):
     import pulp
 
     # gaps at zero: the tests compare the optimum with exact search. The feasibility
-    # pump spends seconds on these models without a plan the warm start lacks
-    # (bench_plan.py: L = 30, B = 16 in 0.6 s against 1.7 s with it)
+    # pump spends seconds on these models without finding the plan a warm start
+    # brings; with that plan as the cutoff, CBC's other heuristics and its cut rounds
+    # cost more than they prune (bench_plan.py, L = 30, B = 16: 0.4-0.5 s against
+    # 0.8-1.1 s with them)
+    options = ["feas off"] + (["heur off", "cuts off"] if warm_start else [])
     return pulp.PULP_CBC_CMD(msg=False, threads=1, timeLimit=time_limit_s, gapRel=0.0,
-                             gapAbs=0.0, warmStart=warm_start, options=["feas off"])
+                             gapAbs=0.0, warmStart=warm_start, options=options)
 
 
 @register_solver("highs")
