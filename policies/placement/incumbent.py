@@ -7,7 +7,9 @@ the given plans (the no-router plan, which meets the floor and the memory
 budget whenever any plan does, and the previous solve's plan when there is
 one) by single-router moves: add a router with one of its options, drop
 one, or change one's option; it takes the best move that stays feasible and
-lowers the evaluator's time per token, until none does (a local optimum).
+lowers the evaluator's time per token; when none does, it tries moving one
+router to a free candidate nearby (any option), then re-optioning two
+consecutive routers together, and stops when those fail too.
 It only seeds the solver: the ILP still proves the optimum, so the search
 needs no guarantee.
 """
@@ -27,6 +29,49 @@ def _plan(inputs: PlanInputs, chosen: dict) -> Plan:
 def _price(inputs: PlanInputs, chosen: dict) -> float:
     ev = evaluate(inputs, _plan(inputs, chosen))
     return ev.time_per_token_s if ev.feasible else float("inf")
+
+
+def _single_moves(inputs: PlanInputs, cands: list, chosen: dict):
+    """Add, drop or re-option one router."""
+    for c in cands:
+        for o in (None, *inputs.options_at(c)):
+            key = None if o is None else o.key
+            if chosen.get(c) != key:
+                trial = {k: v for k, v in chosen.items() if k != c}
+                if key is not None:
+                    trial[c] = key
+                yield trial
+
+
+def _relocations(inputs: PlanInputs, cands: list, chosen: dict, span: int = 6):
+    """Move one router to a free candidate within `span` layers, at any option."""
+    for c in chosen:
+        for d in cands:
+            if d not in chosen and abs(d - c) <= span:
+                for o in inputs.options_at(d):
+                    trial = {k: v for k, v in chosen.items() if k != c}
+                    trial[d] = o.key
+                    yield trial
+
+
+def _pair_options(inputs: PlanInputs, cands: list, chosen: dict):
+    """Re-option two consecutive routers together (one lands where the other is)."""
+    routers = sorted(chosen)
+    for c, d in zip(routers, routers[1:]):
+        for oc in inputs.options_at(c):
+            for od in inputs.options_at(d):
+                if (oc.key, od.key) != (chosen[c], chosen[d]):
+                    yield chosen | {c: oc.key, d: od.key}
+
+
+def _best_move(inputs: PlanInputs, cands: list, chosen: dict, now: float, moves):
+    """(the best trial of `moves` that lowers the time, its time), or None."""
+    best = None
+    for trial in moves(inputs, cands, chosen):
+        t = _price(inputs, trial)
+        if t < (best[1] if best else now) * (1 - 1e-12):
+            best = (trial, t)
+    return best
 
 
 def local_search(inputs: PlanInputs, starts: tuple[Plan, ...] = (),
@@ -50,23 +95,13 @@ def local_search(inputs: PlanInputs, starts: tuple[Plan, ...] = (),
         if now == float("inf"):
             continue
         for _ in range(max_rounds):
-            move, move_t = None, now
-            for c in cands:
-                for o in (None, *inputs.options_at(c)):
-                    key = None if o is None else o.key
-                    if chosen.get(c) == key:
-                        continue
-                    trial = dict(chosen)
-                    if key is None:
-                        del trial[c]
-                    else:
-                        trial[c] = key
-                    t = _price(inputs, trial)
-                    if t < move_t * (1 - 1e-12):
-                        move, move_t = trial, t
+            move = _best_move(inputs, cands, chosen, now, _single_moves)
+            for wider in (_relocations, _pair_options):  # at a local optimum
+                if move is None:
+                    move = _best_move(inputs, cands, chosen, now, wider)
             if move is None:
                 break
-            chosen, now = move, move_t
+            chosen, now = move
         if best is None or now < best[1]:
             best = (_plan(inputs, chosen), now)
     return best
