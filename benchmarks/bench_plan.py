@@ -80,7 +80,8 @@ def main() -> int:
                 cpu = child_cpu_s() - cpu0 + time.process_time() - t0
                 worst[L] = max(worst.get(L, 0.0), cpu)
                 print(f"{L:>3} {batch:>5} {seed:>4} {st.variables:>6} {st.binaries:>6} "
-                      f"{st.constraints:>6} {st.build_s:>8.3f} {st.start_s:>7.3f} {st.solve_s:>12.3f} {cpu:>11.3f} "
+                      f"{st.constraints:>6} {st.build_s:>8.3f} {st.start_s:>7.3f} "
+                      f"{st.solve_s:>12.3f} {cpu:>11.3f} "
                       f"{target:>8.1f} {len(plan.routers):>7} {st.status}", flush=True)
     for L, _, _, target in [c for c in CASES if c[0] in worst]:
         verdict = "met" if worst[L] <= target else f"MISSED by {worst[L] - target:.2f} s"
