@@ -5,9 +5,10 @@ Instances are random but seeded (`tests/placement_helpers.py`): L = 30 with
 a candidate every second layer from layer 4 (as the committed SmolLM2
 planning profile), L = 80 with every layer from 4 a candidate; landings up
 to 6 layers or an exit, a 0.95 agreement floor, batch 1 and batch 16. The
-CBC solver runs in a child process on one thread: its CPU time (the child's
-user + system time) is the one-core figure; the wall time is printed beside
-it, as the machine may be shared.
+one-core figure is the whole solve's CPU time: this process (model build,
+the warm-start search of `incumbent.py`, PuLP's file round trip) plus the
+CBC child's user + system time, on one thread; the wall times are printed
+beside it, as the machine may be shared.
 
     .venv/bin/python benchmarks/bench_plan.py [--solver highs] [--seeds 3]
 """
