@@ -4,8 +4,9 @@ Branch and bound proves a plan optimal fastest when it holds a good plan
 from the start (its objective is the cutoff every node is pruned against), and
 CBC's own heuristics find one late on these models. This search walks from
 the given plans (the no-router plan, which meets the floor and the memory
-budget whenever any plan does, and the previous solve's plan when there is
-one) by single-router moves: add a router with one of its options, drop
+budget whenever any plan does; every candidate a router at its option that
+loses least agreement; the previous solve's plan when there is one) by
+single-router moves: add a router with one of its options, drop
 one, or change one's option; it takes the best move that stays feasible and
 lowers the evaluator's time per token; when none does, it tries moving one
 router to a free candidate nearby (any option), then re-optioning two
