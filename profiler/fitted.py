@@ -199,6 +199,11 @@ class MeasuredCostModel(CostModel):
     def lookup_time_s(self, bank_entries: int, num_queries: int) -> float:
         if bank_entries <= 0 or num_queries <= 0:
             return 0.0
+        # the table interpolation is pure and the simulator asks the same few
+        # (bank size, batch) pairs over and over: the memo is read first
+        memo = self._lookup_memo.get((self.index, bank_entries, num_queries))
+        if memo is not None:
+            return memo
         key = f"lookup/{self.index}"
         base = self._fallback(key)
         if base is not None:
@@ -206,17 +211,12 @@ class MeasuredCostModel(CostModel):
         if key not in self._fits:
             raise UserError(f"profile {self.fitted.source} has no bank lookups "
                             "(it was measured with --no-lookups)")
-        # the table interpolation is pure and the simulator asks the same few
-        # (bank size, batch) pairs over and over
-        memo = self._lookup_memo.get((key, bank_entries, num_queries))
-        if memo is not None:
-            return memo
         t = float(self._fits[key].predict_one(bank_entries, num_queries))
         if self.fitted.fits[key].where == "cpu" and self.fitted.meta.get("device_kind") == "cuda":
             for copy in ("copy_d2h", "copy_h2d"):
                 if copy in self._fits:
                     t += self._one(copy, token_features(num_queries))
-        self._lookup_memo[(key, bank_entries, num_queries)] = t
+        self._lookup_memo[(self.index, bank_entries, num_queries)] = t
         return t
 
     @property
