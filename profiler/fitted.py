@@ -143,7 +143,7 @@ class MeasuredCostModel(CostModel):
         if not self._check_context:
             return False
         # every context is <= their sum: the max is needed only when the sum is larger
-        if b and ctx > top_ctx and max(batch.decode_context_lens) > top_ctx:
+        if b and ctx > top_ctx and batch.decode_context_max > top_ctx:
             return True
         return bool(n) and any(m + c > top_prefill_ctx for m, c in batch.prefill_chunks)
 

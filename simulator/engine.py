@@ -24,7 +24,7 @@ from policies.kv_hole import RepairDebt
 from policies.preemption import PreemptionPolicy
 from policies.schedulers.base import QueueView, Scheduler, StepState
 from profiler.cost_model import BatchShape, CostModel
-from simulator.events import settle
+from simulator.events import hold, settle
 from simulator.lifecycle import RequestLifecycle
 from simulator.record_sink import KeepInMemory
 from simulator.records import RunStats
@@ -110,7 +110,7 @@ class Engine(RequestLifecycle):
                 self.wake[g] = env.event()
                 yield self.wake[g]
                 continue
-            yield env.timeout(step.duration_s)
+            yield from hold(env, step.duration_s)
             self._finish(step)
 
     def cpu_lookup(self, ids: np.ndarray, at: int):
@@ -224,7 +224,7 @@ class Engine(RequestLifecycle):
                 dec = ids[~step.prefill]
                 if j + 1 == k:
                     logits = int(np.count_nonzero(size + cached >= t.prefill_target[pre]))
-            batch = BatchShape(chunks, tuple(t.ctx[dec].tolist()))
+            batch = BatchShape(chunks, t.ctx[dec])
             step.tokens = prefill_tokens + len(dec)
             parts["block"] = cost.block_time_s(self.block_sizes[j], batch)
             if j + 1 == k:

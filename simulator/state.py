@@ -64,13 +64,14 @@ class RequestTable:
         self.queues: list[TokenQueue] = [TokenQueue() for _ in range(num_queues)]
 
     def enqueue(self, i: int, queue: int) -> None:
-        self.queues[queue][i] = int(self.chunk[i])
+        """Put request i (in no queue, its pass not in flight) in `queue`."""
+        self.queues[queue].append(i, int(self.chunk[i]))
 
     def start_prefill_pass(self, i: int, chunk_limit: int | None) -> None:
-        """Put request i's next prefill chunk in queue 0."""
+        """Put request i's next prefill chunk in queue 0 (it is in no queue)."""
         left = int(self.prefill_target[i] - self.prefilled[i])
         self.chunk[i] = size = min(left, chunk_limit) if chunk_limit else left
-        self.queues[0][i] = size
+        self.queues[0].append(i, size)
 
     def admit(self, i: int, seq: int, chunk_limit: int | None) -> None:
         """Request i (its KV just allocated) joins the running batch as

@@ -48,12 +48,17 @@ class TokenQueue:
             self.decode_only = False
             self.total_tokens += int(tokens.sum())
 
+    def append(self, i: int, tokens: int) -> None:
+        """Append request i, not in the queue, with its pass's tokens (no fold)."""
+        self.extend(np.array([i], np.int64), np.array([tokens], np.int64))
+
     def take_all(self) -> np.ndarray:
         """Every member in entry order (int64); the queue is left empty."""
         segs, d = self._segs, self._d
         if d:
             segs.insert(0, (np.fromiter(d, np.int64, len(d)), None))
-        out = segs[0][0] if len(segs) == 1 else np.concatenate([s for s, _ in segs])
+        out = segs[0][0] if len(segs) == 1 else np.concatenate([s for s, _ in segs] or
+                                                               [np.zeros(0, np.int64)])
         self.clear()
         return out
 
