@@ -41,7 +41,8 @@ class BatchShape:
 
     @property
     def prefill_tokens(self) -> int:
-        return sum(n for n, _ in self.prefill_chunks)
+        chunks = self.prefill_chunks  # (most steps have none: no generator for them)
+        return sum(n for n, _ in chunks) if chunks else 0
 
     @property
     def decode_tokens(self) -> int:

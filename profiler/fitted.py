@@ -92,6 +92,10 @@ class MeasuredCostModel(CostModel):
                           f"context <= {self._grid[3]:.0f}") if g else ""
         self._fits = {k: f.model for k, f in self.fitted.fits.items()}
         self._layer_terms = _linear_block_terms(self._fits.get("layer"))
+        # a decode-only batch's prefill features are 0: their terms add only
+        # zeros, so they are left out (the same sum)
+        self._decode_terms = self._layer_terms and _Terms.of(
+            [t for t in self._layer_terms if t[1] not in (1, 2)], self._layer_terms.floor_s)
         self._lookup_memo: dict = {}
         # a refit of a roofline-priced run (`profiler.from_steps`) leaves what it
         # did not measure (lookups, K/V projections) to that model
@@ -122,7 +126,10 @@ class MeasuredCostModel(CostModel):
                 n, batch.prefill_attention_pairs, b, ctx))
         # LinearFit.predict_one on block_features, fused: the same products
         # added in the same order (bit-identical), without a dict per step
-        x = (1.0, n, batch.prefill_attention_pairs, b, ctx)
+        if n:
+            x = (1.0, n, batch.prefill_attention_pairs, b, ctx)
+        else:
+            x, terms = (1.0, 0, 0, b, ctx), self._decode_terms
         total = 0.0
         for c, source, knot in terms:
             v = x[source]
@@ -227,6 +234,12 @@ class MeasuredCostModel(CostModel):
 class _Terms(tuple):
     floor_s: float
 
+    @classmethod
+    def of(cls, terms: list, floor_s: float) -> _Terms:
+        out = cls(terms)
+        out.floor_s = floor_s
+        return out
+
 
 def _linear_block_terms(model) -> _Terms | None:
     """(coefficient, source, knot) per feature of a linear layer fit, sources
@@ -244,6 +257,4 @@ def _linear_block_terms(model) -> _Terms | None:
         if name not in made or base not in sources:
             return None
         terms.append((c, sources[base], int(knot) if knot else None))
-    out = _Terms(terms)
-    out.floor_s = model.floor_s
-    return out
+    return _Terms.of(terms, model.floor_s)
