@@ -15,9 +15,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from skipsim.errors import UserError
 from skipsim.registry import Registry
+
+if TYPE_CHECKING:  # numpy stays out of the CLI's import path
+    import numpy as np
 
 
 @dataclass(frozen=True, slots=True)  # built once per simulated step: slots keep it cheap
@@ -27,15 +31,18 @@ class BatchShape:
     prefill_chunks: (new_tokens, cached_tokens) per prefilling request: the
         chunk's tokens attend to the cached prefix and causally to themselves.
     decode_context_lens: context length (tokens already in the KV cache,
-        the new one included) of each decoding token, one per request.
+        the new one included) of each decoding token, one per request: a
+        tuple, or an int64 array (the simulator's gather, summed in bulk).
+        Cost models read it through the `decode_*` properties.
     """
 
     prefill_chunks: tuple[tuple[int, int], ...] = ()
-    decode_context_lens: tuple[int, ...] = ()
+    decode_context_lens: tuple[int, ...] | np.ndarray = ()
 
     @property
     def prefill_tokens(self) -> int:
-        return sum(n for n, _ in self.prefill_chunks)
+        chunks = self.prefill_chunks  # (most steps have none: no generator for them)
+        return sum(n for n, _ in chunks) if chunks else 0
 
     @property
     def decode_tokens(self) -> int:
@@ -47,7 +54,13 @@ class BatchShape:
 
     @property
     def decode_context_sum(self) -> int:
-        return sum(self.decode_context_lens)
+        lens = self.decode_context_lens
+        return sum(lens) if isinstance(lens, (tuple, list)) else int(lens.sum())
+
+    @property
+    def decode_context_max(self) -> int:
+        lens = self.decode_context_lens
+        return max(lens) if isinstance(lens, (tuple, list)) else int(lens.max())
 
     @property
     def prefill_attention_pairs(self) -> int:

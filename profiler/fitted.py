@@ -92,6 +92,10 @@ class MeasuredCostModel(CostModel):
                           f"context <= {self._grid[3]:.0f}") if g else ""
         self._fits = {k: f.model for k, f in self.fitted.fits.items()}
         self._layer_terms = _linear_block_terms(self._fits.get("layer"))
+        # a decode-only batch's prefill features are 0: their terms add only
+        # zeros, so they are left out (the same sum)
+        self._decode_terms = self._layer_terms and _Terms.of(
+            [t for t in self._layer_terms if t[1] not in (1, 2)], self._layer_terms.floor_s)
         self._lookup_memo: dict = {}
         # a refit of a roofline-priced run (`profiler.from_steps`) leaves what it
         # did not measure (lookups, K/V projections) to that model
@@ -122,7 +126,10 @@ class MeasuredCostModel(CostModel):
                 n, batch.prefill_attention_pairs, b, ctx))
         # LinearFit.predict_one on block_features, fused: the same products
         # added in the same order (bit-identical), without a dict per step
-        x = (1.0, n, batch.prefill_attention_pairs, b, ctx)
+        if n:
+            x = (1.0, n, batch.prefill_attention_pairs, b, ctx)
+        else:
+            x, terms = (1.0, 0, 0, b, ctx), self._decode_terms
         total = 0.0
         for c, source, knot in terms:
             v = x[source]
@@ -143,7 +150,7 @@ class MeasuredCostModel(CostModel):
         if not self._check_context:
             return False
         # every context is <= their sum: the max is needed only when the sum is larger
-        if b and ctx > top_ctx and max(batch.decode_context_lens) > top_ctx:
+        if b and ctx > top_ctx and batch.decode_context_max > top_ctx:
             return True
         return bool(n) and any(m + c > top_prefill_ctx for m, c in batch.prefill_chunks)
 
@@ -199,6 +206,11 @@ class MeasuredCostModel(CostModel):
     def lookup_time_s(self, bank_entries: int, num_queries: int) -> float:
         if bank_entries <= 0 or num_queries <= 0:
             return 0.0
+        # the table interpolation is pure and the simulator asks the same few
+        # (bank size, batch) pairs over and over: the memo is read first
+        memo = self._lookup_memo.get((self.index, bank_entries, num_queries))
+        if memo is not None:
+            return memo
         key = f"lookup/{self.index}"
         base = self._fallback(key)
         if base is not None:
@@ -206,17 +218,12 @@ class MeasuredCostModel(CostModel):
         if key not in self._fits:
             raise UserError(f"profile {self.fitted.source} has no bank lookups "
                             "(it was measured with --no-lookups)")
-        # the table interpolation is pure and the simulator asks the same few
-        # (bank size, batch) pairs over and over
-        memo = self._lookup_memo.get((key, bank_entries, num_queries))
-        if memo is not None:
-            return memo
         t = float(self._fits[key].predict_one(bank_entries, num_queries))
         if self.fitted.fits[key].where == "cpu" and self.fitted.meta.get("device_kind") == "cuda":
             for copy in ("copy_d2h", "copy_h2d"):
                 if copy in self._fits:
                     t += self._one(copy, token_features(num_queries))
-        self._lookup_memo[(key, bank_entries, num_queries)] = t
+        self._lookup_memo[(self.index, bank_entries, num_queries)] = t
         return t
 
     @property
@@ -226,6 +233,12 @@ class MeasuredCostModel(CostModel):
 
 class _Terms(tuple):
     floor_s: float
+
+    @classmethod
+    def of(cls, terms: list, floor_s: float) -> _Terms:
+        out = cls(terms)
+        out.floor_s = floor_s
+        return out
 
 
 def _linear_block_terms(model) -> _Terms | None:
@@ -244,6 +257,4 @@ def _linear_block_terms(model) -> _Terms | None:
         if name not in made or base not in sources:
             return None
         terms.append((c, sources[base], int(knot) if knot else None))
-    out = _Terms(terms)
-    out.floor_s = model.floor_s
-    return out
+    return _Terms.of(terms, model.floor_s)

@@ -52,14 +52,14 @@ class RooflineCostModel(CostModel):
 
     def block_time_s(self, num_layers: int, batch: BatchShape) -> float:
         s = self.spec
-        chunks, ctx = batch.prefill_chunks, batch.decode_context_lens
+        chunks = batch.prefill_chunks
         prefill = sum(n for n, _ in chunks) if chunks else 0
-        t = prefill + len(ctx)
+        t = prefill + batch.decode_tokens
         if num_layers <= 0 or t == 0:
             return 0.0
         act = t * self._act_bytes_per_token
         linear = self._op(2.0 * self._layer_params * t, self._layer_weight_bytes + act)
-        ctx_sum = sum(ctx)
+        ctx_sum = batch.decode_context_sum
         pairs = ctx_sum + (batch.prefill_attention_pairs if chunks else 0)
         kv_read_tokens = ctx_sum + (sum(n + c for n, c in chunks) if chunks else 0)
         kv_bytes = (kv_read_tokens + t) * s.kv_bytes_per_token_per_layer

@@ -24,7 +24,7 @@ from policies.kv_hole import RepairDebt
 from policies.preemption import PreemptionPolicy
 from policies.schedulers.base import QueueView, Scheduler, StepState
 from profiler.cost_model import BatchShape, CostModel
-from simulator.events import settle
+from simulator.events import hold, settle
 from simulator.lifecycle import RequestLifecycle
 from simulator.record_sink import KeepInMemory
 from simulator.records import RunStats
@@ -83,6 +83,7 @@ class Engine(RequestLifecycle):
         self.lookup_busy_s = 0.0
         self.steps = self.token_block_executions = 0
         self.running = self.finished = self.admitted = 0
+        self.refused = None  # (head, free blocks, running) the admission policy last refused
         self.all_done = self.env.event()
         self.arrival = table.arrival_s.tolist()
 
@@ -109,7 +110,7 @@ class Engine(RequestLifecycle):
                 self.wake[g] = env.event()
                 yield self.wake[g]
                 continue
-            yield env.timeout(step.duration_s)
+            yield from hold(env, step.duration_s)
             self._finish(step)
 
     def cpu_lookup(self, ids: np.ndarray, at: int):
@@ -152,9 +153,15 @@ class Engine(RequestLifecycle):
         t, kv, admits = self.t, self.kv, self.admission.admits
         while t.waiting:
             i = t.waiting[0]
-            if not admits(kv.blocks_for(t.prefill_target[i]), kv.free_blocks, self.running):
+            # the policy is pure: the head refused at the same free blocks and
+            # running count is refused again (asked every step while a line waits)
+            asked = (i, kv.free_blocks, self.running)
+            if asked == self.refused or not admits(kv.blocks_for(t.prefill_target[i]),
+                                                   kv.free_blocks, self.running):
+                self.refused = asked
                 break
             t.waiting.popleft()
+            self.refused = None  # (a preempted request may come back with a longer prefill)
             kv.allocate(i, int(t.prefill_target[i]), self.env.now)
             t.admit(i, self.admitted, self.chunk_limit)
             self.admitted += 1
@@ -164,9 +171,9 @@ class Engine(RequestLifecycle):
         queues, arrival = self.t.queues, self.arrival
         # live read-only views: no copy of the queue per step
         if self.scheduler.reads_arrival:
-            return [QueueView(q, m.keys(), m.values(), arrival[min(m)])
+            return [QueueView(q, *m.member_views(), arrival[m.min_id()], m.total_tokens)
                     for q in self.gpu_queues[g] if (m := queues[q])]
-        return [QueueView(q, m.keys(), m.values(), NAN)
+        return [QueueView(q, *m.member_views(), NAN, m.total_tokens)
                 for q in self.gpu_queues[g] if (m := queues[q])]
 
     def _next_step(self, g: int) -> Step | None:
@@ -179,13 +186,15 @@ class Engine(RequestLifecycle):
         if sel is None:
             return None
         self.last_block[g] = sel.block
-        members = self.t.queues[sel.block]
-        if len(sel.request_ids) == len(members):
-            members.clear()
+        members, chosen = self.t.queues[sel.block], sel.request_ids
+        decode_only = members.decode_only
+        if len(chosen) == len(members):  # the whole queue, as one array
+            ids = members.take_all()
         else:
-            for i in sel.request_ids:
+            ids = np.fromiter(chosen, np.int64, len(chosen))
+            for i in chosen:
                 del members[i]
-        return self._block_step(g, sel.block, sel.request_ids)
+        return self._block_step(g, sel.block, ids, decode_only)
 
     def _token_keys(self, ids: np.ndarray):
         """(request ids, decode-pass indices) of tokens, as skip models read them."""
@@ -193,9 +202,8 @@ class Engine(RequestLifecycle):
             return ids, ids
         return self.t.request_id[ids], self.t.generated[ids] - 1
 
-    def _block_step(self, g: int, j: int, members: tuple[int, ...]) -> Step:
+    def _block_step(self, g: int, j: int, ids: np.ndarray, decode_only: bool) -> Step:
         t, cost, k = self.t, self.cost, self.k
-        ids = np.fromiter(members, np.int64, len(members))
         step = Step(g, j, ids, self.env.now, 0.0)
         parts = step.parts
         parts["overhead"] = cost.step_overhead_s
@@ -204,8 +212,9 @@ class Engine(RequestLifecycle):
         else:
             logits, chunks, dec, prefill_tokens = 0, (), ids, 0
             # a running request is in `prefilling` exactly while prefilled < prefill_target:
-            # the set's members among the batch, read in bulk
-            mask = t.prefilled[ids] < t.prefill_target[ids] if t.prefilling else None
+            # the set's members among the batch, read in bulk (none in a queue of decode passes)
+            mask = (t.prefilled[ids] < t.prefill_target[ids]
+                    if t.prefilling and not decode_only else None)
             pre = ids[mask] if mask is not None else ()
             if len(pre):
                 step.prefill = mask
@@ -215,7 +224,7 @@ class Engine(RequestLifecycle):
                 dec = ids[~step.prefill]
                 if j + 1 == k:
                     logits = int(np.count_nonzero(size + cached >= t.prefill_target[pre]))
-            batch = BatchShape(chunks, tuple(t.ctx[dec].tolist()))
+            batch = BatchShape(chunks, t.ctx[dec])
             step.tokens = prefill_tokens + len(dec)
             parts["block"] = cost.block_time_s(self.block_sizes[j], batch)
             if j + 1 == k:
@@ -273,7 +282,7 @@ class Engine(RequestLifecycle):
             if j + 1 == k:
                 self._emit(dec, from_prefill=False)
             elif not self.routing:
-                t.queues[j + 1].update(dict.fromkeys(dec.tolist(), 1))
+                t.queues[j + 1].extend(dec)
             elif step.routed is not None:
                 self.lookup_busy_s += step.routed.total_lookup_s
                 self._apply_route(step.routed, lm_head_done=True)
@@ -287,7 +296,7 @@ class Engine(RequestLifecycle):
         prefill yields the first token, an unfinished one sends its next chunk."""
         t = self.t
         if j + 1 < self.k:  # a pass's size is its chunk
-            t.queues[j + 1].update(zip(pre.tolist(), t.chunk[pre].tolist()))
+            t.queues[j + 1].extend(pre, t.chunk[pre])
             return
         t.prefilled[pre] += t.chunk[pre]
         done = t.prefilled[pre] >= t.prefill_target[pre]
@@ -318,19 +327,19 @@ class Engine(RequestLifecycle):
             self.repair_debt.owe(layers, span_ids, t.admit_seq[span_ids])
         queues = t.queues
         if r.final_at is None:  # nobody skipped: everyone runs the next block
-            queues[r.start].update(dict.fromkeys(ids.tolist(), 1))
+            queues[r.start].extend(ids)
             return
         final = r.final_at
         for at in r.landings:  # queues are distinct: the order of landings does not matter
             if at != k:
-                queues[at].update(dict.fromkeys(ids[final == at].tolist(), 1))
+                queues[at].extend(ids[final == at])
         if r.exited:
             exited = ids[final == k]
             t.exits[exited] += 1
             if lm_head_done:
                 self._emit(exited, from_prefill=False)
             else:
-                queues[k].update(dict.fromkeys(exited.tolist(), 1))
+                queues[k].extend(exited)
 
     def check_integrity(self) -> None:
         """The invariants the bulk updates rely on, besides the table's and the

@@ -55,7 +55,7 @@ class RequestLifecycle:
             live = live[t.running[live]]
         # the next decode pass enters queue 0; chunk[i] is read for prefill passes
         # only, a decode pass's size is its queue value
-        t.queues[0].update(dict.fromkeys(live.tolist(), 1))
+        t.queues[0].extend(live)
         self._notify(self.queue_gpu[0])
 
     def _complete(self, i: int) -> None:

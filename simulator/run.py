@@ -29,6 +29,7 @@ from simulator.records import RECORD_COLUMNS, RunStats
 from simulator.router_step import RouterStep
 from simulator.state import RequestTable
 from simulator.timeline import Timeline, sample_requests
+from simulator.uniform_stream import UniformStream
 from skipsim.errors import UserError
 from skipsim.kv_pages import PagedKVCache
 from skipsim.model_spec import model_spec
@@ -114,10 +115,11 @@ class Setup:
             bank_lookup = lookup
             lookup = lambda e, q: bank_lookup(e, q) + self.cost.lm_head_time_s(q)  # noqa: E731
         macs = skip_action(self.skip_model.skip_action).macs_per_token(hidden)
-        # the K/V-hole work runs on the GPU wherever the lookups run
+        # the K/V-hole work runs on the GPU wherever the lookups run; an action
+        # without multiply-adds (identity) does no work: nothing to ask per hit
         return RouterStep(self.plan, self.skip_model, self.kv_policy, lookup, self.cost,
-                          entries, rng,
-                          action_time_s=lambda n: self.cost.skip_action_time_s(n, macs))
+                          entries, rng, action_time_s=(
+                              lambda n: self.cost.skip_action_time_s(n, macs)) if macs else None)
 
 
 def _device_memory(device: str) -> int:
@@ -139,7 +141,7 @@ def simulate(trace: Trace, cfg: SimConfig, timeline: bool = False, progress=None
     kv = PagedKVCache(setup.memory.kv_capacity_blocks, cfg.kv_block_tokens, len(trace))
     longest = int(np.max(trace.prompt_tokens + trace.output_tokens))
     table = RequestTable(trace, setup.plan.num_blocks + 1)
-    rng = np.random.default_rng([cfg.seed, 3])  # the routers' stream
+    rng = UniformStream(np.random.default_rng([cfg.seed, 3]))  # the routers' stream
     on_cpu = cfg.lookup_placement == "cpu"
     tl = (Timeline(cfg.num_gpus, timeline_window, sample_requests(len(trace), timeline_sample))
           if timeline else None)

@@ -13,8 +13,8 @@ counts and token numbers, float64 for times and agreement), so the engine
 reads and updates a batch's rows with one fancy-indexed operation per column
 (`ids` an int64 array of table indices), never a Python loop over the batch.
 Only the set-like state stays in Python containers: `prefilling` (a set),
-`waiting` (a deque) and the queues (insertion-ordered dicts, as the
-schedulers read them).
+`waiting` (a deque) and the queues (`TokenQueue`s: batches enter and leave
+them as arrays, and they act as insertion-ordered dicts for per-request use).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from collections import deque
 
 import numpy as np
 
+from simulator.token_queue import TokenQueue
 from traces.trace import Trace
 
 
@@ -60,16 +61,17 @@ class RequestTable:
         self.preemptions = np.zeros(n, np.int64)
         self.agree_sum = np.zeros(n)
         self.waiting: deque[int] = deque()
-        self.queues: list[dict[int, int]] = [dict() for _ in range(num_queues)]
+        self.queues: list[TokenQueue] = [TokenQueue() for _ in range(num_queues)]
 
     def enqueue(self, i: int, queue: int) -> None:
-        self.queues[queue][i] = int(self.chunk[i])
+        """Put request i (in no queue, its pass not in flight) in `queue`."""
+        self.queues[queue].append(i, int(self.chunk[i]))
 
     def start_prefill_pass(self, i: int, chunk_limit: int | None) -> None:
-        """Put request i's next prefill chunk in queue 0."""
+        """Put request i's next prefill chunk in queue 0 (it is in no queue)."""
         left = int(self.prefill_target[i] - self.prefilled[i])
         self.chunk[i] = size = min(left, chunk_limit) if chunk_limit else left
-        self.queues[0][i] = size
+        self.queues[0].append(i, size)
 
     def admit(self, i: int, seq: int, chunk_limit: int | None) -> None:
         """Request i (its KV just allocated) joins the running batch as

@@ -28,10 +28,12 @@ class QueueView(NamedTuple):
     tokens: Collection[int]  # tokens each request adds to a batch (prefill chunk or 1)
     oldest_arrival_s: float  # earliest request arrival among the members; nan unless
     # the scheduler sets `reads_arrival` (finding it costs a scan of the queue per step)
+    known_total_tokens: int | None = None  # sum(tokens) where the caller keeps it
 
     @property
     def total_tokens(self) -> int:
-        return sum(self.tokens)
+        known = self.known_total_tokens
+        return sum(self.tokens) if known is None else known
 
 
 class StepState(NamedTuple):
@@ -44,7 +46,7 @@ class StepState(NamedTuple):
 
 class Selection(NamedTuple):
     block: int
-    request_ids: tuple[int, ...]
+    request_ids: Collection[int]  # a tuple, or the queue's own request_ids when all fit
 
 
 class Scheduler(ABC):
@@ -69,13 +71,15 @@ class Scheduler(ABC):
         return Selection(queue.block, fill_batch(queue, step))
 
 
-def fill_batch(queue: QueueView, step: StepState) -> tuple[int, ...]:
+def fill_batch(queue: QueueView, step: StepState) -> Collection[int]:
     """Members in queue order while the batch stays within max_num_seqs and
     max_batched_tokens (a prefill chunk that does not fit waits; the first
-    member is always taken, so every step makes progress)."""
+    member is always taken, so every step makes progress). When everyone
+    fits, the queue's own `request_ids` (not copied: the caller takes the
+    whole queue); else a tuple."""
     ids, toks = queue.request_ids, queue.tokens
-    if len(ids) <= step.max_num_seqs and sum(toks) <= step.max_batched_tokens:
-        return tuple(ids)  # everyone fits
+    if len(ids) <= step.max_num_seqs and queue.total_tokens <= step.max_batched_tokens:
+        return ids  # everyone fits
     chosen, tokens = [], 0
     for rid, n in zip(ids, toks):
         if len(chosen) == step.max_num_seqs:
