@@ -14,8 +14,10 @@ are the other rows with its number (their durations are inside it).
 layers: decoder layers the piece ran (prefill: all; block: the block's);
 pairs: causal query-key pairs of a prefill piece (sum over its chunks of
 n c + n (n + 1) / 2, `BatchShape.prefill_attention_pairs`); bank_entries: the
-bank a lookup searched (its time is the whole routing decision: the search,
-the similarity features, the host copies).
+bank a lookup searched (its time is the whole routing decision,
+`routing.checkpoint_decision`: gathering the states, the host copies, the
+similarity features, the search and vote, the threshold, the decisions'
+bookkeeping; the profile's lookup rows time the same function).
 """
 
 from __future__ import annotations

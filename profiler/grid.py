@@ -47,6 +47,12 @@ class ProfileGrid:
     index_kinds: tuple[str, ...] = INDEX_KINDS
     timing: TimingConfig = TimingConfig()
     layer_index: int = 0  # the layers share one shape; these are timed
+    # the per-step overhead: the executor's loop over a few requests per policy
+    # (`profiler.step_overhead`)
+    overhead_policies: tuple[str, ...] = ("no-skip", "deepest-first")
+    overhead_requests: int = 4
+    overhead_prompt_tokens: int = 16
+    overhead_output_tokens: int = 32
     block_layers: int = 4  # distinct layers per timed call (weights leave the cache)
     name: str = "custom"
 
@@ -58,6 +64,9 @@ class ProfileGrid:
                 raise UserError(f"profile grid: {f} must be non-empty positive integers")
         if self.block_layers < 1:
             raise UserError("profile grid: block_layers must be >= 1")
+        if min(self.overhead_requests, self.overhead_prompt_tokens,
+               self.overhead_output_tokens) < 1:
+            raise UserError("profile grid: the overhead run needs >= 1 request and token")
         unknown = set(self.index_kinds) - set(INDEX_KINDS)
         if unknown:
             raise UserError(f"unknown index kind(s) {sorted(unknown)}: use {INDEX_KINDS}")
@@ -107,7 +116,7 @@ class ProfileGrid:
             logit_tokens=(1, 4), kv_projection_tokens=(1, 16),
             bank_sizes=(1_000,), query_batches=(1, 8),
             max_bank_per_index={"flat": 1_000, "ivfpq": 1_000, "hnsw": 1_000},
-            block_layers=2,
+            block_layers=2, overhead_requests=2, overhead_output_tokens=4,
             timing=TimingConfig(warmup=1, repeats=3, min_repeat_s=5e-4),
             name="tiny")
 
