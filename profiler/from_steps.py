@@ -10,8 +10,9 @@ cost model on the steps of `simulate execute` runs (`steps.parquet`, see
 - `layer`: one decoder layer, the profile's linear form on the profile's
   features (`profiler.fit.block_features`), each piece's features times the
   layers it ran. The executor runs a mixed step as a prefill piece (every
-  chunk of the step, full depth: prefill tokens and query-key pairs) and a
-  decode piece (one block: decode sequences and their contexts), so the
+  chunk of the step through the step's block: prefill tokens and query-key
+  pairs) and a decode piece (the same block: decode sequences and their
+  contexts), so the
   prefill and decode halves of mixed steps are priced from their measured
   times, in the steps they shared;
 - `logits`: the LM head pieces (tokens), the profile's form;
