@@ -95,13 +95,14 @@ def test_tiny_validate_writes_a_joined_scored_report(tiny, tmp_path, capsys):
 
 
 def test_a_refit_on_two_loads_is_scored_only_on_the_third(tiny, tmp_path, capsys):
-    """--fit-on 0.5,0.95: the refit reads the first run of both loads (so it
-    sees light and heavy batches) and is scored only at 0.85, and says so."""
+    """--fit-on 0.5,0.95 (the default `ends` of three loads): the refit reads
+    the first run of both loads (so it sees light and heavy batches) and is
+    scored only at 0.85, and says so."""
     from skipsim.cli import main
 
     folder, path = tiny
-    assert main(argv(folder, path, tmp_path, "--policy", "no-skip", "--loads", "0.5,0.85,0.95",
-                     "--fit-on", "0.5,0.95")) == 0
+    assert main(argv(folder, path, tmp_path, "--policy", "no-skip", "--loads", "0.5,0.85,0.95")
+                ) == 0  # --fit-on's default with three loads: the ends
     out = capsys.readouterr().out
     result = json.loads((tmp_path / "out" / "validation.json").read_text())
     rows = result["rows"]
@@ -153,6 +154,17 @@ def test_a_mismatched_trace_is_refused():
             "output_tokens": np.array([3, 3]), "prompt_tokens": np.array([4, 4])}
     with pytest.raises(UserError, match="mismatched traces"):
         matched_trace(trace, real)
+
+
+@pytest.mark.parametrize("text, loads, fitted", [
+    ("ends", (0.5, 0.85, 0.95), (0.5, 0.95)), ("ends", (0.5, 0.95), (0.5,)),
+    ("first", (0.5, 0.85, 0.95), (0.5,)), ("none", (0.5, 0.95), ()), ("ends", (0.5,), ()),
+    ("0.95,0.5,0.95", (0.5, 0.85, 0.95), (0.95, 0.5)),
+])
+def test_which_loads_the_refit_is_fitted_on(text, loads, fitted):
+    from reports.validation.cli import _fit_on
+
+    assert _fit_on(text, loads) == fitted
 
 
 @pytest.mark.parametrize("extra, message", [
