@@ -69,3 +69,5 @@ def test_decode_points_respect_the_kv_cap():
     assert all(b * c <= grid.max_decode_kv_tokens for b, c in grid.decode_points())
     assert (256, 4096) not in grid.decode_points() and (1, 4096) in grid.decode_points()
     assert grid.bank_sizes_for("hnsw")[-1] == 100_000 and grid.bank_sizes_for("flat")[-1] == 300_000
+    # small live banks are measured, not extrapolated; IVF-PQ cannot train below 1k
+    assert grid.bank_sizes_for("flat")[0] == 100 and grid.bank_sizes_for("ivfpq")[0] == 1_000
