@@ -9,8 +9,8 @@ to the shared cache (converted weights, token counts and reference tokens
 are set-up, not validation), so nothing shared is deleted or rewritten.
 
 Prints the wall time, the child's CPU time, the router set-up time (the
-first deepest-first run's set-up), the executor runs' makespans, and the
-remainder (simulator runs, fitting, page).
+first deepest-first run's set-up), the executor runs' makespans, the
+remainder (simulator runs, fitting, page), and validate's summary table.
 
     .venv/bin/python benchmarks/bench_validate_quick.py [--cold-calibration] [--keep DIR]
 """
@@ -77,6 +77,9 @@ def main() -> int:
     for line in done.stderr.splitlines():
         if "record+label calibration:" in line and "computed" in line:
             print(f"  {line.strip()}")
+            break  # one per executor run: the same line
+    summary = done.stdout[done.stdout.find("summary ("):] if "summary (" in done.stdout else ""
+    print(f"\n{summary.rstrip()}\n(the full table: {work / 'out' / 'validation.json'})")
     return 0
 
 

@@ -65,6 +65,7 @@ class Lifecycle:
                                          self._preempt)
 
     def _preempt(self, v: int) -> None:
+        self.prefill_h.pop(v, None)  # a prefill between blocks starts over
         self.runner.free(v)
         self.t.preempt(v)
         self.running -= 1

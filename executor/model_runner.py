@@ -13,6 +13,11 @@ per-request Python inside a layer:
         start_pos[b]...; start_pos > 0 continues a chunked prefill), writing
         every layer's K/V; returns the hidden state of each chunk's last
         position after the last layer (before the final norm)
+    runner.prefill_layers(reqs, token_ids, start_pos, lo, hi, h=None) -> h [sum n, d]
+        the same over layers lo..hi-1 only, from h (every chunk token's state
+        entering layer lo, chunks in order; None at lo = 0: the embeddings);
+        returns every chunk token's state after layer hi - 1 (the serving
+        loop moves a prefill block by block, as the simulator does)
     runner.embed(token_ids [B]) -> h [B, d]
     runner.decode_layers(h [B, d], reqs, positions [B], lo, hi) -> h [B, d]
         one batched pass of layers lo..hi-1 for one token per request at its
@@ -160,6 +165,14 @@ class ModelRunner:
     @torch.inference_mode()
     def prefill(self, reqs: list[int], token_ids: list[torch.Tensor],
                 start_pos: list[int]) -> torch.Tensor:
+        h = self.prefill_layers(reqs, token_ids, start_pos, 0, self.num_layers)
+        lens = torch.tensor([int(t.numel()) for t in token_ids], device=self.device)
+        return h[lens.cumsum(0) - 1]
+
+    @torch.inference_mode()
+    def prefill_layers(self, reqs: list[int], token_ids: list[torch.Tensor],
+                       start_pos: list[int], lo: int, hi: int,
+                       h: torch.Tensor | None = None) -> torch.Tensor:
         w, dev = self.w, self.device
         lens = [int(t.numel()) for t in token_ids]
         if min(lens, default=0) < 1:
@@ -182,8 +195,11 @@ class ModelRunner:
         padded = None if B == 1 else torch.tensor(
             [b * width + i for b, n in enumerate(lens) for i in range(n)], device=dev)
         cos, sin = self.rope(positions, max(pos_list))
-        h = F.embedding(torch.cat([t.view(-1) for t in token_ids]).to(dev), w.embed)
-        for layer in range(self.num_layers):
+        if h is None:
+            if lo != 0:
+                raise ValueError("a prefill entering layer lo > 0 needs its states h")
+            h = F.embedding(torch.cat([t.view(-1) for t in token_ids]).to(dev), w.embed)
+        for layer in range(lo, hi):
             q, k, v = self._qkv(layer, h, cos, sin)
             self._write(layer, slots, k, v)
             if padded is not None:
@@ -196,8 +212,7 @@ class ModelRunner:
             if padded is not None:
                 out = out.index_select(0, padded)
             h = self._finish(layer, h, out)
-        last = torch.tensor(lens, device=dev).cumsum(0) - 1
-        return h[last]
+        return h
 
     @torch.inference_mode()
     def decode_layers(self, h: torch.Tensor, reqs: list[int], positions: torch.Tensor,

@@ -18,6 +18,25 @@ RUNNER_FILL = {HoleFill.PROJECT: "project", HoleFill.COPY: "copy",
                HoleFill.REPAIR_LATER: "repair", HoleFill.MASK: "none"}
 
 
+def checkpoint_decision(skip, at: int, states, prev_states, idx, request_ids: np.ndarray,
+                        token_indices: np.ndarray, logits, decisions: list):
+    """One checkpoint's routing decision for the tokens whose states are rows
+    `idx` of `states` [N, d]: gather their states (and previous states), ask
+    the skip mode (for the router: host copy, features, bank search, vote,
+    threshold), and append one (request, token, at, landing, p_change) per
+    token to `decisions`. Returns (Decision, landings as a list, the gathered
+    states). The executor times this as a lookup, and so does the profiler
+    (`profiler.lookup_profile`), so the cost model prices what a run pays."""
+    h = states[idx]
+    prev = prev_states[idx] if prev_states is not None else None
+    d = skip.decide(at, h, prev, logits, request_ids, token_indices)
+    landing = d.landing.tolist()
+    p = d.p_change.tolist()
+    for m, rid in enumerate(request_ids.tolist()):
+        decisions.append((rid, int(token_indices[m]), at, landing[m], p[m]))
+    return d, landing, h
+
+
 class Routing:
     def _route(self, start: int, ids: list[int]) -> list[int]:
         """Checkpoint decisions for tokens reaching `start`; a token that skips
@@ -27,13 +46,16 @@ class Routing:
         while frontier:
             c = min(frontier)
             here = frontier.pop(c)
+            t0 = self.now()  # the lookup row: the whole decision, bookkeeping included
             idx = self._idx(here)
-            h = self.h[idx]
-            prev = self.prev[idx] if self.prev is not None else None
             rids = t.request_id[here]
             toks = np.array([t.generated[i] - 1 for i in here], np.int64)
-            t0 = self.now()
-            d = self.skip.decide(c, h, prev, self.runner.logits, rids, toks)
+            d, landing, h = checkpoint_decision(self.skip, c, self.h, self.prev, idx, rids, toks,
+                                                self.runner.logits, self.decisions)
+            hit = [m for m, land in enumerate(landing) if land > c]
+            if len(hit) < len(here):
+                t.queues[c].update(dict.fromkeys((here[m] for m in range(len(here))
+                                                  if landing[m] == c), 1))
             t1 = self.now()
             if self.skip.does_lookups:
                 seconds = d.lookup_s + d.copy_s
@@ -47,14 +69,6 @@ class Routing:
                 if self.timeline is not None:
                     self.timeline.slice(self.timeline.cpu_track, f"lookup @{c}", t0, t1 - t0,
                                         queries=len(here), host_copy_ms=d.copy_s * 1e3)
-            landing = d.landing.tolist()
-            p = d.p_change.tolist()
-            for m, _i in enumerate(here):
-                self.decisions.append((int(rids[m]), int(toks[m]), c, landing[m], p[m]))
-            hit = [m for m, land in enumerate(landing) if land > c]
-            if len(hit) < len(here):
-                t.queues[c].update(dict.fromkeys((here[m] for m in range(len(here))
-                                                  if landing[m] == c), 1))
             if not hit:
                 continue
             if d.delta is not None:

@@ -5,9 +5,12 @@ started). Every step: release arrivals, admit (continuous batching, the
 simulator's admission rule), let the scheduler pick a virtual queue and a
 batch (`policies/schedulers`, the same objects as `simulate run`), run it:
 
-- prefill passes (their chunk tokens sit in queue 0, as in the simulator)
-  run full depth in one batched `runner.prefill`; a finished prefill emits
-  the request's next token;
+- prefill passes run full depth (no skipping) but block by block, as the
+  simulator moves them (DESIGN: a request waits in the queue of the block
+  its tokens run next): a chunk's tokens sit in queue j with the chunk's
+  size, run block j as one batched `runner.prefill_layers` beside the decode
+  tokens of that step, and wait in queue j + 1 with their states; after the
+  last block a finished prefill emits the request's next token;
 - decode passes in the batch run block j as one batched
   `runner.decode_layers` over the block's layers; at the next checkpoint the
   skip mode decides for all of them at once (one batched bank lookup); a
@@ -74,6 +77,7 @@ class Executor(Routing, Lifecycle):
         self.decisions: list[tuple] = []  # (request_id, token_index, at, landing, p_change)
         self.repair_debt = RepairDebt()  # spans keyed by their layer range (lo, hi)
         self.repair_states: dict = {}  # (request, position, lo) -> state entering layer lo
+        self.prefill_h: dict = {}  # request -> its chunk's states between prefill blocks
         self.running = self.finished = self.admitted = 0
         self.busy_s = self.lookup_busy_s = 0.0
         self.steps = self.token_block_executions = 0
@@ -165,8 +169,8 @@ class Executor(Routing, Lifecycle):
         pre = [i for i in sel.request_ids if i in t.prefilling]
         dec = [i for i in sel.request_ids if i not in t.prefilling]
         emit_ids, emit_h, from_prefill = [], [], []
-        if pre:
-            h = self._prefill(pre)
+        h = self._prefill(pre, sel.block) if pre else None
+        if h is not None:  # the last block: the chunks' last states
             done = [m for m, i in enumerate(pre) if t.prefilled[i] >= t.prefill_target[i]]
             for _m, i in enumerate(pre):
                 if t.prefilled[i] < t.prefill_target[i]:
@@ -205,22 +209,31 @@ class Executor(Routing, Lifecycle):
         src = self.tokens[i] if self.cfg.free_running else self.refs[i]
         return self.prompts[i] + list(src[:g])
 
-    def _prefill(self, pre: list[int]):
+    def _prefill(self, pre: list[int], j: int):
+        """Block j of these prefill chunks. Returns their last positions'
+        states after the last block; before it, None (the chunks wait in
+        queue j + 1 with their states)."""
         t, t0 = self.t, self.now()
+        lo, hi = self.bounds[j], self.bounds[j + 1]
         starts = [int(t.prefilled[i]) for i in pre]
-        chunks = [t.chunk[i] for i in pre]
+        chunks = [int(t.chunk[i]) for i in pre]
         ids = [self.torch.tensor(self._context(i)[s:s + c]) for i, s, c in zip(pre, starts, chunks)]
-        h = self.runner.prefill(pre, ids, starts)
-        for i, c in zip(pre, chunks):
-            t.prefilled[i] += c
+        h_in = None if j == 0 else self.torch.cat([self.prefill_h.pop(i) for i in pre])
+        h = self.runner.prefill_layers(pre, ids, starts, lo, hi, h_in)
         self._sync()
         shape = BatchShape(tuple(zip(chunks, starts)), ())
-        self.token_block_executions += shape.tokens * self.k
-        self.log.add(self.steps, "prefill", -1, t0, self.now(), len(pre), shape.tokens,
+        self.token_block_executions += shape.tokens
+        self.log.add(self.steps, "prefill", j, t0, self.now(), len(pre), shape.tokens,
                      sum(s + c for s, c in zip(starts, chunks)), 0,
-                     self.cost.block_time_s(self.L, shape), self.L,
+                     self.cost.block_time_s(hi - lo, shape), hi - lo,
                      shape.prefill_attention_pairs)
-        return h
+        if j + 1 < self.k:
+            self.prefill_h.update(zip(pre, h.split(chunks)))
+            t.queues[j + 1].update(zip(pre, chunks))
+            return None
+        for i, c in zip(pre, chunks):
+            t.prefilled[i] += c
+        return h[self._idx(chunks).cumsum(0) - 1]
 
     def _decode_block(self, j: int, dec: list[int]) -> list[int]:
         """Run block j for decode passes; route them on. Returns the requests
@@ -266,5 +279,9 @@ class Executor(Routing, Lifecycle):
         self.runner.check_integrity()
         self.repair_debt.check_integrity()
         assert self.running == int(self.t.running.sum()), "running count drifted"
+        for i, h in self.prefill_h.items():  # a prefill between blocks waits in a queue
+            assert i in self.t.prefilling and any(i in q for q in self.t.queues[1:]), \
+                "a prefill's states outlived its pass"
+            assert len(h) == self.t.chunk[i], "a prefill's states are not its chunk's"
         for i, toks in enumerate(self.tokens):
             assert len(toks) >= self.t.generated[i], "a generated token was lost"

@@ -3,7 +3,8 @@ device work, with the cost model's price of the same batch beside its
 measured time, and one row per whole step, so the overhead the profile does
 not see can be read off (and fitted: `simulate profile --from-steps`).
 
-kind: prefill (full depth), block (decode tokens through block `block`),
+kind: prefill (prefill chunks through block `block`: full depth, one block
+at a time), block (decode tokens through block `block`),
 lookup (a batched bank lookup at checkpoint `block`), kv_hole (filling the
 holes of skipped layers), lm_head (`block` = num_blocks), repair, and step:
 the whole step, from the executor loop's turn (arrivals, admission,
@@ -11,11 +12,13 @@ scheduling, the pieces above, bookkeeping) to its end, priced at the cost
 model's per-step overhead. A step's wall time is its `step` row; its pieces
 are the other rows with its number (their durations are inside it).
 
-layers: decoder layers the piece ran (prefill: all; block: the block's);
+layers: decoder layers the piece ran (the block's);
 pairs: causal query-key pairs of a prefill piece (sum over its chunks of
 n c + n (n + 1) / 2, `BatchShape.prefill_attention_pairs`); bank_entries: the
-bank a lookup searched (its time is the whole routing decision: the search,
-the similarity features, the host copies).
+bank a lookup searched (its time is the whole routing decision,
+`routing.checkpoint_decision`: gathering the states, the host copies, the
+similarity features, the search and vote, the threshold, the decisions'
+bookkeeping; the profile's lookup rows time the same function).
 """
 
 from __future__ import annotations

@@ -29,6 +29,10 @@ def add_arguments(parser) -> None:
                         help="CPU threads for torch and faiss (default: torch's default)")
     parser.add_argument("--dtype", default="float32", help="weights dtype (default: float32)")
     parser.add_argument("--no-lookups", action="store_true", help="skip the faiss bank lookups")
+    parser.add_argument("--only", default=None, metavar="PARTS",
+                        help="measure only these parts (comma list of layers, overhead, "
+                             "lookups); with an existing --out profile of this device, its "
+                             "rows of these parts are replaced and the rest kept")
     parser.add_argument("--show", default=None, metavar="FILE",
                         help="print the cost model fitted to this profile and its held-out error")
     parser.add_argument("--save-fit", default=None, metavar="FILE.fit.json",
@@ -73,20 +77,43 @@ def run(args) -> int:
         raise UserError("--quick and --grid name different grids: pass one")
     from profiler.profile_table import SUFFIXES
     check_writable_file(args.out, "--out", SUFFIXES)  # before minutes of timing
-    from profiler.record import record_profile
+    from pathlib import Path
 
+    from profiler.record import PARTS, merge_parts, record_profile
+
+    parts = _parts(args.only, args.no_lookups, PARTS)
+    base = None
+    if args.only and Path(args.out).is_file():
+        from profiler.profile_table import ProfileTable
+
+        base = ProfileTable.load(args.out)  # a bad file is refused before the timing
     grid = GRIDS["quick" if args.quick else (args.grid or "full")]()
     command = "simulate profile " + " ".join(shlex.quote(a) for a in sys.argv[1:]
                                               if a != "profile")
     table = record_profile(args.model, args.device, grid, threads=args.threads,
-                           dtype=args.dtype, command=command, lookups=not args.no_lookups)
+                           dtype=args.dtype, command=command, parts=parts)
+    measured_s = table.meta["wall_s"]
+    if base is not None:
+        table = merge_parts(base, table)
     path = table.save(args.out)
-    print(f"wrote {path} ({len(table.rows)} points, {table.meta['wall_s']:.0f} s, "
+    print(f"wrote {path} ({len(table.rows)} points, {measured_s:.0f} s, "
           f"{table.label})", file=sys.stderr)
     from profiler.show import show_profile
 
     print(show_profile(path))
     return 0
+
+
+def _parts(only: str | None, no_lookups: bool, known: tuple[str, ...]) -> tuple[str, ...]:
+    if only is None:
+        return tuple(p for p in known if not (no_lookups and p == "lookups"))
+    parts = tuple(p.strip() for p in only.split(",") if p.strip())
+    bad = [p for p in parts if p not in known]
+    if bad or not parts:
+        raise UserError(f"--only takes a comma list of {', '.join(known)}, got {only!r}")
+    if no_lookups and "lookups" in parts:
+        raise UserError("--only lookups and --no-lookups contradict each other")
+    return parts
 
 
 def _from_steps(args) -> int:

@@ -77,6 +77,9 @@ class CostModel(ABC):
     # (the simulator resets the count per run) and say what the grid was.
     outside_grid_steps: int = 0
     grid_note: str = ""
+    # which model was chosen and why ("auto: <profile>, the committed profile of
+    # this CPU"), set by `profiler.resolve.cost_model_from_arg`
+    source: str = ""
 
     def start_run(self, longest_request_tokens: int) -> None:
         """A run begins whose requests hold at most this many tokens (prompt +

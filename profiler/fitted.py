@@ -9,7 +9,9 @@ simulator's questions with the fits of `profiler.fit_profile`:
   of one shape, so a block of n layers costs n times one of them;
 - kv_projection_time_s(T, n) = n x kv_projection(T);
 - lm_head_time_s(T) = logits(T); lookup_time_s(N, Q) = lookup/<index>(N, Q),
-  plus the host<->device copies when the bank sat on the CPU of a GPU host;
+  the executor's whole routing decision (`profiler.lookup_profile`; in an
+  older profile the search alone, plus the host<->device copies when the
+  bank sat on the CPU of a GPU host);
 - step_overhead_s: the profile's constant.
 
 A fit refitted on executor steps of a run the roofline priced
@@ -219,7 +221,11 @@ class MeasuredCostModel(CostModel):
             raise UserError(f"profile {self.fitted.source} has no bank lookups "
                             "(it was measured with --no-lookups)")
         t = float(self._fits[key].predict_one(bank_entries, num_queries))
-        if self.fitted.fits[key].where == "cpu" and self.fitted.meta.get("device_kind") == "cuda":
+        # a search timed alone (profiles made before the routing decision was) pays
+        # the copies of a bank on the host of a GPU; a decision includes them
+        meta = self.fitted.meta
+        if (self.fitted.fits[key].where == "cpu" and meta.get("device_kind") == "cuda"
+                and "lookup_timed" not in meta):
             for copy in ("copy_d2h", "copy_h2d"):
                 if copy in self._fits:
                     t += self._one(copy, token_features(num_queries))

@@ -10,8 +10,9 @@ cost model on the steps of `simulate execute` runs (`steps.parquet`, see
 - `layer`: one decoder layer, the profile's linear form on the profile's
   features (`profiler.fit.block_features`), each piece's features times the
   layers it ran. The executor runs a mixed step as a prefill piece (every
-  chunk of the step, full depth: prefill tokens and query-key pairs) and a
-  decode piece (one block: decode sequences and their contexts), so the
+  chunk of the step through the step's block: prefill tokens and query-key
+  pairs) and a decode piece (the same block: decode sequences and their
+  contexts), so the
   prefill and decode halves of mixed steps are priced from their measured
   times, in the steps they shared;
 - `logits`: the LM head pieces (tokens), the profile's form;
@@ -196,14 +197,16 @@ def base_profile_of(config: dict, base: str | None) -> FittedProfile:
     where it ran on the roofline, an empty profile that leaves what it does
     not refit to the roofline (`base_cost_model`)."""
     from profiler.fitted import canonical_model, load_fitted, profile_path
+    from profiler.resolve import auto_profile
 
     if base:
         return load_fitted(base)
     sim = config.get("config", {}).get("sim", {})
     model, chosen = sim.get("model", "smollm2"), sim.get("cost_model", "auto")
-    if chosen in ("auto", "measured"):
-        committed = profile_path(model, "cpu")
-        chosen = str(committed) if committed.is_file() else "roofline"
+    if chosen in ("auto", "measured"):  # what the run resolved it to
+        committed = (auto_profile(model, "cpu")[0] if chosen == "auto" else
+                     profile_path(model, "cpu"))
+        chosen = str(committed) if committed is not None and committed.is_file() else "roofline"
     if chosen != "roofline":
         return load_fitted(chosen)
     from skipsim.model_spec import model_spec

@@ -3,9 +3,9 @@
 `ProfileGrid.full()` is the committed profile's grid; `ProfileGrid.quick()`
 is a thinner one that finishes in minutes on a 2-core CPU. Shapes follow the
 issue: prefill 16..2048 tokens, decode batch 1..256 x context 128..4096
-(capped by `max_decode_kv_tokens`, the K/V one layer must hold), banks of 1k
-to 1M entries (each index kind up to its own cap: building HNSW or IVF-PQ
-over a million vectors, or scanning a million flat entries 256 queries at a
+(capped by `max_decode_kv_tokens`, the K/V one layer must hold), banks of
+100 (IVF-PQ: 1k) to 1M entries (each index kind up to its own cap: building
+HNSW or IVF-PQ over a million vectors, or scanning a million flat entries 256 queries at a
 time, takes minutes per point on 2 cores; the fits extend in log-log beyond
 the largest bank, and a flat scan is linear in the bank), query batches 1..256.
 """
@@ -44,9 +44,17 @@ class ProfileGrid:
     max_decode_kv_tokens: int = 1 << 19  # x block_layers x 1.5 KB per token
     max_bank_per_index: dict = field(default_factory=lambda: {
         "flat": 300_000, "ivfpq": 300_000, "hnsw": 100_000})
+    # IVF-PQ trains 256 centroids per sub-quantizer: no smaller bank
+    min_bank_per_index: dict = field(default_factory=lambda: {"ivfpq": 1_000})
     index_kinds: tuple[str, ...] = INDEX_KINDS
     timing: TimingConfig = TimingConfig()
     layer_index: int = 0  # the layers share one shape; these are timed
+    # the per-step overhead: the executor's loop over a few requests per policy
+    # (`profiler.step_overhead`)
+    overhead_policies: tuple[str, ...] = ("no-skip", "deepest-first")
+    overhead_requests: int = 4
+    overhead_prompt_tokens: int = 16
+    overhead_output_tokens: int = 32
     block_layers: int = 4  # distinct layers per timed call (weights leave the cache)
     name: str = "custom"
 
@@ -58,6 +66,9 @@ class ProfileGrid:
                 raise UserError(f"profile grid: {f} must be non-empty positive integers")
         if self.block_layers < 1:
             raise UserError("profile grid: block_layers must be >= 1")
+        if min(self.overhead_requests, self.overhead_prompt_tokens,
+               self.overhead_output_tokens) < 1:
+            raise UserError("profile grid: the overhead run needs >= 1 request and token")
         unknown = set(self.index_kinds) - set(INDEX_KINDS)
         if unknown:
             raise UserError(f"unknown index kind(s) {sorted(unknown)}: use {INDEX_KINDS}")
@@ -69,7 +80,8 @@ class ProfileGrid:
 
     def bank_sizes_for(self, kind: str) -> tuple[int, ...]:
         cap = self.max_bank_per_index.get(kind, max(self.bank_sizes))
-        return tuple(n for n in self.bank_sizes if n <= cap)
+        floor = self.min_bank_per_index.get(kind, 0)
+        return tuple(n for n in self.bank_sizes if floor <= n <= cap)
 
     @classmethod
     def full(cls) -> ProfileGrid:
@@ -79,7 +91,10 @@ class ProfileGrid:
             decode_contexts=_log_grid(128, 4096, 1),
             logit_tokens=_log_grid(1, 256, 1),
             kv_projection_tokens=_log_grid(1, 2048, 1),
-            bank_sizes=(1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000),
+            # from 100: a live router's bank is often a few hundred entries (the
+            # quick SkipProfile's 372), and a lookup's fixed part does not shrink
+            # with the bank as a log-log extrapolation below the grid would
+            bank_sizes=(100, 300, 1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000),
             query_batches=_log_grid(1, 256, 1),
             timing=TimingConfig(warmup=2, repeats=7),
             name="full")
@@ -107,7 +122,7 @@ class ProfileGrid:
             logit_tokens=(1, 4), kv_projection_tokens=(1, 16),
             bank_sizes=(1_000,), query_batches=(1, 8),
             max_bank_per_index={"flat": 1_000, "ivfpq": 1_000, "hnsw": 1_000},
-            block_layers=2,
+            block_layers=2, overhead_requests=2, overhead_output_tokens=4,
             timing=TimingConfig(warmup=1, repeats=3, min_repeat_s=5e-4),
             name="tiny")
 

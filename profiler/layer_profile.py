@@ -15,9 +15,9 @@ write (not a growing `torch.cat`) is what a paged cache does. Rows measured:
   phase decode (batch b, one new token each, context c);
 - kv_projection: input norm + K and V projections + RoPE of T carried hidden
   states, written to the cache (the `project` KV-hole policy), one layer;
-- logits: embedding of T tokens + final norm + LM head + argmax;
-- step_overhead: a whole-model forward of one token with no layers, minus
-  the logits row: what the framework adds per step.
+- logits: embedding of T tokens + final norm + LM head + argmax.
+
+The per-step overhead is the executor's loop, timed by `step_overhead`.
 """
 
 from __future__ import annotations
@@ -129,14 +129,10 @@ class LayerBench:
 
         return head
 
-    def full_forward(self) -> Callable[[], object]:
-        ids = self.torch.zeros((1, 1), dtype=self.torch.long, device=self.device)
-        return lambda: self.model(input_ids=ids, use_cache=False)
-
 
 def count_points(grid: ProfileGrid) -> int:
     return (len(grid.prefill_tokens) + len(grid.decode_points()) + len(grid.logit_tokens)
-            + len(grid.kv_projection_tokens) + 1)
+            + len(grid.kv_projection_tokens))
 
 
 def profile_layers(model, grid: ProfileGrid, device: str,
@@ -172,26 +168,5 @@ def profile_layers(model, grid: ProfileGrid, device: str,
         for n in grid.logit_tokens:
             progress(f"logits {n}")
             rows.append(_row("logits", "", measure(bench.logits(n), clock, cfg), tokens=n))
-        progress("step overhead")
-        rows.append(_step_overhead(bench, clock, cfg))
     return rows
 
-
-def _step_overhead(bench: LayerBench, clock: Clock, cfg) -> dict:
-    """A whole-model forward of one token with its layer list emptied (rotary
-    tables, mask set-up, embeddings, final norm, LM head) minus the logits
-    row's own work: what the framework adds per step outside the layers."""
-    import torch
-
-    inner = bench.model.model
-    layers = inner.layers
-    inner.layers = torch.nn.ModuleList()
-    try:
-        bare = measure(bench.full_forward(), clock, cfg)
-    finally:
-        inner.layers = layers
-    head = measure(bench.logits(1), clock, cfg).median_s
-    return {"component": "step_overhead", "phase": "", "tokens": 1, "batch": 1, "context": 0,
-            "median_s": max(bare.median_s - head, 0.0), "p10_s": max(bare.p10_s - head, 0.0),
-            "p90_s": max(bare.p90_s - head, 0.0), "repeats": bare.repeats,
-            "inner": bare.inner}

@@ -121,11 +121,27 @@ class Clock:
         return (self.now() - t0) / inner
 
 
-def measure(fn: Callable[[], object], clock: Clock, config: TimingConfig) -> Timing:
+def measure(fn: Callable[[], object], clock: Clock, config: TimingConfig,
+            before: Callable[[], object] | None = None) -> Timing:
     """Time `fn`: one calibrating call, `warmup` discarded calls, then repeats.
 
     An op whose calls would overrun `max_point_s` is repeated fewer times
-    (at least 3) and, being long, needs no warm-up beyond the first call."""
+    (at least 3) and, being long, needs no warm-up beyond the first call.
+    `before`, when given, runs untimed before every call, and each call is
+    timed alone (no inner loop): for an op that a real run makes between
+    other work, with the caches that work leaves (`lookup_profile`)."""
+    if before is not None:
+        def timed_alone() -> float:
+            before()
+            return clock.elapsed_s(fn, 1)
+
+        first = timed_alone()
+        warmup, repeats = config.warmup, config.repeats
+        if first * (warmup + repeats) > config.max_point_s:
+            warmup, repeats = 0, max(3, min(repeats, int(config.max_point_s / first)))
+        for _ in range(warmup):
+            timed_alone()
+        return Timing.from_samples([timed_alone() for _ in range(repeats)], 1)
     first = clock.elapsed_s(fn, 1)
     inner, warmup, repeats = 1, config.warmup, config.repeats
     if config.min_repeat_s > 0 and first < config.min_repeat_s:

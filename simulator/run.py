@@ -93,7 +93,8 @@ class Setup:
         return CheckpointPlan.parse(self.cfg.checkpoints, layers)
 
     def labels(self) -> dict:
-        return {"cost_model": self.cost.label, "skip_model": self.skip_model.label,
+        return {"cost_model": self.cost.label, "cost_model_source": self.cost.source,
+                "skip_model": self.skip_model.label,
                 "policy": self.cfg.policy, "checkpoints": str(self.plan),
                 "model": self.spec.name, "device": self.cfg.device,
                 "kv_policy": self.cfg.kv_policy, "lookup_placement": self.cfg.lookup_placement,

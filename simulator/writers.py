@@ -104,6 +104,8 @@ def format_summary(summary: dict, labels: dict, meta: dict) -> str:
         f"{labels['checkpoints']}, policy {labels['policy']}, KV holes {labels['kv_policy']}, "
         f"lookups {lookups}",
         f"  cost model: {labels['cost_model']}",
+        *([f"    chosen: {labels['cost_model_source']}"] if labels.get("cost_model_source")
+          else []),
         f"  skip model: {labels['skip_model']}",
         *(f"  note: {n}" for n in labels.get("notes", ())),
         f"  requests {s['completed']:,} {_rate_text(meta)}"

@@ -79,17 +79,24 @@ class FakeRunner:
         return torch.tanh(x + 0.5 * math.fsum(vals) / len(vals))
 
     def prefill(self, reqs, token_ids_list, start_pos_list):
+        h = self.prefill_layers(reqs, token_ids_list, start_pos_list, 0, self.num_layers)
+        return h[torch.tensor([len(t) for t in token_ids_list]).cumsum(0) - 1]
+
+    def prefill_layers(self, reqs, token_ids_list, start_pos_list, lo, hi, h=None):
         self.calls["prefill"] += 1
-        out = []
+        out, row = [], 0
         for req, ids, start in zip(reqs, token_ids_list, start_pos_list):
-            assert all((0, p) in self.store.get(req, {}) for p in range(start)), \
+            assert all((lo, p) in self.store.get(req, {}) for p in range(start)), \
                 "prefix K/V missing"
-            h = self.embed(ids)
+            assert lo == 0 or all((lo - 1, start + m) in self.store[req]
+                                  for m in range(len(ids))), "the chunk skipped a block"
+            x_in = self.embed(ids) if h is None else h[row:row + len(ids)]
+            row += len(ids)
             for m in range(len(ids)):
-                x = h[m]
-                for layer in range(self.num_layers):
+                x = x_in[m]
+                for layer in range(lo, hi):
                     x = self._layer(req, layer, start + m, x)
-            out.append(x)
+                out.append(x)
         return torch.stack(out)
 
     def decode_layers(self, h, reqs, positions, lo, hi):

@@ -69,8 +69,13 @@ def test_records_have_the_schema_and_decisions_replay(tmp_path, capsys):
     layer_pieces = pieces[pieces["kind"].isin(["prefill", "block"])]
     assert (layer_pieces["layers"] > 0).all()
     prefill = pieces[pieces["kind"] == "prefill"]
-    # causal pairs of unchunked prompts of 5, 8 and 3 tokens: sum of n (n + 1) / 2
-    assert prefill["tokens"].sum() == 16 and prefill["pairs"].sum() == 15 + 36 + 6
+    # prompts of 5, 8 and 3 tokens, unchunked, move through every block once
+    # (full depth, block by block): per block, their tokens and causal pairs
+    per_block = prefill.groupby("block").agg(tokens=("tokens", "sum"), pairs=("pairs", "sum"),
+                                             layers=("layers", "first"))
+    assert per_block.index.tolist() == list(range(ex.k))
+    assert (per_block["tokens"] == 16).all() and (per_block["pairs"] == 15 + 36 + 6).all()
+    assert per_block["layers"].sum() == LAYERS
     out = capsys.readouterr().out
     assert (out.startswith("skipsim REAL run (executor): fake") and "measured agreement" in out
             and "teacher-forced" in out)

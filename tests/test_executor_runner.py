@@ -44,6 +44,30 @@ def test_chunked_prefill_equals_one_chunk():
     torch.testing.assert_close(chunked.kv.v, whole.kv.v, **TOL)
 
 
+def test_a_prefill_block_by_block_equals_one_pass():
+    """The serving loop moves a prefill through the blocks one step at a time
+    (`prefill_layers` with the states between): the same states and K/V as
+    one full-depth pass, for a batch of ragged chunks, one a second chunk."""
+    prompts = {0: tokens(30, 1), 1: tokens(3, 2), 2: tokens(17, 3)}
+    whole, blocks = runner(), runner()
+    for r in (whole, blocks):
+        for req, ids in prompts.items():
+            assert r.allocate(req, len(ids) + 8)
+        r.prefill([2], [prompts[2][:9]], [0])
+    reqs, ids, starts = [0, 1, 2], [prompts[0], prompts[1], prompts[2][9:]], [0, 0, 9]
+    h_whole = whole.prefill(reqs, ids, starts)
+    h = None
+    for lo, hi in ((0, 1), (1, 3), (3, blocks.num_layers)):
+        h = blocks.prefill_layers(reqs, ids, starts, lo, hi, h)
+        blocks.check_integrity()
+    assert h.shape[0] == 30 + 3 + 8  # every chunk token's state
+    torch.testing.assert_close(h[torch.tensor([29, 32, 40])], h_whole, **TOL)
+    torch.testing.assert_close(blocks.kv.k, whole.kv.k, **TOL)
+    torch.testing.assert_close(blocks.kv.v, whole.kv.v, **TOL)
+    with pytest.raises(ValueError, match="needs its states"):
+        blocks.prefill_layers(reqs, ids, starts, 1, 2)
+
+
 def test_batched_prefill_of_ragged_chunks_equals_one_at_a_time():
     prompts = {0: tokens(30, 1), 1: tokens(3, 2), 2: tokens(17, 3)}
     alone = runner()

@@ -45,10 +45,12 @@ def test_high_hit_rates_and_cheap_lookups_place_routers_where_they_save_most():
 
 
 def test_smollm2_on_the_cpu_places_no_router_at_its_operating_batch():
+    from profiler.committed import default_profile
     from simulator.components import build_cost_model
 
     spec = model_spec("smollm2")
-    cost = build_cost_model("auto", spec, "cpu")
+    # the committed default (AMD EPYC) profile, named: `auto` would follow the machine
+    cost = build_cost_model(str(default_profile("smollm2", "cpu")), spec, "cpu")
     profile, _ = load_profile(None, spec)
     assert profile.config.get("transferred_from") is None
     # ShareGPT's mean lengths; ~4 requests are in flight at 0.1 req/s on this CPU

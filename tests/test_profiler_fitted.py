@@ -94,8 +94,26 @@ def test_cost_model_from_arg_takes_a_path_or_a_name(tmp_path):
     assert isinstance(COST_MODELS["measured"](spec=spec, device="cpu"), MeasuredCostModel)
 
 
-def test_default_is_the_committed_cpu_profile_of_smollm2():
+@pytest.mark.parametrize("cpu, profile, why", [
+    ("Intel(R) Xeon(R) Processor", "cpu-xeon-smollm2.csv", "the committed profile of this CPU"),
+    ("AMD EPYC", "cpu-smollm2.csv", "the committed profile of this CPU"),
+    ("Apple M3", "cpu-smollm2.csv", "the committed cpu default; none is committed for this CPU"),
+])
+def test_auto_prices_by_this_cpus_profile_else_the_default(monkeypatch, cpu, profile, why):
+    """`auto` (every run's default) takes the committed profile measured on
+    this machine's CPU, else the committed CPU default, and says which and why."""
+    import profiler.hardware
+
+    monkeypatch.setattr(profiler.hardware, "cpu_name", lambda: cpu)
     cm = cost_model_from_arg(None, model_spec("smollm2"), "cpu")
+    assert cm.fitted.source.endswith(profile)
+    assert cm.source.startswith(f"auto: profiler/profiles/{profile}, {why}")
+    assert cost_model_from_arg("roofline", model_spec("smollm2"), "cpu").source == \
+        "asked: roofline"
+
+
+def test_the_committed_cpu_default_of_smollm2_prices_sensibly():
+    cm = cost_model_from_arg(str(default_profile()), model_spec("smollm2"), "cpu")
     assert cm.fitted.source == str(default_profile())
     meta = cm.fitted.meta
     assert (meta["model"], meta["device_kind"], meta["num_layers"]) == ("smollm2", "cpu", 30)

@@ -30,6 +30,17 @@ def test_every_component_is_measured(tiny):
     assert set(table.component("lookup")["index"]) == {"flat", "ivfpq", "hnsw"}
 
 
+def test_the_overhead_is_the_executors_loop_per_policy(tiny):
+    """One row per policy, from a real executor run: its steps counted, and
+    each step's overhead (wall less pieces) a small positive time."""
+    table, _ = tiny
+    over = table.component("step_overhead").set_index("index")
+    assert sorted(over.index) == ["deepest-first", "no-skip"]
+    assert (over["repeats"] > 1).all()  # the run's steps
+    assert ((over["median_s"] > 0) & (over["median_s"] < 0.05)).all()
+    assert (over["p10_s"] <= over["p90_s"]).all()
+
+
 def test_metadata_names_device_threads_versions(tiny):
     _, path = tiny
     meta = ProfileTable.load(path).meta
@@ -37,6 +48,7 @@ def test_metadata_names_device_threads_versions(tiny):
     assert meta["num_layers"] == 30 and meta["hidden_size"] == 576
     for key in ("device_name", "cpu_cores", "torch_version", "faiss_version", "date_utc"):
         assert meta[key]
+    assert meta["lookup_timed"].startswith("routing decision")
 
 
 def test_the_tiny_profile_fits_and_prices_a_batch(tiny):

@@ -34,6 +34,17 @@ def test_short_ops_are_looped_until_a_repeat_lasts_min_repeat_s():
     assert t.inner == 100 and clock.calls == 1 + 100 * (1 + 3)
 
 
+def test_with_a_before_call_every_call_is_timed_alone_after_it():
+    """before() (e.g. evicting the caches) runs untimed ahead of every call,
+    and no inner loop lets a short op time itself warm."""
+    clock, order = FakeClock(1e-5), []
+    t = measure(lambda: order.append("op"), clock,
+                TimingConfig(warmup=1, repeats=3, min_repeat_s=1e-3),
+                before=lambda: order.append("before"))
+    assert t.inner == 1 and t.repeats == 3 and clock.calls == 1 + 1 + 3
+    assert order == ["before", "op"] * 5
+
+
 def test_long_ops_get_fewer_repeats_but_never_under_three():
     clock = FakeClock(10.0)
     t = measure(lambda: None, clock, TimingConfig(warmup=2, repeats=7, max_point_s=20.0))
@@ -58,3 +69,5 @@ def test_decode_points_respect_the_kv_cap():
     assert all(b * c <= grid.max_decode_kv_tokens for b, c in grid.decode_points())
     assert (256, 4096) not in grid.decode_points() and (1, 4096) in grid.decode_points()
     assert grid.bank_sizes_for("hnsw")[-1] == 100_000 and grid.bank_sizes_for("flat")[-1] == 300_000
+    # small live banks are measured, not extrapolated; IVF-PQ cannot train below 1k
+    assert grid.bank_sizes_for("flat")[0] == 100 and grid.bank_sizes_for("ivfpq")[0] == 1_000

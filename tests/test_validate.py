@@ -94,6 +94,28 @@ def test_tiny_validate_writes_a_joined_scored_report(tiny, tmp_path, capsys):
     assert calls == []
 
 
+def test_a_refit_on_two_loads_is_scored_only_on_the_third(tiny, tmp_path, capsys):
+    """--fit-on 0.5,0.95 (the default `ends` of three loads): the refit reads
+    the first run of both loads (so it sees light and heavy batches) and is
+    scored only at 0.85, and says so."""
+    from skipsim.cli import main
+
+    folder, path = tiny
+    assert main(argv(folder, path, tmp_path, "--policy", "no-skip", "--loads", "0.5,0.85,0.95")
+                ) == 0  # --fit-on's default with three loads: the ends
+    out = capsys.readouterr().out
+    result = json.loads((tmp_path / "out" / "validation.json").read_text())
+    rows = result["rows"]
+    assert sorted((r["load"], r["cost"]) for r in rows) == [
+        (0.5, "profile"), (0.85, "profile"), (0.85, "refit"), (0.95, "profile")]
+    assert result["fit"]["on"] == "loads 0.5, 0.95, repeat 0 (no-skip)"
+    assert "refit: fit on loads 0.5, 0.95, repeat 0 (no-skip), scored only on load 0.85" in out
+    fitted = set(result["fit"]["runs"])
+    assert fitted == {r["real_run"] for r in rows if r["load"] in (0.5, 0.95)}  # both loads'
+    refit = next(r for r in rows if r["cost"] == "refit")
+    assert refit["real_run"] not in fitted  # and the scored run never was
+
+
 def test_the_cost_model_asked_for_reaches_the_executor(tiny, tmp_path, user_error):
     """--cost-model goes to the executor (whose resolved config the simulator
     side copies): a profile of another model is refused there, in one line."""
@@ -134,13 +156,25 @@ def test_a_mismatched_trace_is_refused():
         matched_trace(trace, real)
 
 
+@pytest.mark.parametrize("text, loads, fitted", [
+    ("ends", (0.5, 0.85, 0.95), (0.5, 0.95)), ("ends", (0.5, 0.95), (0.5,)),
+    ("first", (0.5, 0.85, 0.95), (0.5,)), ("none", (0.5, 0.95), ()), ("ends", (0.5,), ()),
+    ("0.95,0.5,0.95", (0.5, 0.85, 0.95), (0.95, 0.5)),
+])
+def test_which_loads_the_refit_is_fitted_on(text, loads, fitted):
+    from reports.validation.cli import _fit_on
+
+    assert _fit_on(text, loads) == fitted
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--policy", "fastest-ever"], "unknown policy 'fastest-ever'"),
     (["--modes", "psychic"], "unknown skip mode 'psychic'"),
     (["--loads", "0.5,x"], "--loads must be a comma list"),
     (["--repeats", "1"], "--repeats must be at least 2"),
     (["--loads", "0.5,0.95", "--fit-on", "0.7"], "--fit-on 0.7 is not one of the loads"),
-    (["--loads", "0.5", "--fit-on", "0.5"], "--fit-on needs a second load"),
+    (["--loads", "0.5", "--fit-on", "0.5"], "--fit-on needs a load it does not fit on"),
+    (["--loads", "0.5,0.95", "--fit-on", "0.5,0.95"], "--fit-on needs a load it does not fit on"),
 ])
 def test_bad_input_is_one_line_and_exit_2(extra, message, user_error, tmp_path):
     user_error(["validate", "--out", str(tmp_path / "o"), *extra], message)

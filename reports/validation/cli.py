@@ -62,10 +62,12 @@ def add_arguments(parser) -> None:
                              "steps by it and the simulator runs on it (default: the "
                              "committed profile of this CPU, when one is committed; else the "
                              "executor's default)")
-    parser.add_argument("--fit-on", default="first", metavar="LOAD|first|none",
-                        help="refit the cost model on this load's first executor run "
-                             "(`simulate profile --from-steps`) and score it at the other "
-                             "loads, beside the profile's rows (default: the first load)")
+    parser.add_argument("--fit-on", default="ends", metavar="LOADS|ends|first|none",
+                        help="refit the cost model on the first executor runs of these loads "
+                             "(a comma list, e.g. 0.5,0.95: `simulate profile --from-steps`) "
+                             "and score it only at the other loads, beside the profile's rows "
+                             "(default: ends, the lightest and the heaviest load when there "
+                             "are three or more, else the first)")
     parser.add_argument("--quick", action="store_true",
                         help="a few prompts, fewer loads and modes (< 15 min on a CPU)")
     parser.add_argument("--out", default="validation", help="output folder (default: validation)")
@@ -98,12 +100,16 @@ def validate_config(args) -> ValidateConfig:
         skip_config=args.skip_config or (_quick_profile() if q else None))
 
 
-def _fit_on(text: str, loads: tuple[float, ...]) -> float | None:
-    if text == "none" or (text == "first" and len(loads) < 2):
-        return None
-    if text == "first":
-        return loads[0]
-    return _floats(text, "--fit-on")[0] if text.strip() else None
+def _fit_on(text: str, loads: tuple[float, ...]) -> tuple[float, ...]:
+    """The loads to fit on. `ends`: a light and a heavy one (the batch slope
+    measured, not extrapolated), leaving those between to score."""
+    if text == "none" or (text in ("first", "ends") and len(loads) < 2):
+        return ()
+    if text == "ends" and len(loads) >= 3:
+        return (min(loads), max(loads))
+    if text in ("first", "ends"):
+        return (loads[0],)
+    return tuple(dict.fromkeys(_floats(text, "--fit-on")))
 
 
 def _this_cpus_profile(model: str, threads: int) -> str | None:

@@ -7,9 +7,10 @@ batches, lookups and KV holes priced right?), `replay` (the executor's own
 router decisions replayed into the simulator: is the timing right when the
 decisions are identical?), `measured` (the simulator's measured skip model,
 no replay: does the whole prediction hold?). A policy whose scheduler never
-routes (no-skip) has one mode, `no-skip`. `fit_on`: the load whose first
-executor run the cost model is refitted on; the refit is scored only at the
-other loads.
+routes (no-skip) has one mode, `no-skip`. `fit_on`: the loads whose first
+executor runs the cost model is refitted on (two far apart, e.g. 0.5 and
+0.95, so the batch slope is measured, not extrapolated from the small
+batches of a light load); the refit is scored only at the other loads.
 """
 
 from __future__ import annotations
@@ -46,8 +47,14 @@ class ValidateConfig:
     threads: int = 1
     skip_config: str | None = None  # the router mode's SkipProfile (None: the default one)
     cost_model: str | None = None  # what the profile rows price by (None: the executor's default)
-    # the load whose first run the cost model is refitted on (scored at the others); None: no refit
-    fit_on: float | None = None
+    # the loads whose first runs the cost model is refitted on (scored at the
+    # others); empty: no refit
+    fit_on: tuple[float, ...] = ()
+
+    @property
+    def scored_loads(self) -> tuple[float, ...]:
+        """The loads the refit is scored at: those it was not fitted on."""
+        return tuple(x for x in self.loads if x not in self.fit_on)
 
     def __post_init__(self):
         from policies.schedulers import SCHEDULERS
@@ -63,11 +70,12 @@ class ValidateConfig:
         for x in self.loads:
             if not 0 < x <= 1.5:
                 raise UserError(f"--loads must be fractions of capacity in (0, 1.5], got {x:g}")
-        if self.fit_on is not None and self.fit_on not in self.loads:
-            raise UserError(f"--fit-on {self.fit_on:g} is not one of the loads "
-                            f"({', '.join(f'{x:g}' for x in self.loads)})")
-        if self.fit_on is not None and len(self.loads) < 2:
-            raise UserError("--fit-on needs a second load to score the refit on")
+        for x in self.fit_on:
+            if x not in self.loads:
+                raise UserError(f"--fit-on {x:g} is not one of the loads "
+                                f"({', '.join(f'{y:g}' for y in self.loads)})")
+        if self.fit_on and not self.scored_loads:
+            raise UserError("--fit-on needs a load it does not fit on, to score the refit on")
         if self.num_prompts < 2:
             raise UserError(f"--num-prompts must be at least 2, got {self.num_prompts}")
         if self.repeats < 2:

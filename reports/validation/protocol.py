@@ -8,9 +8,9 @@
    rate (seeded, the same on both sides); the executor run `repeats` times
    (the noise floor), plus a `--skip-mode random` run for the random mode;
    the simulator once per mode on the same trace and served system.
-4. With `fit_on`: the cost model refitted on the first run of that load
-   (every policy's, `refit.py`), and the simulator run again on it at every
-   other load: never scored on a run it was fitted on.
+4. With `fit_on`: the cost model refitted on the first run of each of those
+   loads (every policy's, `refit.py`), and the simulator run again on it at
+   every other load: never scored on a run it was fitted on.
 """
 
 from __future__ import annotations
@@ -115,9 +115,9 @@ def run_validation(cfg: ValidateConfig, cache: Path, progress=None, log=None) ->
                     _flags(cfg, plan.policy, rate, "random"), trace_path, 0, runs, log))
                 _tick(progress, run_weight(load))
     fit = None
-    if cfg.fit_on is not None:
-        fit = fit_on_load(cfg.fit_on, [reals[p.policy, cfg.fit_on][0] for p in plans],
-                          cache / "fits")
+    if cfg.fit_on:
+        fit = fit_on_load(cfg.fit_on, [reals[p.policy, x][0] for x in cfg.fit_on
+                                       for p in plans], cache / "fits")
         if log:
             log(f"cost model refitted on {fit['on']}: {fit['path']}")
     rows = []
@@ -132,12 +132,13 @@ def run_validation(cfg: ValidateConfig, cache: Path, progress=None, log=None) ->
                 sim = simulate_like(real, mode, trace_path, rate)
                 rows.append(_row(plan.policy, load, rate, mode, sim, real, floor, "profile"))
                 _tick(progress, SIM_WEIGHT)
-                if fit is not None and load != cfg.fit_on:  # never scored on its own run
+                if fit is not None and load in cfg.scored_loads:  # never on its own runs
                     sim = simulate_like(real, mode, trace_path, rate, cost_model=fit["path"])
                     rows.append(_row(plan.policy, load, rate, mode, sim, real, floor, "refit",
                                      fit["fitted"]))
                     _tick(progress, SIM_WEIGHT)
-    return {"config": {**cfg.__dict__, "trace_file": str(trace_path)},
+    return {"config": {**cfg.__dict__, "scored_loads": cfg.scored_loads if fit else (),
+                       "trace_file": str(trace_path)},
             "capacity_req_per_s": capacity, "rows": rows,
             "fit": None if fit is None else {k: v for k, v in fit.items() if k != "fitted"}}
 
@@ -190,6 +191,6 @@ def total_weight(cfg: ValidateConfig) -> float:
         total += run_weight(float("inf"))
         for load in cfg.loads:
             total += (cfg.repeats + plan.extra_random) * run_weight(load)
-            sims = len(plan.modes) * (1 + (cfg.fit_on is not None and load != cfg.fit_on))
+            sims = len(plan.modes) * (1 + (load in cfg.scored_loads and bool(cfg.fit_on)))
             total += sims * SIM_WEIGHT
     return total

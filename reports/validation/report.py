@@ -74,8 +74,11 @@ def summary_lines(result: dict) -> list[str]:
                      f"{s['median_ape']:>10.1f} / {s['p90_ape']:<5.1f}")
     fit = result.get("fit")
     if fit:
-        lines.append(f"refit: fit on {fit['on']}, scored on the other loads "
-                     f"(step overhead {fit['step_overhead_s'] * 1e3:.2f} ms; {fit['path']})")
+        scored = result["config"].get("scored_loads") or ()
+        lines.append(f"refit: fit on {fit['on']}, scored only on "
+                     + (f"load{'s' if len(scored) > 1 else ''} "
+                        f"{', '.join(f'{x:g}' for x in scored)}" if scored else "the other loads")
+                     + f" (step overhead {fit['step_overhead_s'] * 1e3:.2f} ms; {fit['path']})")
     met = goals(result)
     lines.append(f"goals (|mean E2E| <= {GOALS['e2e_mean']:g}%, |p99 E2E| <= "
                  f"{GOALS['e2e_p99']:g}%): {sum(g['met'] for g in met)} of {len(met)} met")
