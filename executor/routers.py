@@ -53,7 +53,7 @@ def profile_target(profile, target) -> str:
 
 def rebuild_routers(profile, lm, tokenizer, log=print) -> dict:
     """checkpoint index -> the profile's router, fitted on its calibration banks."""
-    from profiler.calibration.banks import build_examples
+    from profiler.calibration.banks import build_examples, step_confidences
     from profiler.calibration.chunks import recorded_chunks
     from profiler.calibration.config import CalibrationConfig
     from profiler.calibration.fitting import fit_routers
@@ -76,7 +76,8 @@ def rebuild_routers(profile, lm, tokenizer, log=print) -> dict:
     cal, labels, _ = recorded_chunks(lm, cfg.model, split.calibration, plan, cfg.max_new_tokens,
                                      cfg.max_skip_blocks, kv_prompts=cfg.live_calibration_prompts,
                                      desc="record+label calibration", log=log)
-    return fit_routers(profile.router, build_examples(plan, cal, labels))
+    return fit_routers(profile.router,
+                       build_examples(plan, cal, labels, step_confidences(lm, cal)))
 
 
 @register_skip_mode("router")

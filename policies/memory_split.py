@@ -14,9 +14,7 @@ from dataclasses import dataclass
 
 from policies.checkpoint_plan import CheckpointPlan
 from skipsim.errors import UserError
-from skipsim.model_spec import ModelSpec
-
-GIB = 2**30
+from skipsim.model_spec import GIB, ModelSpec
 
 
 @dataclass(frozen=True)

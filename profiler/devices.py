@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from skipsim.errors import UserError
+from skipsim.model_spec import GIB
 
 GB = 1e9
-GIB = 2**30
 
 
 @dataclass(frozen=True)

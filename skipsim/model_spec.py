@@ -15,6 +15,8 @@ from pathlib import Path
 
 from skipsim.errors import UserError
 
+GIB = 2**30  # bytes; every GiB figure in the project divides by this one
+
 
 @dataclass(frozen=True)
 class ModelSpec:

@@ -11,10 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from placement_helpers import random_inputs
 
+from policies.placement.base import Plan
 from policies.placement.dp import solve_dp
 from policies.placement.evaluate import evaluate
 from policies.placement.exhaustive import best_by_search
 from policies.placement.ilp import solve
+from policies.placement.incumbent import local_search
 
 
 @settings(max_examples=6, deadline=None, derandomize=True)
@@ -55,3 +57,22 @@ def test_log_agreement_floor_bounds_expected_agreement():
     ev = evaluate(inputs, plan)
     assert math.exp(ev.log_agreement) >= 0.9 - 1e-9
     assert ev.agreement >= math.exp(ev.log_agreement) - 1e-12
+
+
+@pytest.mark.parametrize("seed,batch", [(5, 1), (6, 8)])
+def test_warm_start_never_changes_the_optimum(seed, batch):
+    """The solver starts from the local search's plan (here seeded with the worst
+    plan it can be given: every candidate at its riskiest option); the optimum is
+    still exhaustive search's, and the start is never better than it."""
+    inputs = random_inputs(seed, 10, step=1, num_options=2, batch=batch, min_agreement=0.96,
+                           bank_budget_entries=30000.0, max_landing=3)
+    cands = [c for c in inputs.candidates if inputs.options_at(c)]
+    risky = Plan((0, *cands, 10), tuple(max(inputs.options_at(c), key=lambda o: o.error_prob).key
+                                        for c in cands))
+    start = local_search(inputs, (risky,))
+    plan, stats = solve(inputs, start=risky)
+    _, best_t = best_by_search(inputs)
+    assert stats.objective_s == pytest.approx(best_t, rel=1e-7)
+    assert evaluate(inputs, start[0]).feasible
+    assert start[1] == pytest.approx(evaluate(inputs, start[0]).time_per_token_s, rel=1e-12)
+    assert start[1] >= best_t * (1 - 1e-9)

@@ -35,9 +35,8 @@ from policies.placement.inputs import Affine, PlanInputs, RouterOption
 from profiler.calibration.skip_profile import CheckpointProfile, SkipProfile
 from profiler.cost_model import BatchShape, CostModel
 from skipsim.errors import UserError
-from skipsim.model_spec import ModelSpec
+from skipsim.model_spec import GIB, ModelSpec
 
-GIB = 2**30
 BANK_ENTRY_OVERHEAD_BYTES = 8  # SimConfig.bank_entry_overhead_bytes: decision + id
 
 

@@ -97,9 +97,11 @@ def solve_at_own_batch(inputs_at, workload: Workload, rate: float, max_num_seqs:
     b, t = own(Plan((0, L), ()))
     tried: dict[int, tuple] = {}
     batch = max(1, round(b))
+    plan = None
     while batch not in tried and len(tried) < rounds:
         inputs = inputs_at(batch, note(b, t))
-        plan, stats = solve(inputs, solver)
+        # the previous batch's plan seeds the solver's warm start (`ilp.solve`)
+        plan, stats = solve(inputs, solver, start=plan)
         if plan is None:
             raise UserError(f"no plan fits: the bank budget is "
                             f"{inputs.bank_budget_bytes / GIB:.2f} GiB")
@@ -126,7 +128,8 @@ def best_throughput(inputs_at, slo_s: float, max_num_seqs: int, solver: str):
         inputs = inputs_at(batch, f"best batch for the TPOT SLO {slo_s * 1e3:g} ms")
         if inputs.batch != batch:  # the KV cache holds fewer: larger batches cannot fit either
             break
-        plan, stats = solve(inputs, solver, time_cap_s=slo_s)
+        plan, stats = solve(inputs, solver, time_cap_s=slo_s,
+                            start=best[1] if best is not None else None)
         first = first or (inputs, plan, stats)
         if plan is not None and (best is None or stats.objective_s < best[2].objective_s):
             best = (inputs, plan, stats)

@@ -27,7 +27,7 @@ class SkipExamples:
     exit_entropy: [N] entropy (nats) of the LM head read at the checkpoint.
     safe: [N, m] whether skipping to landings[j] kept the full model's token.
     deltas: [N, m, d] residual change h_{landing} - h_b of the skipped blocks
-        (zeros for the exit).
+        (zeros for the exit); float16 from calibration, as its recorded states.
     group: [N] prompt id (for grouped splits).
     context: [N, f] context features (`features.CONTEXT_FEATURES`), or None.
     exit_margin: [N] top-1 minus top-2 probability of the LM head read at the

@@ -26,4 +26,4 @@ class CosineRouter(Router):
     def deltas(self, query, landing_idx):
         _, ids = self.bank.search(query.keys, 1)
         d = self.bank.examples.deltas[ids[:, 0], np.maximum(landing_idx, 0)]
-        return np.where((landing_idx >= 0)[:, None], d, 0.0)
+        return np.where((landing_idx >= 0)[:, None], d, 0.0).astype(np.float32)

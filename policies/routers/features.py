@@ -11,7 +11,13 @@ router sees the same quantities in both. Shapes: n tokens, d hidden.
 - the previous token's cos(h_{b-1}, h_b) at the same checkpoint (skips are
   correlated along a sequence; the previous token's *safety* is not observable
   live, its saturation is);
-- the prompt's running mean of cos(h_{b-1}, h_b) at the checkpoint so far.
+- the prompt's running mean of cos(h_{b-1}, h_b) at the checkpoint so far;
+- the previous decode step's final softmax: its top-1 probability, top-1
+  minus top-2, and entropy (nats). The LM head runs at the end of every step
+  anyway, so this costs nothing live; a confident previous step (the middle
+  of a word, a memorised phrase) goes with safe skips now (skips are
+  correlated along a sequence). The first decode step, whose previous softmax
+  is the prefill's and is not recorded, reads zeros.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ from __future__ import annotations
 import numpy as np
 
 CONTEXT_FEATURES = ("cos_prev2", "log_delta1", "log_delta2", "log_step", "prev_token_cos",
-                    "prompt_mean_cos")
+                    "prompt_mean_cos", "prev_step_top1", "prev_step_margin",
+                    "prev_step_entropy")
+STEP_CONFIDENCE = 3   # the last three: `step_confidence` of the previous step
 
 
 def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -28,13 +36,35 @@ def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def context_features(h: np.ndarray, h1: np.ndarray, h2: np.ndarray, step: np.ndarray,
-                     prev_token_cos: np.ndarray, prompt_mean_cos: np.ndarray) -> np.ndarray:
+                     prev_token_cos: np.ndarray, prompt_mean_cos: np.ndarray,
+                     prev_step: np.ndarray) -> np.ndarray:
     """[n, len(CONTEXT_FEATURES)] from h_b, h_{b-1}, h_{b-2} [n, d], the decode step
-    (1-based) and the two running quantities [n]."""
+    (1-based), the two running quantities [n] and the previous step's
+    `step_confidence` [n, STEP_CONFIDENCE]."""
     log_norm = lambda x: np.log(np.linalg.norm(x, axis=1) + 1e-6)  # noqa: E731
-    return np.stack([_cos(h2, h1), log_norm(h - h1), log_norm(h1 - h2),
-                     np.log1p(np.asarray(step, float)), prev_token_cos, prompt_mean_cos],
-                    1).astype(np.float32)
+    own = np.stack([_cos(h2, h1), log_norm(h - h1), log_norm(h1 - h2),
+                    np.log1p(np.asarray(step, float)), prev_token_cos, prompt_mean_cos], 1)
+    return np.hstack([own, np.asarray(prev_step, float).reshape(len(own), STEP_CONFIDENCE)]
+                     ).astype(np.float32)
+
+
+def step_confidence(logp: np.ndarray) -> np.ndarray:
+    """[n, STEP_CONFIDENCE] top-1 probability, top-1 minus top-2 and entropy (nats)
+    of n final softmaxes given as log-probabilities [n, V]."""
+    logp = np.asarray(logp, np.float64)
+    if logp.shape[1] > 1:
+        top2 = np.sort(np.exp(np.partition(logp, -2, axis=1)[:, -2:]), axis=1)[:, ::-1]
+    else:
+        top2 = np.hstack([np.exp(logp), np.zeros((len(logp), 1))])
+    p = np.exp(logp)
+    entropy = -(p * np.where(p > 0, logp, 0.0)).sum(1)   # 0 log 0 = 0
+    return np.stack([top2[:, 0], top2[:, 0] - top2[:, 1], entropy], 1)
+
+
+def previous_steps(confidence: np.ndarray) -> np.ndarray:
+    """Along one prompt's decode steps: each step reads the step before's
+    confidence [T, STEP_CONFIDENCE]; the first reads zeros."""
+    return np.vstack([np.zeros((1, STEP_CONFIDENCE)), confidence[:-1]])[:len(confidence)]
 
 
 def sequence_running(prev_cos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -6,8 +6,9 @@ Features (`learned_features`): the hidden state's top principal components
 and the MLP trains faster on a few dozen), its log norm, the saturation
 cos(h_{b-1}, h_b) and the context features of `features.py` (the last layers'
 deltas, position, the previous token's saturation, the prompt's running
-mean). No LM head is read at the checkpoint, so these routers cost a few
-thousand multiply-adds per query, not an LM head.
+mean, the previous step's final softmax confidence). No LM head is read at
+the checkpoint (the previous step's was read anyway), so these routers cost
+a few thousand multiply-adds per query, not an LM head.
 
 `gbt`: one `HistGradientBoostingClassifier` per candidate landing (Ke et al.
 2017, LightGBM-style histogram boosting), predicting P(safe). `mlp`: one

@@ -52,9 +52,13 @@ def chunk_key(model: str, plan, max_skip_blocks: int, max_new_tokens: int,
 
 def recorded_chunks(lm, model: str, prompts: list[list[int]], plan, max_new_tokens: int,
                     max_skip_blocks: int, kv_prompts: int, keep_logprobs: bool = False,
-                    desc: str = "record", log=None):
+                    desc: str = "record", log=None, keep: bool = True):
     """(recordings, labels, seconds spent computing) for `prompts`: the first
-    `kv_prompts` (rounded up to whole chunks) keep K/V, the rest are compact."""
+    `kv_prompts` (rounded up to whole chunks) keep K/V, the rest are compact.
+    With `keep=False` (`--record-only`) the chunks are only made sure to be in
+    the cache: none is loaded, and each computed one is let go once saved, so
+    memory stays at one chunk's however many prompts are recorded (empty lists
+    are returned)."""
     from skipsim.paths import cache_dir
 
     folder = cache_dir("calibration", "chunks")
@@ -75,7 +79,7 @@ def recorded_chunks(lm, model: str, prompts: list[list[int]], plan, max_new_toke
             if path in done:
                 continue
             if path.is_file():
-                done[path] = torch.load(path, weights_only=False)
+                done[path] = torch.load(path, weights_only=False) if keep else ([], [])
             elif _claim(path):
                 t0 = time.time()
                 try:
@@ -92,7 +96,8 @@ def recorded_chunks(lm, model: str, prompts: list[list[int]], plan, max_new_toke
                     tmp.replace(path)
                 finally:
                     path.with_suffix(".claim").unlink(missing_ok=True)
-                done[path] = (r, lab)
+                done[path] = (r, lab) if keep else ([], [])
+                del r, lab
             else:
                 waiting = True
                 continue
@@ -104,8 +109,9 @@ def recorded_chunks(lm, model: str, prompts: list[list[int]], plan, max_new_toke
         labels += done[path][1]
     bar.close()
     if log:
-        log(f"{desc}: {len(prompts)} prompts, {sum(x.num_decode for x in recs)} decode tokens, "
-            f"{spent:.0f} s computed (the rest from {folder})")
+        tokens = f"{sum(x.num_decode for x in recs)} decode tokens, " if keep else ""
+        log(f"{desc}: {len(prompts)} prompts, {tokens}{spent:.0f} s computed "
+            f"(the rest from {folder})")
     return recs, labels, spent
 
 

@@ -29,7 +29,7 @@ import torch
 from policies.checkpoint_plan import CheckpointPlan
 from policies.kv_hole import HoleFill, kv_hole_policy
 from policies.routers.base import Query, Router, decide
-from policies.routers.features import context_features
+from policies.routers.features import STEP_CONFIDENCE, context_features, step_confidence
 from profiler.calibration.decoder import LayerwiseModel
 from profiler.calibration.oracle import oracle_route
 from profiler.calibration.recording import PromptRecording
@@ -83,6 +83,8 @@ def evaluate_live(lm: LayerwiseModel, recs: list[PromptRecording], setup: LiveSe
     routed = setup.plan.router_checkpoints if setup.oracle_max_skip_blocks else setup.routers
     checkpoints = {setup.plan.boundaries[i]: i for i in routed}
     running = {i: RunningCos(B) for i in routed}   # per checkpoint, per prompt
+    # each prompt's previous step's final softmax (this run's own), a context feature
+    last_step = np.zeros((B, STEP_CONFIDENCE))
     for s in range(1, max(steps, default=0) + 1):
         slots = torch.tensor([b for b in range(B) if steps[b] >= s])
         n = len(slots)
@@ -107,7 +109,8 @@ def evaluate_live(lm: LayerwiseModel, recs: list[PromptRecording], setup: LiveSe
                                               else None)
                 else:
                     land_layer, choice, query = _route(lm, setup, i, h, prev_in, prev2_in, rows,
-                                                       s, running[i], slots)
+                                                       s, running[i], slots,
+                                                       last_step[slots[rows].numpy()])
                 hit = land_layer > layer
                 for r, ll in zip(rows, land_layer):
                     trace.append((request_ids[int(slots[r])], s, i, _checkpoint_of(setup.plan, ll)))
@@ -134,6 +137,8 @@ def evaluate_live(lm: LayerwiseModel, recs: list[PromptRecording], setup: LiveSe
                 _fill_hole(lm, fill, layer, h[hole], slots[hole], positions[hole],
                            cache, (rope[0][hole], rope[1][hole]), depart[~run], recs)
         logp = torch.log_softmax(lm.logits(h[:, 0]), -1)
+        if setup.routers:
+            last_step[slots.numpy()] = step_confidence(logp.numpy())
         for r, b in enumerate(slots.tolist()):
             agree.append(int(logp[r].argmax()) == recs[b].tokens[s])
             ref = recs[b].ref_logprobs  # calibration recordings keep none: KL unknown there
@@ -160,14 +165,14 @@ class RunningCos:
         return prev, self.total[prompts] / self.count[prompts]
 
 
-def _route(lm, setup, i, h, prev_in, prev2_in, rows, step, running, slots):
+def _route(lm, setup, i, h, prev_in, prev2_in, rows, step, running, slots, last_step):
     """(landing layer of each standing token (== its layer when it runs on;
     L + 1 = exit), chosen landing index (-1 = none), the router's query)."""
     router = setup.routers[i]
     plan = setup.plan
     x = h[rows, 0]
     query = _query(lm, router, x, prev_in[rows], prev2_in[rows], step, running,
-                   slots[rows].numpy())
+                   slots[rows].numpy(), last_step)
     idx = decide(router.scores(query), setup.thresholds.get(i, float("inf")))
     land = np.array([router.landings[j] if j >= 0 else i for j in idx])
     layers = np.array([plan.boundaries[c] if c < plan.num_blocks else lm.num_layers + 1
@@ -175,7 +180,7 @@ def _route(lm, setup, i, h, prev_in, prev2_in, rows, step, running, slots):
     return layers, idx, query
 
 
-def _query(lm, router, x, prev, prev2, step, running, prompts):
+def _query(lm, router, x, prev, prev2, step, running, prompts, last_step):
     cos = torch.nn.functional.cosine_similarity(prev, x, dim=-1).numpy()
     ent = np.zeros(len(x))
     margin = None
@@ -185,7 +190,7 @@ def _query(lm, router, x, prev, prev2, step, running, prompts):
         top2 = logp.topk(2, -1).values.exp()
         margin = (top2[:, 0] - top2[:, 1]).numpy().astype(np.float64)
     context = context_features(x.numpy(), prev.numpy(), prev2.numpy(), np.full(len(x), step),
-                               *running.update(prompts, cos))
+                               *running.update(prompts, cos), last_step)
     return Query(x.numpy().astype(np.float32), cos, ent, context, margin)
 
 

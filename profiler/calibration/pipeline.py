@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from policies.checkpoint_plan import CheckpointPlan
 from policies.routers.base import SkipExamples, decide
-from profiler.calibration.banks import build_examples, take_fraction
+from profiler.calibration.banks import build_examples, step_confidences, take_fraction
 from profiler.calibration.config import CalibrationConfig
 from profiler.calibration.decoder import LayerwiseModel
 from profiler.calibration.fitting import (
@@ -75,8 +75,8 @@ def run_calibration(cfg: CalibrationConfig, out: Path, log=print) -> SkipProfile
     cal, test, labels, compute_s = _recorded(cfg, lm, plan, split, log)
     if cfg.record_only:
         return None
-    ex_cal = build_examples(plan, cal, labels[:len(cal)])
-    ex_test = build_examples(plan, test, labels[len(cal):])
+    ex_cal = build_examples(plan, cal, labels[:len(cal)], step_confidences(lm, cal))
+    ex_test = build_examples(plan, test, labels[len(cal):], step_confidences(lm, test))
     n_cal = sum(r.num_decode for r in cal)
     n_test = sum(r.num_decode for r in test)
     log(f"{n_cal} calibration and {n_test} test decode tokens "
@@ -201,11 +201,13 @@ def _recorded(cfg: CalibrationConfig, lm, plan, split, log):
     test, test_labels, t_test = recorded_chunks(lm, cfg.model, split.test, plan,
                                                 cfg.max_new_tokens, cfg.max_skip_blocks,
                                                 kv_prompts=len(split.test), keep_logprobs=True,
-                                                desc="record+label test", log=log)
+                                                desc="record+label test", log=log,
+                                                keep=not cfg.record_only)
     cal, cal_labels, t_cal = recorded_chunks(lm, cfg.model, split.calibration, plan,
                                              cfg.max_new_tokens, cfg.max_skip_blocks,
                                              kv_prompts=cfg.live_calibration_prompts,
-                                             desc="record+label calibration", log=log)
+                                             desc="record+label calibration", log=log,
+                                             keep=not cfg.record_only)
     return cal, test, cal_labels + test_labels, t_cal + t_test
 
 
