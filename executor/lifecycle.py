@@ -12,7 +12,16 @@ import numpy as np
 class Lifecycle:
     def _lm_head_and_emit(self, ids: list[int], h, from_prefill: list[bool]) -> None:
         t0 = self.now()
-        toks = self.runner.logits(h).argmax(-1).tolist()
+        logits = self.runner.logits(h)
+        toks = logits.argmax(-1).tolist()
+        # context routers read this step's softmax confidence at the next (timed
+        # here: it is a reading of the LM head's output; prefill emits are not
+        # read, as calibration records none for a first decode step)
+        if self.context is not None:
+            rows = [m for m, pre in enumerate(from_prefill) if not pre]
+            if rows:
+                logp = self.torch.log_softmax(logits[self._idx(rows)].float(), -1)
+                self.context.record_step([ids[m] for m in rows], logp.cpu().numpy())
         self._sync()
         self.log.add(self.steps, "lm_head", self.k, t0, self.now(), len(ids), len(ids), 0, 0,
                      self.cost.lm_head_time_s(len(ids)))
@@ -49,6 +58,7 @@ class Lifecycle:
         t.finish_s[i] = now
         t.running[i], t.done[i] = False, True
         self.runner.free(i)
+        self._forget_context(i)
         self.running -= 1
         self.finished += 1
         if self.progress is not None:
@@ -67,8 +77,16 @@ class Lifecycle:
     def _preempt(self, v: int) -> None:
         self.prefill_h.pop(v, None)  # a prefill between blocks starts over
         self.runner.free(v)
+        self._forget_context(v)
         self.t.preempt(v)
         self.running -= 1
+
+    def _forget_context(self, i: int) -> None:
+        """Drop request i's routing context (finished, or preempted: a recompute
+        starts it over as at a first decode step; the step still counts from the
+        token index)."""
+        if self.context is not None:
+            self.context.drop(i)
 
 
 class _RunnerPages:

@@ -13,6 +13,12 @@ Each step's tokens standing at a checkpoint are looked up in one batched
 faiss search (router.scores); with `--device cuda` the bank index moves to
 the GPU when faiss has GPU support, else the states are copied to the host
 and the copies are timed and labelled.
+
+Routers that read context features (gbt, mlp: `Router.needs_context`) get
+them from the executor's per-request `LiveContext` (the object the live
+calibration keeps, `policies/routers/live_context.py`), from the inputs of
+the two layers before the checkpoint; a token's decode step is its token
+index + 1. Other routers (knn) compute none of it.
 """
 
 from __future__ import annotations
@@ -90,7 +96,9 @@ class RouterSkipMode(SkipMode):
         self.action = action
         self.bank_entries = max((len(r.bank) for r in routers.values() if hasattr(r, "bank")),
                                 default=0)  # what the cost model prices a lookup at
-        self.needs_prev_state = any(r.name == "probe" for r in routers.values())
+        self.needs_context = any(r.needs_context for r in routers.values())
+        self.needs_prev_state = self.needs_context or any(r.name == "probe"
+                                                          for r in routers.values())
         self.needs_exit_entropy = any(r.needs_exit_entropy for r in routers.values())
         self.host_copies = device != "cpu" and not _move_banks_to_gpu(routers)
         where = ("on the host (host copies timed)" if self.host_copies
@@ -119,7 +127,7 @@ class RouterSkipMode(SkipMode):
         label = f"router: {profile.router} @ {float(target):g} from {getattr(path, 'name', path)}"
         return cls(routers, thresholds, error_prob, profile.action, context["device"], label)
 
-    def decide(self, at, h, prev, logits, request_ids, token_indices):
+    def decide(self, at, h, prev, logits, request_ids, token_indices, prev2=None, context=None):
         import torch
 
         from policies.routers.base import Query, decide
@@ -133,8 +141,15 @@ class RouterSkipMode(SkipMode):
         if router.needs_exit_entropy:
             logp = torch.log_softmax(logits(h).float(), -1)
             ent = (-(logp.exp() * logp).sum(-1)).cpu().numpy()
+        if router.needs_context:
+            if context is None or prev is None or prev2 is None:
+                raise ValueError(f"the {router.name} router needs the requests' context "
+                                 "(their two previous states and LiveContext)")
+            h1, h2 = (x.detach().float().cpu().numpy() for x in (prev, prev2))
         t1 = time.perf_counter()
-        query = Query(keys, cos, ent)
+        features = (context.features(at, request_ids, np.asarray(token_indices) + 1, keys, h1,
+                                     h2, cos) if router.needs_context else None)
+        query = Query(keys, cos, ent, features)
         idx = decide(router.scores(query), self.thresholds.get(at, float("inf")))
         landings = np.asarray(router.landings, np.int64)
         landing = np.where(idx >= 0, landings[np.maximum(idx, 0)], at).astype(np.int64)

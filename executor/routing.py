@@ -19,9 +19,11 @@ RUNNER_FILL = {HoleFill.PROJECT: "project", HoleFill.COPY: "copy",
 
 
 def checkpoint_decision(skip, at: int, states, prev_states, idx, request_ids: np.ndarray,
-                        token_indices: np.ndarray, logits, decisions: list):
+                        token_indices: np.ndarray, logits, decisions: list,
+                        prev2_states=None, context=None):
     """One checkpoint's routing decision for the tokens whose states are rows
-    `idx` of `states` [N, d]: gather their states (and previous states), ask
+    `idx` of `states` [N, d]: gather their states (and the inputs of the one
+    or two layers before; the requests' `LiveContext` goes along), ask
     the skip mode (for the router: host copy, features, bank search, vote,
     threshold), and append one (request, token, at, landing, p_change) per
     token to `decisions`. Returns (Decision, landings as a list, the gathered
@@ -29,7 +31,8 @@ def checkpoint_decision(skip, at: int, states, prev_states, idx, request_ids: np
     (`profiler.lookup_profile`), so the cost model prices what a run pays."""
     h = states[idx]
     prev = prev_states[idx] if prev_states is not None else None
-    d = skip.decide(at, h, prev, logits, request_ids, token_indices)
+    prev2 = prev2_states[idx] if prev2_states is not None else None
+    d = skip.decide(at, h, prev, logits, request_ids, token_indices, prev2, context)
     landing = d.landing.tolist()
     p = d.p_change.tolist()
     for m, rid in enumerate(request_ids.tolist()):
@@ -51,7 +54,8 @@ class Routing:
             rids = t.request_id[here]
             toks = np.array([t.generated[i] - 1 for i in here], np.int64)
             d, landing, h = checkpoint_decision(self.skip, c, self.h, self.prev, idx, rids, toks,
-                                                self.runner.logits, self.decisions)
+                                                self.runner.logits, self.decisions, self.prev2,
+                                                self.context)
             hit = [m for m, land in enumerate(landing) if land > c]
             if len(hit) < len(here):
                 t.queues[c].update(dict.fromkeys((here[m] for m in range(len(here))

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from executor.kv_account import KVAccount
 from executor.lifecycle import Lifecycle
 from executor.routing import Routing
@@ -71,6 +73,14 @@ class Executor(Routing, Lifecycle):
         self.h = torch.zeros(n, d, dtype=runner.dtype, device=runner.device)
         self.prev = torch.zeros(n, d, dtype=runner.dtype, device=runner.device) \
             if skip_mode.needs_prev_state else None
+        # context routers (gbt, mlp) also read the input of the layer before that
+        # and each request's running quantities, dropped when it finishes or is preempted
+        self.prev2, self.context = None, None
+        if skip_mode.needs_context:
+            from policies.routers.live_context import LiveContext
+
+            self.prev2 = torch.zeros(n, d, dtype=runner.dtype, device=runner.device)
+            self.context = LiveContext()
         self.progress, self.timeline = progress, timeline
         self.clock, self.sleep = clock, sleep
         self.log = StepLog()
@@ -248,16 +258,14 @@ class Executor(Routing, Lifecycle):
             src = self.tokens if self.cfg.free_running else self.refs
             inputs = self._idx([src[i][t.generated[i] - 1] for i in dec])
             h = runner.embed(inputs)
+            if self.prev2 is not None:  # a one-layer first block reads the embedding twice
+                self.prev[idx] = h
         else:
             h = self.h[idx]
         route_next = self.routing and j + 1 < self.k
-        if route_next and self.prev is not None and hi - lo > 1:
-            h = runner.decode_layers(h, dec, pos_t, lo, hi - 1)
-            self.prev[idx] = h
-            h = runner.decode_layers(h, dec, pos_t, hi - 1, hi)
+        if route_next and self.prev is not None:
+            h = self._decode_keeping_inputs(h, dec, idx, pos_t, lo, hi)
         else:
-            if route_next and self.prev is not None:
-                self.prev[idx] = h
             h = runner.decode_layers(h, dec, pos_t, lo, hi)
         self.h[idx] = h
         self._sync()
@@ -273,6 +281,22 @@ class Executor(Routing, Lifecycle):
             return []
         return self._route(j + 1, dec)
 
+    def _decode_keeping_inputs(self, h, dec, idx, pos_t, lo, hi):
+        """Layers lo..hi-1, keeping the inputs of the last one (`prev`) or two
+        (`prev2` too) for the router: each layer run shifts them, so a block
+        shorter than that keeps the inputs of the layers before it (the last
+        the token ran), as the live calibration does."""
+        runner, keep = self.runner, 1 if self.prev2 is None else 2
+        split = max(lo, hi - keep)
+        if split > lo:
+            h = runner.decode_layers(h, dec, pos_t, lo, split)
+        for layer in range(split, hi):
+            if self.prev2 is not None:
+                self.prev2[idx] = self.prev[idx]
+            self.prev[idx] = h
+            h = runner.decode_layers(h, dec, pos_t, layer, layer + 1)
+        return h
+
     # ------------------------------------------------------------ checks
     def check_integrity(self) -> None:
         self.t.check_integrity()
@@ -285,3 +309,6 @@ class Executor(Routing, Lifecycle):
             assert len(h) == self.t.chunk[i], "a prefill's states are not its chunk's"
         for i, toks in enumerate(self.tokens):
             assert len(toks) >= self.t.generated[i], "a generated token was lost"
+        if self.context is not None:
+            assert self.context.held() <= set(np.flatnonzero(self.t.running).tolist()), \
+                "a finished or preempted request's routing context was kept"

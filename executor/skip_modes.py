@@ -40,12 +40,17 @@ class SkipMode(ABC):
     label = "abstract"
     does_lookups = False  # a bank lookup per standing token (counted in the records)
     needs_prev_state = False  # wants the input of the last layer before the checkpoint
+    # wants the input of the layer before that too, and the executor's
+    # per-request `LiveContext` (policies/routers/live_context.py)
+    needs_context = False
 
     @abstractmethod
     def decide(self, at: int, h, prev, logits: Callable, request_ids: np.ndarray,
-               token_indices: np.ndarray) -> Decision:
+               token_indices: np.ndarray, prev2=None, context=None) -> Decision:
         """h: [n, d] tensor of the states at checkpoint `at`; prev: their input
-        to the layer before (or None); logits(h) -> [n, V] for early-exit features."""
+        to the layer before (or None); logits(h) -> [n, V] for early-exit features;
+        prev2: the input of the layer before that, and context: the requests'
+        `LiveContext` (both None unless `needs_context`)."""
 
     def kv_p_change_scale(self, kv_policy: str) -> float:
         return 1.0
@@ -63,7 +68,7 @@ class NoSkipMode(SkipMode):
     def build(cls, plan, options, context):
         return cls()
 
-    def decide(self, at, h, prev, logits, request_ids, token_indices):
+    def decide(self, at, h, prev, logits, request_ids, token_indices, prev2=None, context=None):
         n = len(request_ids)
         return Decision(np.full(n, at, np.int64), np.zeros(n), None, 0.0, 0.0)
 
@@ -83,7 +88,7 @@ class RandomSkipMode(SkipMode):
         return cls(plan, ParametricSkipModel.from_options(plan, options),
                    np.random.default_rng([context["seed"], 3]))  # the simulator's router stream
 
-    def decide(self, at, h, prev, logits, request_ids, token_indices):
+    def decide(self, at, h, prev, logits, request_ids, token_indices, prev2=None, context=None):
         out = self.model.decide(self.plan, at, request_ids, token_indices, self.rng)
         return Decision(out.landing.astype(np.int64), out.p_change, None, 0.0, 0.0)
 

@@ -9,6 +9,7 @@ from policies.routers.features import (
     STEP_CONFIDENCE,
     context_features,
     previous_steps,
+    sequence_running,
     step_confidence,
 )
 
@@ -103,3 +104,36 @@ def test_live_decoding_feeds_a_learned_router_the_banks_features():
     assert never.agreement == 1.0 and never.skipped_fraction == 0.0
     always = evaluate_live(lm, recs, LiveSetup(plan, routers, {i: 0.0 for i in routers}))
     assert always.skipped_fraction > 0.0
+
+
+def test_live_context_one_step_at_a_time_equals_the_offline_sequence_features():
+    """Two sequences interleaved at two checkpoints, one decode step at a time
+    (`LiveContext`, as live decoding and the executor keep them), give each
+    sequence the features its whole recording gives at once (`sequence_running`,
+    `previous_steps`); a dropped sequence starts over as at its first step."""
+    from policies.routers.live_context import LiveContext
+
+    rng = np.random.default_rng(4)
+    steps, d, vocab = 7, 5, 11
+    seqs = {s: dict(h=rng.normal(size=(3, steps, d)), cos=rng.uniform(-1, 1, (2, steps)),
+                    logp=np.log(rng.dirichlet(np.ones(vocab), steps))) for s in (10, 20)}
+    live, got = LiveContext(), {(s, at): [] for s in seqs for at in (0, 1)}
+    for t in range(steps):
+        for at in (0, 1):
+            for s in (20, 10) if t % 2 else (10, 20):
+                x = seqs[s]
+                got[s, at].append(live.features(at, [s], np.array([t + 1]), *x["h"][:, t:t + 1],
+                                                x["cos"][at, t:t + 1])[0])
+        live.record_step(np.array([10, 20]), np.vstack([seqs[s]["logp"][t] for s in (10, 20)]))
+    for (s, at), rows in got.items():
+        x = seqs[s]
+        want = context_features(*x["h"], np.arange(1, steps + 1), *sequence_running(x["cos"][at]),
+                                previous_steps(step_confidence(x["logp"])))
+        np.testing.assert_allclose(np.array(rows), want, rtol=1e-6)
+    assert live.held() == {10, 20}
+    live.drop(10)
+    x = seqs[10]
+    again = live.features(0, [10], np.array([1]), *x["h"][:, :1], x["cos"][0, :1])
+    first = context_features(*x["h"][:, :1], np.array([1]), x["cos"][0, :1], x["cos"][0, :1],
+                             np.zeros((1, STEP_CONFIDENCE)))
+    np.testing.assert_allclose(again, first, rtol=1e-6)

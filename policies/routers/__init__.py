@@ -2,7 +2,9 @@
 the next block, skips to a later checkpoint, or exits to the LM head.
 
 `base` holds the contract (`Router`, the examples it learns from, the rule that
-turns scores and a threshold into decisions); `bank` is the faiss bank of
+turns scores and a threshold into decisions); `features` the context features
+beyond the hidden state and `live_context` the per-sequence state a live
+decode keeps for them (routers with `needs_context`); `bank` is the faiss bank of
 recorded states and their safe decisions; `threshold` calibrates
 per-checkpoint thresholds to a target agreement; one file per router, named
 in the `ROUTERS` table below and imported on first use (probe needs sklearn,

@@ -75,6 +75,10 @@ class Router(ABC):
     # whether queries must carry the early-exit entropy and margin: the LM head
     # runs at the checkpoint, a cost the simulator charges per query
     needs_exit_entropy = False
+    # whether queries must carry `context` (features.CONTEXT_FEATURES) and a
+    # true prev_cos: a live decode then keeps each sequence's h_{b-1}, h_{b-2}
+    # and running quantities (`live_context.LiveContext`)
+    needs_context = False
 
     def __init__(self, examples: SkipExamples):
         if len(examples) == 0:

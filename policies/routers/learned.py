@@ -68,6 +68,8 @@ def one_thread(method):
 
 @register_router("gbt")
 class BoostedTreesRouter(Router):
+    needs_context = True
+
     @one_thread
     def __init__(self, examples, max_iter: int = 150):
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -89,6 +91,8 @@ class BoostedTreesRouter(Router):
 
 @register_router("mlp")
 class MLPRouter(Router):
+    needs_context = True
+
     @one_thread
     def __init__(self, examples, hidden: int = 64, max_iter: int = 80):
         from sklearn.neural_network import MLPClassifier

@@ -29,7 +29,7 @@ import torch
 from policies.checkpoint_plan import CheckpointPlan
 from policies.kv_hole import HoleFill, kv_hole_policy
 from policies.routers.base import Query, Router, decide
-from policies.routers.features import STEP_CONFIDENCE, context_features, step_confidence
+from policies.routers.live_context import LiveContext
 from profiler.calibration.decoder import LayerwiseModel
 from profiler.calibration.oracle import oracle_route
 from profiler.calibration.recording import PromptRecording
@@ -82,9 +82,9 @@ def evaluate_live(lm: LayerwiseModel, recs: list[PromptRecording], setup: LiveSe
         cache.v[:, b, :, :r.prompt_len] = r.v[:, :, :r.prompt_len]
     routed = setup.plan.router_checkpoints if setup.oracle_max_skip_blocks else setup.routers
     checkpoints = {setup.plan.boundaries[i]: i for i in routed}
-    running = {i: RunningCos(B) for i in routed}   # per checkpoint, per prompt
-    # each prompt's previous step's final softmax (this run's own), a context feature
-    last_step = np.zeros((B, STEP_CONFIDENCE))
+    # per prompt: the running cos at each checkpoint and the previous step's
+    # final softmax (this run's own), for the context features
+    context = LiveContext()
     for s in range(1, max(steps, default=0) + 1):
         slots = torch.tensor([b for b in range(B) if steps[b] >= s])
         n = len(slots)
@@ -109,8 +109,7 @@ def evaluate_live(lm: LayerwiseModel, recs: list[PromptRecording], setup: LiveSe
                                               else None)
                 else:
                     land_layer, choice, query = _route(lm, setup, i, h, prev_in, prev2_in, rows,
-                                                       s, running[i], slots,
-                                                       last_step[slots[rows].numpy()])
+                                                       s, context, slots)
                 hit = land_layer > layer
                 for r, ll in zip(rows, land_layer):
                     trace.append((request_ids[int(slots[r])], s, i, _checkpoint_of(setup.plan, ll)))
@@ -138,7 +137,7 @@ def evaluate_live(lm: LayerwiseModel, recs: list[PromptRecording], setup: LiveSe
                            cache, (rope[0][hole], rope[1][hole]), depart[~run], recs)
         logp = torch.log_softmax(lm.logits(h[:, 0]), -1)
         if setup.routers:
-            last_step[slots.numpy()] = step_confidence(logp.numpy())
+            context.record_step(slots.numpy(), logp.numpy())
         for r, b in enumerate(slots.tolist()):
             agree.append(int(logp[r].argmax()) == recs[b].tokens[s])
             ref = recs[b].ref_logprobs  # calibration recordings keep none: KL unknown there
@@ -148,31 +147,14 @@ def evaluate_live(lm: LayerwiseModel, recs: list[PromptRecording], setup: LiveSe
     return LiveResult(np.array(agree, bool), np.array(kl), np.array(skipped), L, trace)
 
 
-class RunningCos:
-    """Per prompt, at one checkpoint: the last routed token's cos(h_{b-1}, h_b)
-    and the running mean (the live side of `features.sequence_running`)."""
-
-    def __init__(self, num_prompts: int):
-        self.last = np.full(num_prompts, np.nan)
-        self.total = np.zeros(num_prompts)
-        self.count = np.zeros(num_prompts)
-
-    def update(self, prompts: np.ndarray, cos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        prev = np.where(np.isnan(self.last[prompts]), cos, self.last[prompts])
-        self.total[prompts] += cos
-        self.count[prompts] += 1
-        self.last[prompts] = cos
-        return prev, self.total[prompts] / self.count[prompts]
-
-
-def _route(lm, setup, i, h, prev_in, prev2_in, rows, step, running, slots, last_step):
+def _route(lm, setup, i, h, prev_in, prev2_in, rows, step, context, slots):
     """(landing layer of each standing token (== its layer when it runs on;
     L + 1 = exit), chosen landing index (-1 = none), the router's query)."""
     router = setup.routers[i]
     plan = setup.plan
     x = h[rows, 0]
-    query = _query(lm, router, x, prev_in[rows], prev2_in[rows], step, running,
-                   slots[rows].numpy(), last_step)
+    query = _query(lm, router, i, x, prev_in[rows], prev2_in[rows], step, context,
+                   slots[rows].numpy())
     idx = decide(router.scores(query), setup.thresholds.get(i, float("inf")))
     land = np.array([router.landings[j] if j >= 0 else i for j in idx])
     layers = np.array([plan.boundaries[c] if c < plan.num_blocks else lm.num_layers + 1
@@ -180,7 +162,7 @@ def _route(lm, setup, i, h, prev_in, prev2_in, rows, step, running, slots, last_
     return layers, idx, query
 
 
-def _query(lm, router, x, prev, prev2, step, running, prompts, last_step):
+def _query(lm, router, at, x, prev, prev2, step, context, prompts):
     cos = torch.nn.functional.cosine_similarity(prev, x, dim=-1).numpy()
     ent = np.zeros(len(x))
     margin = None
@@ -189,9 +171,9 @@ def _query(lm, router, x, prev, prev2, step, running, prompts, last_step):
         ent = (-(logp.exp() * logp).sum(-1)).numpy()
         top2 = logp.topk(2, -1).values.exp()
         margin = (top2[:, 0] - top2[:, 1]).numpy().astype(np.float64)
-    context = context_features(x.numpy(), prev.numpy(), prev2.numpy(), np.full(len(x), step),
-                               *running.update(prompts, cos), last_step)
-    return Query(x.numpy().astype(np.float32), cos, ent, context, margin)
+    features = context.features(at, prompts, np.full(len(x), step), x.numpy(), prev.numpy(),
+                                prev2.numpy(), cos)
+    return Query(x.numpy().astype(np.float32), cos, ent, features, margin)
 
 
 def _apply_shortcuts(setup, i, h, rows, land_layers):
