@@ -16,9 +16,14 @@ replacement* from the recovered set, and Poisson arrivals come at
 `--load` x the saturation capacity (just under what the system sustains,
 so the queue stays bounded and memory measures the engine, not a backlog).
 
-The default configuration is `simulate`'s (measured cost model, measured
-skip model). With --skip-rates the parametric model skips far more often,
-which splits batches into many more, smaller steps: the harder case.
+The default configuration is `simulate`'s (measured skip model), priced by
+the committed reference profile (`--cost-model`, default the AMD EPYC
+`cpu-smollm2.csv`) rather than `auto`: `auto` picks the profile of the CPU it
+runs on, which would change the simulated workload (its steps and batches)
+from machine to machine and make figures from two machines incomparable.
+
+With --skip-rates the parametric model skips far more often, which splits
+batches into many more, smaller steps: the harder case.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from profiler.committed import default_profile
 from simulator.config import SimConfig
 from simulator.metrics import summarize
 from simulator.record_sink import ParquetStream
@@ -76,13 +82,16 @@ def main() -> None:
     parser.add_argument("--checkpoints", default="5,5,5,5,5,5")
     parser.add_argument("--skip-rates", default=None,
                         help="parametric hit rate per checkpoint (default: the measured model)")
+    parser.add_argument("--cost-model", default=str(default_profile()),
+                        help="what prices the steps (default: the committed reference profile)")
     parser.add_argument("--load", type=float, default=0.9,
                         help=f"past {SATURATION_MAX:,} requests: arrival rate as a share of "
                              "the saturation capacity")
     args = parser.parse_args()
     skip = ({"skip_model": "parametric", "skip_options": {"hit_rates": args.skip_rates}}
             if args.skip_rates else {})
-    cfg = SimConfig(policy=args.policy, checkpoints=args.checkpoints, **skip)
+    cfg = SimConfig(policy=args.policy, checkpoints=args.checkpoints,
+                    cost_model=args.cost_model, **skip)
     if args.num_prompts <= SATURATION_MAX:
         trace = load_trace("sharegpt", TraceConfig(num_prompts=args.num_prompts,
                                                    request_rate_per_s=math.inf))
