@@ -94,6 +94,26 @@ def test_tiny_validate_writes_a_joined_scored_report(tiny, tmp_path, capsys):
     assert calls == []
 
 
+def test_repeats_run_in_rounds_so_the_noise_floor_sees_the_drift(tiny, tmp_path, monkeypatch):
+    """Every point's first executor run comes before any point's second: a
+    floor from two back-to-back runs of one point hides how far the machine
+    drifts over a whole validate."""
+    import reports.validation.protocol as protocol
+    from skipsim.cli import main
+
+    repeats, original = [], protocol.real_run
+
+    def spy(flags, trace_path, repeat, cache, log=None):
+        repeats.append(repeat)
+        return original(flags, trace_path, repeat, cache, log)
+
+    monkeypatch.setattr(protocol, "real_run", spy)
+    folder, path = tiny
+    assert main(argv(folder, path, tmp_path)) == 0
+    # 2 capacity runs, then round 0 over 2 policies x 2 loads, then round 1
+    assert repeats == [0] * 6 + [1] * 4
+
+
 def test_a_refit_on_two_loads_is_scored_only_on_the_third(tiny, tmp_path, capsys):
     """--fit-on 0.5,0.95 (the default `ends` of three loads): the refit reads
     the first run of both loads (so it sees light and heavy batches) and is
