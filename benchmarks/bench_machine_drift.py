@@ -1,0 +1,56 @@
+"""How steady is this machine? The same memory-bound op timed again and again.
+
+`simulate validate` compares a simulator priced by a profile measured at one
+time with executor runs made at another. On a shared VM the speed of a
+memory-bound op (SmolLM2's LM head streams its 113 MB weight from DRAM for
+every step) moves with what the neighbours do, and no cost model can follow
+it. This prints the spread of one such op over `--seconds`: if it is wider
+than validate's goal (3% on mean E2E), the goal cannot be told apart from
+the machine.
+
+    .venv/bin/python benchmarks/bench_machine_drift.py [--seconds 60]
+
+The op: an LM-head-shaped matmul, [4, 576] x [576, 49152] float32 on one
+torch thread (SmolLM2-135M's hidden size and vocabulary, 4 decode tokens),
+20 calls per sample, one sample a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+HIDDEN, VOCAB, TOKENS = 576, 49_152, 4  # SmolLM2-135M (config.json), a small decode batch
+CALLS_PER_SAMPLE = 20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--pause-s", type=float, default=1.0, help="between samples")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(VOCAB, HIDDEN, generator=gen)
+    x = torch.randn(TOKENS, HIDDEN, generator=gen)
+    samples_ms = []
+    end = time.monotonic() + args.seconds
+    while time.monotonic() < end:
+        t0 = time.perf_counter()
+        for _ in range(CALLS_PER_SAMPLE):
+            x @ w.T
+        samples_ms.append((time.perf_counter() - t0) / CALLS_PER_SAMPLE * 1e3)
+        time.sleep(args.pause_s)
+    med = statistics.median(samples_ms)
+    print(f"LM-head-shaped matmul [{TOKENS}x{HIDDEN}] x [{HIDDEN}x{VOCAB}], one thread, "
+          f"{len(samples_ms)} samples over {args.seconds:.0f} s")
+    print(f"min {min(samples_ms):.2f} ms  p50 {med:.2f} ms  max {max(samples_ms):.2f} ms  "
+          f"spread (max - min) / p50 = {100 * (max(samples_ms) - min(samples_ms)) / med:.0f}%")
+    print("samples (ms): " + " ".join(f"{v:.1f}" for v in samples_ms))
+
+
+if __name__ == "__main__":
+    main()
