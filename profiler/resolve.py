@@ -26,11 +26,6 @@ AUTO = "auto"
 AUTO_THREADS = 1  # the thread count `auto` matches: the executor's default, every committed one
 
 
-def committed_profile(spec, device: str) -> Path | None:
-    path = profile_path(spec.name, device)
-    return path if path.is_file() else None
-
-
 def auto_profile(model: str, device: str) -> tuple[Path | None, str]:
     """The profile `auto` picks for `model` on `device`, and why (None: the roofline)."""
     from profiler.committed import PROFILES_DIR, profile_of_this_cpu
