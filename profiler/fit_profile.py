@@ -81,8 +81,12 @@ class FittedProfile:
                              "where": f.where} for k, f in self.fits.items()}}
 
     def save(self, path: str | Path) -> Path:
+        """Written beside and renamed over `path`, so an interrupted save never
+        leaves a half-written fit where a later run would read it."""
         path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        tmp.replace(path)
         return path
 
     @classmethod

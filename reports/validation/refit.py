@@ -34,9 +34,7 @@ def fit_on_load(loads: tuple[float, ...], reals: list[dict], folder: Path) -> di
         folder.mkdir(parents=True, exist_ok=True)
         fitted = fit_from_steps(dirs, source=f"validate {on}")  # the label says what it read
         fitted.source = str(path)
-        tmp = path.with_suffix(".tmp")
-        fitted.save(tmp)
-        tmp.replace(path)
+        fitted.save(path)
     heldout = {k: vars(f.heldout) for k, f in fitted.fits.items()
                if k in ("layer", "logits", "lookup/flat")}
     heldout["step_overhead"] = fitted.meta.get("steps_overhead_heldout")
