@@ -41,6 +41,7 @@ from simulator.config import SimConfig
 from simulator.metrics import summarize
 from simulator.record_sink import ParquetStream
 from simulator.run import estimate_capacity, simulate
+from simulator.token_queue import TokenQueue
 from skipsim.model_spec import model_spec
 from traces.loaders import TraceConfig, load_trace
 from traces.resampled import join_chunks, resampled_chunks
@@ -125,6 +126,8 @@ def main() -> None:
     print(("records streamed to Parquet in " + f"{sink.chunks} chunks" if sink else
            "records kept in memory") + f"; summary {summary_cpu:.2f} cpu s (mean TTFT "
           f"{summary['ttft_s']['mean']:.3f} s, {summary['completed']:,} completed)")
+    print(f"queue folds {TokenQueue.folds:,} (a queue turned into a dict: where the scheduler "
+          "took part of a queue, or a request was preempted; never per step)")
     print(f"peak RSS {peak_rss_bytes() / 2**20:,.0f} MiB (before the run: "
           f"{rss_before / 2**20:,.0f} MiB)   simulated makespan {e.end_s:,.1f} s")
     print("targets: stress <= 1.5 s, default <= 0.7 s (10,000 requests); "

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from policies.routers.features import step_confidence
+
 
 class Lifecycle:
     def _lm_head_and_emit(self, ids: list[int], h, from_prefill: list[bool]) -> None:
@@ -21,7 +23,8 @@ class Lifecycle:
             rows = [m for m, pre in enumerate(from_prefill) if not pre]
             if rows:
                 logp = self.torch.log_softmax(logits[self._idx(rows)].float(), -1)
-                self.context.record_step([ids[m] for m in rows], logp.cpu().numpy())
+                self.context.record_step([ids[m] for m in rows],
+                                         step_confidence(logp).cpu().numpy())
         self._sync()
         self.log.add(self.steps, "lm_head", self.k, t0, self.now(), len(ids), len(ids), 0, 0,
                      self.cost.lm_head_time_s(len(ids)))

@@ -23,13 +23,14 @@ per-request Python inside a layer:
         one batched pass of layers lo..hi-1 for one token per request at its
         position, attending to its own request's positions <= its own;
         writes the token's K/V in those layers
-    runner.fill_holes(kind, h [B, d], reqs, positions [B], lo, hi)
-        the K/V rows of skipped layers lo..hi-1 at those positions:
-        "project": K/V projections of the carried h (each skipped layer's
-                   input RMSNorm, k/v projections and RoPE; one batched matmul);
-        "copy":    the departure layer's (lo - 1) rows (lo must be > 0);
-        "none":    marked as holes: attention never reads them;
-        "repair":  marked as owed (masked like holes until repaired)
+    runner.fill_holes(fill, h [B, d], reqs, positions [B], lo, hi)
+        the K/V rows of skipped layers lo..hi-1 at those positions, as the
+        KV-hole policy's `HoleFill` says:
+        PROJECT:      K/V projections of the carried h (each skipped layer's
+                      input RMSNorm, k/v projections and RoPE; one batched matmul);
+        COPY:         the departure layer's (lo - 1) rows (lo must be > 0);
+        MASK:         marked as holes: attention never reads them;
+        REPAIR_LATER: marked as owed (masked like holes until repaired)
     runner.repair(reqs, positions [B], lo, hi, h_in [B, d])
         recompute owed rows of layers lo..hi-1 from h_in, the hidden state
         that entered layer lo (the carried state), batched; clears the marks
@@ -53,10 +54,9 @@ import torch.nn.functional as F
 
 from executor.kv_store import HOLE, OWED, PagedKVStore
 from executor.weights import RopeTable, rms_norm, rotate, stack_weights
+from policies.kv_hole import HoleFill
 from skipsim.errors import UserError
 from skipsim.model_loader import SUPPORTED_FAMILIES
-
-HOLE_KINDS = ("project", "copy", "none", "repair")
 
 
 class ModelRunner:
@@ -238,19 +238,20 @@ class ModelRunner:
         return h
 
     @torch.inference_mode()
-    def fill_holes(self, kind: str, h: torch.Tensor, reqs: list[int], positions: torch.Tensor,
-                   lo: int, hi: int) -> None:
-        if kind not in HOLE_KINDS:
-            raise ValueError(f"unknown KV-hole kind {kind!r}: use one of {', '.join(HOLE_KINDS)}")
+    def fill_holes(self, fill: HoleFill, h: torch.Tensor, reqs: list[int],
+                   positions: torch.Tensor, lo: int, hi: int) -> None:
+        if not isinstance(fill, HoleFill):
+            raise ValueError(f"unknown KV-hole fill {fill!r}: use a HoleFill "
+                             f"({', '.join(f.name for f in HoleFill)})")
         if hi <= lo:
             return
         pos_list = positions.tolist()
         slots = torch.tensor(self.kv.slots(reqs, pos_list), device=self.device)
         layers = range(lo, hi)
-        if kind in ("none", "repair"):
-            self.kv.mark(layers, slots, HOLE if kind == "none" else OWED)
+        if fill in (HoleFill.MASK, HoleFill.REPAIR_LATER):
+            self.kv.mark(layers, slots, HOLE if fill is HoleFill.MASK else OWED)
             return
-        if kind == "project":
+        if fill is HoleFill.PROJECT:
             k, v = self._project(h, positions.to(self.device), max(pos_list), lo, hi)
         else:  # copy
             if lo < 1:
@@ -261,7 +262,7 @@ class ModelRunner:
         self.kv.v_rows[lo:hi, slots] = v
         for layer in layers:
             self.kv.unmark(layer, slots)
-        if kind == "copy" and self.kv.marked[lo - 1]:  # a copy of a masked row stays masked
+        if fill is HoleFill.COPY and self.kv.marked[lo - 1]:  # a copy of a masked row stays masked
             src = self.kv.state[lo - 1, slots]
             for kind_mark in (HOLE, OWED):
                 hit = slots[src == kind_mark]

@@ -131,16 +131,17 @@ class RouterSkipMode(SkipMode):
         import torch
 
         from policies.routers.base import Query, decide
+        from policies.routers.features import step_confidence
 
         router = self.routers[at]
         t0 = time.perf_counter()
         keys = h.detach().float().cpu().numpy()
         cos = (torch.nn.functional.cosine_similarity(prev.float(), h.float(), dim=-1).cpu().numpy()
                if prev is not None else np.zeros(len(keys)))
-        ent = np.zeros(len(keys))
+        ent, margin = np.zeros(len(keys)), None
         if router.needs_exit_entropy:
-            logp = torch.log_softmax(logits(h).float(), -1)
-            ent = (-(logp.exp() * logp).sum(-1)).cpu().numpy()
+            conf = step_confidence(torch.log_softmax(logits(h).float(), -1)).cpu().numpy()
+            ent, margin = conf[:, 2], conf[:, 1].astype(np.float64)
         if router.needs_context:
             if context is None or prev is None or prev2 is None:
                 raise ValueError(f"the {router.name} router needs the requests' context "
@@ -149,7 +150,7 @@ class RouterSkipMode(SkipMode):
         t1 = time.perf_counter()
         features = (context.features(at, request_ids, np.asarray(token_indices) + 1, keys, h1,
                                      h2, cos) if router.needs_context else None)
-        query = Query(keys, cos, ent, features)
+        query = Query(keys, cos, ent, features, margin)
         idx = decide(router.scores(query), self.thresholds.get(at, float("inf")))
         landings = np.asarray(router.landings, np.int64)
         landing = np.where(idx >= 0, landings[np.maximum(idx, 0)], at).astype(np.int64)

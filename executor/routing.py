@@ -11,12 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from policies.kv_hole import HoleFill
-
-# what the runner does to a skipped layer's K/V rows, per the policy's HolePlan
-RUNNER_FILL = {HoleFill.PROJECT: "project", HoleFill.COPY: "copy",
-               HoleFill.REPAIR_LATER: "repair", HoleFill.MASK: "none"}
-
 
 def checkpoint_decision(skip, at: int, states, prev_states, idx, request_ids: np.ndarray,
                         token_indices: np.ndarray, logits, decisions: list,
@@ -102,7 +96,7 @@ class Routing:
         h = self.h[idx]
         pos = [t.ctx[i] - 1 for i in ids]
         t0 = self.now()
-        self.runner.fill_holes(RUNNER_FILL[plan.fill], h, ids, self._idx(pos), lo, hi)
+        self.runner.fill_holes(plan.fill, h, ids, self._idx(pos), lo, hi)
         if policy.defers_repair:
             arr = np.asarray(ids, np.int64)
             self.repair_debt.owe((lo, hi), arr, t.admit_seq[arr], np.asarray(pos, np.int64))

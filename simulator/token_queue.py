@@ -7,6 +7,8 @@ enters an empty queue and is served whole is never converted at all. Any
 per-member operation (set, delete, pop, membership, partial batches) first
 folds the segments into an insertion-ordered dict, after which the queue
 behaves exactly as the plain dict it replaces (the executor uses it as one).
+`TokenQueue.folds` counts the folds, so tests can hold the engine's hot
+path to none (`tests/test_sim_queue_folds.py`).
 
 Order: dict entries first, then the segments in the order they came, each in
 its own order, so iteration and `take_all` give the entry order a dict
@@ -22,6 +24,11 @@ import numpy as np
 
 class TokenQueue:
     __slots__ = ("_d", "_segs", "_len", "total_tokens", "decode_only", "_views")
+    # Folds of segments into the dict, over every queue of the process: a fold
+    # on the engine's hot path would silently undo the batching, so the tests
+    # read this count across whole simulated runs (a class attribute: bumped
+    # only when segments are actually folded, never per member or per step).
+    folds = 0
 
     def __init__(self):
         self._d: dict[int, int] = {}
@@ -81,10 +88,12 @@ class TokenQueue:
     # ------------------------------------------------------------ dict view
     def _fold(self) -> dict[int, int]:
         d = self._d
-        for ids, tokens in self._segs:
-            d.update(dict.fromkeys(ids.tolist(), 1) if tokens is None
-                     else zip(ids.tolist(), tokens.tolist()))
-        self._segs = []
+        if self._segs:
+            TokenQueue.folds += 1
+            for ids, tokens in self._segs:
+                d.update(dict.fromkeys(ids.tolist(), 1) if tokens is None
+                         else zip(ids.tolist(), tokens.tolist()))
+            self._segs = []
         return d
 
     def __len__(self) -> int:

@@ -18,7 +18,7 @@ import torch
 
 from policies.admission import WatermarkAdmission
 from policies.checkpoint_plan import CheckpointPlan
-from policies.kv_hole import kv_hole_policy
+from policies.kv_hole import HoleFill, kv_hole_policy
 from policies.preemption import LatestAdmitted
 from policies.schedulers import make_scheduler
 from simulator.config import SimConfig
@@ -109,15 +109,15 @@ class FakeRunner:
             rows.append(x)
         return torch.stack(rows)
 
-    def fill_holes(self, kind, h, reqs, positions, lo, hi):
+    def fill_holes(self, fill, h, reqs, positions, lo, hi):
         self.calls["fill_holes"] += 1
         for b, (req, pos) in enumerate(zip(reqs, positions.tolist())):
             for layer in range(lo, hi):
-                if kind == "project":
+                if fill is HoleFill.PROJECT:
                     self.store[req][(layer, pos)] = float(h[b] @ self.w_kv[layer])
-                elif kind == "copy":
+                elif fill is HoleFill.COPY:
                     self.store[req][(layer, pos)] = self.store[req][(lo - 1, pos)]
-                else:  # none, and repair until repaired: masked out
+                else:  # MASK, and REPAIR_LATER until repaired: masked out
                     self.holes.setdefault(req, set()).add((layer, pos))
 
     def repair(self, reqs, positions, lo, hi, h):

@@ -65,25 +65,27 @@ def _listen(routers) -> list:
     return heard
 
 
-def _execute(threshold: float, pages: int = 64):
+def _execute(threshold: float, pages: int = 64, routers: dict | None = None):
     """The executor over the prompts (teacher-forced on the full model's tokens),
-    the gbt routers at `threshold`; (executor, context rows keyed by
-    (request, decode step, checkpoint), the queries' prev_cos likewise)."""
-    model, _, plan, prompts, recs, _, routers = _calibrated()
+    the gbt routers (or `routers`) at `threshold`; (executor, context rows keyed
+    by (request, decode step, checkpoint), the queries' prev_cos likewise)."""
+    model, _, plan, prompts, recs, _, gbt = _calibrated()
+    routers = routers or gbt
     heard = _listen(routers)
     sim = SimConfig(checkpoints=PLAN, policy="deepest-first", kv_policy="project")
     cfg = ExecConfig(sim, skip_mode="router", check_integrity=True)
     setup = FakeSetup(sim, LAYERS, capacity_blocks=pages)
     mode = RouterSkipMode(routers, dict.fromkeys(routers, threshold), dict.fromkeys(routers, 0.0),
                           "identity", "cpu", "router: gbt (test)")
-    assert mode.needs_context and mode.needs_prev_state
+    assert routers is not gbt or (mode.needs_context and mode.needs_prev_state)
     n = len(prompts)
     trace = Trace(np.arange(n), np.zeros(n), np.array(PROMPT_LENS), np.full(n, NEW), [None] * n)
     clock = FakeClock()
     ex = Executor(trace, prompts, [r.tokens for r in recs], ModelRunner(model, pages), setup,
                   cfg, mode, clock=clock, sleep=clock.sleep)
     ex.run()
-    ctx = np.vstack([q.context for _, q in heard])
+    ctx = np.vstack([q.context if q.context is not None else np.zeros((len(q.keys), 0))
+                     for _, q in heard])
     cos = np.concatenate([q.prev_cos for _, q in heard])
     assert [at for at, q in heard for _ in q.keys] == [d[2] for d in ex.decisions]
     keys = [(rid, tok + 1, at) for rid, tok, at, _, _ in ex.decisions]
@@ -135,3 +137,22 @@ def test_preempted_requests_leave_no_routing_state_behind():
     ex, _, _ = _execute(0.5, pages=5)
     assert ex.t.done.all() and ex.t.preemptions.sum() > 0 and ex.t.hits.sum() > 0
     assert ex.context.held() == set()
+
+
+def test_calm_reads_the_exit_margin_in_the_executor_as_in_the_live_calibration():
+    """CALM exits on the LM head's top-1 minus top-2 probability at the
+    checkpoint (`step_confidence`): the executor's queries carry that margin,
+    so at a threshold the banks' margins straddle it exits the tokens the
+    live calibration exits."""
+    from profiler.calibration.fitting import fit_routers
+    from profiler.calibration.live_eval import LiveSetup, evaluate_live
+
+    _, lm, plan, _, recs, examples, _ = _calibrated()
+    routers = fit_routers("calm", examples)
+    threshold = float(np.median(np.concatenate([e.exit_margin for e in examples.values()])))
+    live = evaluate_live(lm, recs, LiveSetup(plan, routers, dict.fromkeys(routers, threshold),
+                                             kv_policy="project"))
+    ex, _, _ = _execute(threshold, routers=routers)
+    assert ex.t.exits.sum() > 0 and ex.t.done.all()
+    assert sorted((rid, tok + 1, at, land) for rid, tok, at, land, _ in ex.decisions) == \
+        sorted(live.trace)

@@ -7,6 +7,7 @@ import torch
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
 from executor.kv_store import HOLE, OWED
+from policies.kv_hole import HoleFill
 from tests.executor_helpers import decode, prefilled, runner, tokens
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -16,11 +17,11 @@ PROMPTS = {0: tokens(10, 1), 1: tokens(20, 2)}
 REQS, POS, TOKS = [0, 1], [10, 20], [7, 8]
 
 
-def skip_step(r, kind, lo=LO, hi=HI):
+def skip_step(r, fill, lo=LO, hi=HI):
     """Both requests decode one token that runs layers < lo, skips lo..hi-1
-    (holes filled by `kind`) and runs on from hi with the carried state."""
+    (holes filled as `fill` says) and runs on from hi with the carried state."""
     h_lo = decode(r, REQS, TOKS, POS, 0, lo)
-    r.fill_holes(kind, h_lo, REQS, torch.tensor(POS), lo, hi)
+    r.fill_holes(fill, h_lo, REQS, torch.tensor(POS), lo, hi)
     r.check_integrity()
     h = r.decode_layers(h_lo, REQS, torch.tensor(POS), hi, r.num_layers)
     r.check_integrity()
@@ -31,26 +32,26 @@ def slots(r):
     return torch.tensor(r.kv.slots(REQS, POS))
 
 
-@pytest.mark.parametrize("kind", ["project", "copy", "none", "repair"])
-def test_each_hole_kind_writes_exactly_its_rows(kind):
+@pytest.mark.parametrize("fill", list(HoleFill))
+def test_each_hole_fill_writes_exactly_its_rows(fill):
     r = runner()
     prefilled(r, PROMPTS)
     k0, v0 = r.kv.k_rows.clone(), r.kv.v_rows.clone()
     h_lo = decode(r, REQS, TOKS, POS, 0, LO)
-    r.fill_holes(kind, h_lo, REQS, torch.tensor(POS), LO, HI)
+    r.fill_holes(fill, h_lo, REQS, torch.tensor(POS), LO, HI)
     r.check_integrity()
     changed = (r.kv.k_rows != k0).flatten(2).any(-1) | (r.kv.v_rows != v0).flatten(2).any(-1)
     expect = torch.zeros_like(changed)
     s = slots(r)
-    written = HI if kind in ("project", "copy") else LO
+    written = HI if fill in (HoleFill.PROJECT, HoleFill.COPY) else LO
     expect[:written, s] = True
     assert torch.equal(changed, expect)
     marks = torch.zeros_like(r.kv.state)
-    if kind in ("none", "repair"):
-        marks[LO:HI, s] = HOLE if kind == "none" else OWED
+    if fill in (HoleFill.MASK, HoleFill.REPAIR_LATER):
+        marks[LO:HI, s] = HOLE if fill is HoleFill.MASK else OWED
     assert torch.equal(r.kv.state, marks)
-    assert r.owed_rows() == (2 * (HI - LO) if kind == "repair" else 0)
-    if kind == "copy":  # every skipped layer holds the departure layer's row
+    assert r.owed_rows() == (2 * (HI - LO) if fill is HoleFill.REPAIR_LATER else 0)
+    if fill is HoleFill.COPY:  # every skipped layer holds the departure layer's row
         for layer in range(LO, HI):
             assert torch.equal(r.kv.k_rows[layer, s], r.kv.k_rows[LO - 1, s])
             assert torch.equal(r.kv.v_rows[layer, s], r.kv.v_rows[LO - 1, s])
@@ -64,7 +65,7 @@ def test_project_rows_are_the_skipped_layers_own_kv_projections_of_the_carried_s
     r = ModelRunner(model, 64)
     prefilled(r, PROMPTS)
     h_lo = decode(r, REQS, TOKS, POS, 0, LO)
-    r.fill_holes("project", h_lo, REQS, torch.tensor(POS), LO, HI)
+    r.fill_holes(HoleFill.PROJECT, h_lo, REQS, torch.tensor(POS), LO, HI)
     s = slots(r)
     pos = torch.tensor(POS)[:, None]
     with torch.no_grad():  # HF's own modules: norm, k/v projections, rotary embedding
@@ -79,13 +80,13 @@ def test_project_rows_are_the_skipped_layers_own_kv_projections_of_the_carried_s
             torch.testing.assert_close(r.kv.v_rows[layer, s], v[:, :, 0], **TOL)
 
 
-@pytest.mark.parametrize("kind", ["none", "repair"])
-def test_masked_holes_are_never_read_by_attention(kind):
+@pytest.mark.parametrize("fill", [HoleFill.MASK, HoleFill.REPAIR_LATER])
+def test_masked_holes_are_never_read_by_attention(fill):
     clean, poisoned, control = runner(), runner(), runner()
     outs = {}
     for name, r in (("clean", clean), ("poisoned", poisoned), ("control", control)):
         prefilled(r, PROMPTS)
-        skip_step(r, kind)
+        skip_step(r, fill)
         s = slots(r)
         if name == "poisoned":  # huge finite values: any weight on them would show
             r.kv.k_rows[LO:HI, s] = 1e4
@@ -108,7 +109,7 @@ def test_repair_restores_the_full_models_rows_and_later_tokens_see_them():
     full, skipping = runner(), runner()
     prefilled(full, PROMPTS), prefilled(skipping, PROMPTS)
     decode(full, REQS, TOKS, POS)
-    h_lo, _ = skip_step(skipping, "repair")
+    h_lo, _ = skip_step(skipping, HoleFill.REPAIR_LATER)
     s = slots(skipping)
     assert skipping.owed_rows() == 2 * (HI - LO)
     skipping.repair(REQS, torch.tensor(POS), LO, HI, h_lo)
@@ -127,7 +128,7 @@ def test_repair_restores_the_full_models_rows_and_later_tokens_see_them():
 def test_repair_after_later_tokens_leaves_their_rows_alone():
     r = runner()
     prefilled(r, PROMPTS)
-    h_lo, _ = skip_step(r, "repair")
+    h_lo, _ = skip_step(r, HoleFill.REPAIR_LATER)
     later = [p + 1 for p in POS]
     decode(r, REQS, [5, 6], later)
     s_later = torch.tensor(r.kv.slots(REQS, later))
@@ -142,9 +143,10 @@ def test_bad_hole_requests_are_refused():
     prefilled(r, PROMPTS)
     h = r.embed(torch.tensor(TOKS))
     with pytest.raises(ValueError, match="lo must be > 0"):
-        r.fill_holes("copy", h, REQS, torch.tensor(POS), 0, 2)
-    with pytest.raises(ValueError, match="unknown KV-hole kind"):
-        r.fill_holes("zero", h, REQS, torch.tensor(POS), 1, 2)
+        r.fill_holes(HoleFill.COPY, h, REQS, torch.tensor(POS), 0, 2)
+    for name in ("zero", "copy"):  # a name, even a fill's, is not a HoleFill
+        with pytest.raises(ValueError, match="unknown KV-hole fill"):
+            r.fill_holes(name, h, REQS, torch.tensor(POS), 1, 2)
 
 
 def test_one_batched_repair_of_consecutive_positions_restores_both():
@@ -155,7 +157,7 @@ def test_one_batched_repair_of_consecutive_positions_restores_both():
         pos = [10 + step]
         decode(full, [0], [7 + step], pos)
         h_lo = decode(skipping, [0], [7 + step], pos, 0, LO)
-        skipping.fill_holes("repair", h_lo, [0], torch.tensor(pos), LO, HI)
+        skipping.fill_holes(HoleFill.REPAIR_LATER, h_lo, [0], torch.tensor(pos), LO, HI)
         skipping.decode_layers(h_lo, [0], torch.tensor(pos), HI, skipping.num_layers)
         carried.append(h_lo)
     skipping.repair([0, 0], torch.tensor([10, 11]), LO, HI, torch.cat(carried))
@@ -169,16 +171,16 @@ def test_copying_a_masked_departure_row_keeps_the_copies_masked():
     r = runner()
     prefilled(r, PROMPTS)
     h = decode(r, REQS, TOKS, POS, 0, 1)
-    r.fill_holes("none", h, REQS, torch.tensor(POS), 1, 3)  # a chained skip: 1..2 then 3..4
-    r.fill_holes("copy", h, REQS, torch.tensor(POS), 3, 5)
+    r.fill_holes(HoleFill.MASK, h, REQS, torch.tensor(POS), 1, 3)  # chained: 1..2 then 3..4
+    r.fill_holes(HoleFill.COPY, h, REQS, torch.tensor(POS), 3, 5)
     r.check_integrity()
     s = slots(r)
     assert (r.kv.state[1:5, s] == HOLE).all() and (r.kv.state[0, s] == 0).all()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
-@pytest.mark.parametrize("kind", ["project", "copy", "none", "repair"])
-def test_hole_fills_on_cuda_match_the_cpu(kind):
+@pytest.mark.parametrize("fill", list(HoleFill))
+def test_hole_fills_on_cuda_match_the_cpu(fill):
     from executor.model_runner import ModelRunner
     from executor.tiny import tiny_model
 
@@ -187,8 +189,8 @@ def test_hole_fills_on_cuda_match_the_cpu(kind):
     outs = []
     for r in (cpu, gpu):
         prefilled(r, PROMPTS)
-        h_lo, h = skip_step(r, kind)
-        if kind == "repair":
+        h_lo, h = skip_step(r, fill)
+        if fill is HoleFill.REPAIR_LATER:
             r.repair(REQS, torch.tensor(POS), LO, HI, h_lo)
             r.check_integrity()
         outs.append(r.logits(decode(r, REQS, [5, 6], [p + 1 for p in POS])).cpu())

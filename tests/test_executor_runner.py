@@ -8,6 +8,7 @@ import torch
 
 from executor.model_runner import ModelRunner
 from executor.tiny import tiny_model
+from policies.kv_hole import HoleFill
 from skipsim.errors import UserError
 from tests.executor_helpers import decode, prefilled, runner, tokens
 
@@ -120,7 +121,7 @@ def test_pages_are_counted_by_the_shared_allocator_and_reused_without_stale_stat
     assert r.allocator.used == 4 and r.kv.pages[2:] in ([], [[]])
     r.check_integrity()
     r.prefill([0], [tokens(33, 6)], [0])
-    r.fill_holes("none", r.embed(torch.tensor([1])), [0], torch.tensor([32]), 1, 4)
+    r.fill_holes(HoleFill.MASK, r.embed(torch.tensor([1])), [0], torch.tensor([32]), 1, 4)
     freed = list(r.kv.pages[0])
     r.free(0)
     assert r.allocator.used == 1 and r.kv.marked == [0] * r.num_layers

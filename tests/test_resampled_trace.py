@@ -19,10 +19,11 @@ def _columns(trace):
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 3, 7, 1000, 2000])
-@pytest.mark.parametrize("rate", [2.5, math.inf])
-def test_the_lazy_trace_is_the_eager_one_for_a_seed(chunk_rows, rate):
-    eager = resampled_trace(PROMPT, OUTPUT, 1000, rate, seed=7, burstiness=1.0)
-    chunks = list(resampled_chunks(PROMPT, OUTPUT, 1000, rate, seed=7, chunk_rows=chunk_rows))
+@pytest.mark.parametrize("rate, burstiness", [(2.5, 1.0), (2.5, 0.3), (math.inf, 1.0)])
+def test_the_lazy_trace_is_the_eager_one_for_a_seed(chunk_rows, rate, burstiness):
+    eager = resampled_trace(PROMPT, OUTPUT, 1000, rate, seed=7, burstiness=burstiness)
+    chunks = list(resampled_chunks(PROMPT, OUTPUT, 1000, rate, seed=7, burstiness=burstiness,
+                                   chunk_rows=chunk_rows))
     assert [len(c) for c in chunks[:-1]] == [chunk_rows] * (len(chunks) - 1)
     lazy = join_chunks(iter(chunks), 1000)
     for a, b in zip(_columns(eager), _columns(lazy), strict=True):

@@ -2,6 +2,7 @@
 learned routers must find when it alone separates safe from unsafe skips."""
 
 import numpy as np
+import torch
 
 from policies.routers.base import SkipExamples, decide, make_router
 from policies.routers.features import (
@@ -14,14 +15,23 @@ from policies.routers.features import (
 )
 
 
+def _confidence(logp: np.ndarray) -> np.ndarray:
+    return step_confidence(torch.from_numpy(logp)).numpy()
+
+
 def test_step_confidence_is_top1_margin_and_entropy_of_each_softmax():
+    """Closed forms, in float64 and in the callers' float32; a word of
+    probability 0 (log-probability -inf) adds 0 log 0 = 0, not NaN."""
     p = np.array([[0.7, 0.2, 0.1], [0.25, 0.25, 0.5], [1.0, 0.0, 0.0]])
     with np.errstate(divide="ignore"):
-        conf = step_confidence(np.log(p))
+        logp = np.log(p)
     entropy = [-(0.7 * np.log(0.7) + 0.2 * np.log(0.2) + 0.1 * np.log(0.1)),
                -(0.5 * np.log(0.25) + 0.5 * np.log(0.5)), 0.0]
-    np.testing.assert_allclose(conf, np.column_stack([[0.7, 0.5, 1.0], [0.5, 0.25, 1.0],
-                                                      entropy]), atol=1e-12)
+    want = np.column_stack([[0.7, 0.5, 1.0], [0.5, 0.25, 1.0], entropy])
+    np.testing.assert_allclose(_confidence(logp), want, atol=1e-12)
+    np.testing.assert_allclose(_confidence(logp.astype(np.float32)), want, atol=1e-6)
+    one_word = _confidence(np.zeros((2, 1)))  # a vocabulary of one: certain, no runner-up
+    np.testing.assert_array_equal(one_word, [[1.0, 1.0, 0.0]] * 2)
 
 
 def test_each_step_reads_the_previous_steps_confidence_and_the_first_reads_zeros():
@@ -55,7 +65,7 @@ def test_learned_routers_skip_after_a_confident_step_when_only_that_tells():
             logits = rng.normal(0, 1, (steps, vocab))
             logits[peaked, 0] += 12.0   # a confident step
             logp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
-            prev = previous_steps(step_confidence(logp))
+            prev = previous_steps(_confidence(logp))
             h, h1, h2 = (rng.normal(size=(steps, d)) for _ in range(3))
             ctx.append(context_features(h, h1, h2, np.arange(1, steps + 1), rng.random(steps),
                                         rng.random(steps), prev))
@@ -124,11 +134,12 @@ def test_live_context_one_step_at_a_time_equals_the_offline_sequence_features():
                 x = seqs[s]
                 got[s, at].append(live.features(at, [s], np.array([t + 1]), *x["h"][:, t:t + 1],
                                                 x["cos"][at, t:t + 1])[0])
-        live.record_step(np.array([10, 20]), np.vstack([seqs[s]["logp"][t] for s in (10, 20)]))
+        live.record_step(np.array([10, 20]),
+                         _confidence(np.vstack([seqs[s]["logp"][t] for s in (10, 20)])))
     for (s, at), rows in got.items():
         x = seqs[s]
         want = context_features(*x["h"], np.arange(1, steps + 1), *sequence_running(x["cos"][at]),
-                                previous_steps(step_confidence(x["logp"])))
+                                previous_steps(_confidence(x["logp"])))
         np.testing.assert_allclose(np.array(rows), want, rtol=1e-6)
     assert live.held() == {10, 20}
     live.drop(10)

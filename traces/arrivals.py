@@ -10,6 +10,7 @@ rate = inf sends every request at t = 0.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +22,31 @@ from traces.config import check_rate
 def gamma_arrivals(n: int, request_rate_per_s: float, burstiness: float,
                    rng: np.random.Generator) -> np.ndarray:
     """n arrival times [s] with Gamma gaps (Poisson when burstiness = 1)."""
+    return next(gamma_arrival_chunks(n, request_rate_per_s, burstiness, rng, max(n, 1)),
+                np.zeros(0))
+
+
+def gamma_arrival_chunks(n: int, request_rate_per_s: float, burstiness: float,
+                         rng: np.random.Generator, chunk_rows: int) -> Iterator[np.ndarray]:
+    """`gamma_arrivals(n, ...)` as consecutive pieces of `chunk_rows` times [s]
+    (the last one shorter): the same values bit for bit, whatever `chunk_rows`.
+    The gaps are drawn from `rng` in the same order, and each piece sums on
+    from the previous piece's last time one gap at a time, as `np.cumsum`
+    does along the whole array (0.0 + gap == gap exactly, so the first
+    piece may start its sum from t = 0 too)."""
     check_rate(request_rate_per_s, burstiness)
-    if math.isinf(request_rate_per_s) or n == 0:
-        return np.zeros(n)
-    theta = 1.0 / (request_rate_per_s * burstiness)
-    gaps = rng.gamma(shape=burstiness, scale=theta, size=n - 1)
-    return np.concatenate([[0.0], np.cumsum(gaps)])
+    theta = None if math.isinf(request_rate_per_s) else 1.0 / (request_rate_per_s * burstiness)
+    last = 0.0
+    for lo in range(0, n, chunk_rows):
+        m = min(chunk_rows, n - lo)
+        if theta is None:
+            yield np.zeros(m)
+            continue
+        first = lo == 0  # the first request arrives at t = 0: one gap fewer
+        times = np.cumsum(np.concatenate([[last], rng.gamma(burstiness, theta, m - first)]))
+        times = times if first else times[1:]
+        last = float(times[-1])
+        yield times
 
 
 def replay_arrivals(path: str | Path, n: int, notes: list | None = None) -> np.ndarray:

@@ -13,13 +13,12 @@ exactly, without its temporaries (picks, gaps) for every request at once.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
 from skipsim.errors import UserError
-from traces.arrivals import gamma_arrivals
+from traces.arrivals import gamma_arrival_chunks, gamma_arrivals
 from traces.config import check_rate
 from traces.trace import Trace
 
@@ -54,25 +53,16 @@ def resampled_chunks(prompt: np.ndarray, output: np.ndarray, n: int, rate_per_s:
                      seed: int = 0, burstiness: float = 1.0,
                      chunk_rows: int = CHUNK_ROWS) -> Iterator[Trace]:
     """`resampled_trace`'s requests, `chunk_rows` at a time (the same values:
-    both streams are drawn in the same order, the arrival times summed on
-    from the previous chunk's last one, one gap at a time as `np.cumsum` does)."""
+    both streams are drawn in the same order; `gamma_arrival_chunks`)."""
     _check(prompt, output, n, rate_per_s, burstiness)
     if chunk_rows < 1:
         raise UserError(f"chunk_rows must be >= 1, got {chunk_rows}")
     picks, gaps = _streams(seed)
-    theta = None if math.isinf(rate_per_s) else 1.0 / (rate_per_s * burstiness)
-    last = 0.0
-    for lo in range(0, n, chunk_rows):
-        m = min(chunk_rows, n - lo)
+    arrivals = gamma_arrival_chunks(n, rate_per_s, burstiness, gaps, chunk_rows)
+    for lo, times in zip(range(0, n, chunk_rows), arrivals, strict=True):
+        m = len(times)
         idx = picks.integers(0, len(prompt), m)
-        if theta is None:
-            arrivals = np.zeros(m)
-        elif lo == 0:  # the first request arrives at t = 0
-            arrivals = np.concatenate([[0.0], np.cumsum(gaps.gamma(burstiness, theta, m - 1))])
-        else:
-            arrivals = np.cumsum(np.concatenate([[last], gaps.gamma(burstiness, theta, m)]))[1:]
-        last = float(arrivals[-1])
-        yield Trace(np.arange(lo, lo + m), arrivals, prompt[idx], output[idx], [None] * m)
+        yield Trace(np.arange(lo, lo + m), times, prompt[idx], output[idx], [None] * m)
 
 
 def join_chunks(chunks: Iterable[Trace], n: int) -> Trace:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from policies.routers.features import STEP_CONFIDENCE, context_features, step_confidence
+from policies.routers.features import STEP_CONFIDENCE, context_features
 
 
 class _Sequence:
@@ -53,10 +53,10 @@ class LiveContext:
             last[m] = seq.last_step
         return context_features(h, h1, h2, steps, prev, mean, last)
 
-    def record_step(self, seqs, logp: np.ndarray) -> None:
-        """The step's final softmax of these sequences (log-probabilities [n, V]):
-        what their next decode step reads as the previous step's confidence."""
-        conf = step_confidence(logp)
+    def record_step(self, seqs, conf: np.ndarray) -> None:
+        """The step's final-softmax `step_confidence` of these sequences [n,
+        STEP_CONFIDENCE]: what their next decode step reads as the previous
+        step's confidence (the caller computes it where the LM head ran)."""
         for m, s in enumerate(_ids(seqs)):
             self._sequence(s).last_step = conf[m]
 

@@ -78,7 +78,7 @@ def step_confidences(lm, recs: list[PromptRecording]) -> list[np.ndarray]:
     out = []
     for rec in recs:
         logp = torch.log_softmax(lm.logits(rec.states[:, lm.num_layers].float()), -1)
-        out.append(step_confidence(logp.numpy()))
+        out.append(step_confidence(logp).numpy())
     return out
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from policies.checkpoint_plan import CheckpointPlan
+from policies.routers.features import step_confidence
 from profiler.calibration.decoder import LayerwiseModel
 from profiler.calibration.recording import PromptRecording
 
@@ -69,9 +70,8 @@ def label_prompt(lm: LayerwiseModel, rec: PromptRecording, plan: CheckpointPlan,
         if j == k:
             logp = torch.log_softmax(logits, -1)
             for n, i in enumerate(starts):
-                ent[i] = -(logp[n].exp() * logp[n]).sum(-1)
-                top2 = logp[n].topk(2, -1).values.exp()
-                margin[i] = top2[:, 0] - top2[:, 1]
+                conf = step_confidence(logp[n])
+                ent[i], margin[i] = conf[:, 2], conf[:, 1]
     return PromptLabels(safe, landings, ent, margin)
 
 

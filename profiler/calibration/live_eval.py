@@ -29,6 +29,7 @@ import torch
 from policies.checkpoint_plan import CheckpointPlan
 from policies.kv_hole import HoleFill, kv_hole_policy
 from policies.routers.base import Query, Router, decide
+from policies.routers.features import step_confidence
 from policies.routers.live_context import LiveContext
 from profiler.calibration.decoder import LayerwiseModel
 from profiler.calibration.oracle import oracle_route
@@ -137,7 +138,7 @@ def evaluate_live(lm: LayerwiseModel, recs: list[PromptRecording], setup: LiveSe
                            cache, (rope[0][hole], rope[1][hole]), depart[~run], recs)
         logp = torch.log_softmax(lm.logits(h[:, 0]), -1)
         if setup.routers:
-            context.record_step(slots.numpy(), logp.numpy())
+            context.record_step(slots.numpy(), step_confidence(logp).numpy())
         for r, b in enumerate(slots.tolist()):
             agree.append(int(logp[r].argmax()) == recs[b].tokens[s])
             ref = recs[b].ref_logprobs  # calibration recordings keep none: KL unknown there
@@ -167,10 +168,8 @@ def _query(lm, router, at, x, prev, prev2, step, context, prompts):
     ent = np.zeros(len(x))
     margin = None
     if router.needs_exit_entropy:
-        logp = torch.log_softmax(lm.logits(x), -1)
-        ent = (-(logp.exp() * logp).sum(-1)).numpy()
-        top2 = logp.topk(2, -1).values.exp()
-        margin = (top2[:, 0] - top2[:, 1]).numpy().astype(np.float64)
+        conf = step_confidence(torch.log_softmax(lm.logits(x), -1)).numpy()
+        ent, margin = conf[:, 2], conf[:, 1].astype(np.float64)
     features = context.features(at, prompts, np.full(len(x), step), x.numpy(), prev.numpy(),
                                 prev2.numpy(), cos)
     return Query(x.numpy().astype(np.float32), cos, ent, features, margin)
