@@ -8,7 +8,12 @@ to 6 layers or an exit, a 0.95 agreement floor, batch 1 and batch 16. The
 one-core figure is the whole solve's CPU time: this process (model build,
 the warm-start search of `incumbent.py`, PuLP's file round trip) plus the
 CBC child's user + system time, on one thread; the wall times are printed
-beside it, as the machine may be shared.
+beside it, as the machine may be shared. Untimed, beside each solve: the
+root gap, 100 (best - LP) / best with LP the relaxation's optimum and best
+the optimum (or, for a solve stopped by `--time-limit`, the warm start's
+time), and how far the warm start (`incumbent.py`) lies above the optimum,
+both in % of the time per token; a solve that needs many nodes has the one
+or the other large.
 
     .venv/bin/python benchmarks/bench_plan.py [--solver highs] [--seeds 3]
 """
@@ -26,7 +31,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from placement_helpers import random_inputs  # noqa: E402
 
-from policies.placement.ilp import build_model, solve  # noqa: E402
+from policies.placement.ilp import MICRO, build_model, solve  # noqa: E402
+from policies.placement.incumbent import local_search  # noqa: E402
 from skipsim.errors import UserError  # noqa: E402
 
 CASES = [  # (L, candidate step, options per candidate, target seconds)
@@ -38,6 +44,23 @@ CASES = [  # (L, candidate step, options per candidate, target seconds)
 def child_cpu_s() -> float:
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
+
+
+def relaxation_s(inputs) -> float:
+    """The optimum of the LP relaxation (seconds per token): the root's bound."""
+    import pulp
+
+    prob, _, _ = build_model(inputs)
+    prob.solve(pulp.PULP_CBC_CMD(msg=False, mip=False))
+    return pulp.value(prob.objective) / MICRO
+
+
+def gaps(inputs, best_s: float | None) -> str:
+    """'root gap %  start %' (untimed diagnostics)."""
+    start = local_search(inputs)[1]
+    best = start if best_s is None else best_s
+    above = max(0.0, 100 * (start - best) / best) if best_s is not None else float("nan")
+    return f"{100 * (best - relaxation_s(inputs)) / best:>6.2f} {above:>7.2f}"
 
 
 def main() -> int:
@@ -53,7 +76,7 @@ def main() -> int:
           "+ the solver process, one thread")
     print(f"{'L':>3} {'batch':>5} {'seed':>4} {'vars':>6} {'binary':>6} {'constr':>6} "
           f"{'build s':>8} {'start s':>7} {'solve wall s':>12} {'total cpu s':>11} {'target s':>8} "
-          f"{'routers':>7}")
+          f"{'routers':>7} {'status':>7} {'gap %':>6} {'start %':>7}")
     worst = {}
     layers = {int(x) for x in args.layers.split(",")}
     for L, step, nopt, target in [c for c in CASES if c[0] in layers]:
@@ -68,7 +91,7 @@ def main() -> int:
                     prob, _, _ = build_model(inputs)
                     print(f"{L:>3} {batch:>5} {seed:>4} {prob.numVariables():>6} "
                           f"{len(inputs.candidates) * (1 + nopt):>6} {prob.numConstraints():>6}"
-                          f"  {err}", flush=True)
+                          f"  {err}; root gap % {gaps(inputs, None).split()[0]}", flush=True)
                     worst[L] = float("inf")
                     continue
                 if plan is None:  # CBC can report a stop at the limit without a plan so
@@ -83,7 +106,8 @@ def main() -> int:
                 print(f"{L:>3} {batch:>5} {seed:>4} {st.variables:>6} {st.binaries:>6} "
                       f"{st.constraints:>6} {st.build_s:>8.3f} {st.start_s:>7.3f} "
                       f"{st.solve_s:>12.3f} {cpu:>11.3f} "
-                      f"{target:>8.1f} {len(plan.routers):>7} {st.status}", flush=True)
+                      f"{target:>8.1f} {len(plan.routers):>7} {st.status:>7} "
+                      f"{gaps(inputs, st.objective_s)}", flush=True)
     for L, _, _, target in [c for c in CASES if c[0] in worst]:
         verdict = "met" if worst[L] <= target else f"MISSED by {worst[L] - target:.2f} s"
         print(f"L = {L}: worst one-core time {worst[L]:.3f} s, target {target:.0f} s: {verdict}")

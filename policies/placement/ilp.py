@@ -82,7 +82,19 @@ Constraints.
 Solving. CBC (one thread, zero gaps) starts from the plan of a local search
 (`incumbent.py`) as its incumbent, with the feasibility pump, the other
 heuristics and the cut rounds off (`solvers.py`).
-`benchmarks/bench_plan.py` gives the times.
+`benchmarks/bench_plan.py` gives the times and the root gap.
+
+The relaxation is weak where the token mass is below 1: the products path
+flow × mass are linearised by m_a <= y_a and Σ_o r_coj <= n_cj with the only
+bounds the mass has (0 and 1), so at a fork of the state graph the LP splits
+the mass out of proportion to the path flows and sends the tokens left
+through whichever fractional routers suit them. At L = 80 the root gap is
+1.3% at B = 1 and 3.6% at B = 16 (`bench_plan.py`); CBC's cut generators find
+no cuts for it. Bounding the share-weighted flows by the mass (m/B <= p <= m,
+valid as every share lies in [1/B, 1]) halves the gap of the two slowest
+L = 30, B = 16 instances without shortening their solves, and with q <= r and
+the skip shares' bounds too one instance took 44 s instead of 0.5 s; the
+model leaves those rows out.
 
 Second objective (`throughput`): for each batch size B the KV cache admits,
 minimise the time per token with B · time <= the TPOT SLO; the best 1/time
