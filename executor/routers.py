@@ -19,6 +19,11 @@ them from the executor's per-request `LiveContext` (the object the live
 calibration keeps, `policies/routers/live_context.py`), from the inputs of
 the two layers before the checkpoint; a token's decode step is its token
 index + 1. Other routers (knn) compute none of it.
+
+A profile whose skip action is `shortcut` gets its block shortcuts fitted on
+the same recordings as calibration fits them; a skipping token's state is
+replaced by its shortcut's image (timed with the decision), as the live
+calibration replaces it.
 """
 
 from __future__ import annotations
@@ -57,8 +62,10 @@ def profile_target(profile, target) -> str:
     return match[0]
 
 
-def rebuild_routers(profile, lm, tokenizer, log=print) -> dict:
-    """checkpoint index -> the profile's router, fitted on its calibration banks."""
+def rebuild_routers(profile, lm, tokenizer, log=print) -> tuple[dict, dict]:
+    """(checkpoint index -> the profile's router, fitted on its calibration banks;
+    (checkpoint, landing) -> the block shortcut fitted on the same states, when
+    the profile's action is `shortcut`, else empty)."""
     from profiler.calibration.banks import build_examples, step_confidences
     from profiler.calibration.chunks import recorded_chunks
     from profiler.calibration.config import CalibrationConfig
@@ -82,8 +89,12 @@ def rebuild_routers(profile, lm, tokenizer, log=print) -> dict:
     cal, labels, _ = recorded_chunks(lm, cfg.model, split.calibration, plan, cfg.max_new_tokens,
                                      cfg.max_skip_blocks, kv_prompts=cfg.live_calibration_prompts,
                                      desc="record+label calibration", log=log)
-    return fit_routers(profile.router,
-                       build_examples(plan, cal, labels, step_confidences(lm, cal)))
+    routers = fit_routers(profile.router,
+                          build_examples(plan, cal, labels, step_confidences(lm, cal)))
+    if profile.action != "shortcut":
+        return routers, {}
+    from profiler.calibration.shortcuts import fit_shortcuts
+    return routers, fit_shortcuts(plan, cal, cfg.max_skip_blocks)  # as calibration fits them
 
 
 @register_skip_mode("router")
@@ -91,9 +102,11 @@ class RouterSkipMode(SkipMode):
     does_lookups = True
 
     def __init__(self, routers: dict, thresholds: dict, error_prob: dict, action: str,
-                 device: str, label: str):
+                 device: str, label: str, shortcuts: dict | None = None):
         self.routers, self.thresholds, self.error_prob = routers, thresholds, error_prob
-        self.action = action
+        self.action, self.shortcuts = action, shortcuts or {}
+        if action == "shortcut" and not self.shortcuts:
+            raise UserError("the shortcut skip action needs its fitted block shortcuts")
         self.bank_entries = max((len(r.bank) for r in routers.values() if hasattr(r, "bank")),
                                 default=0)  # what the cost model prices a lookup at
         self.needs_context = any(r.needs_context for r in routers.values())
@@ -114,8 +127,8 @@ class RouterSkipMode(SkipMode):
         profile = SkipProfile.load(path)
         check_profile(profile, context["model"], plan)
         target = profile_target(profile, options.get("skip_target"))
-        routers = rebuild_routers(profile, context["cpu_layerwise"](), context["tokenizer"],
-                                  context["log"])
+        routers, shortcuts = rebuild_routers(profile, context["cpu_layerwise"](),
+                                             context["tokenizer"], context["log"])
         thresholds, error_prob = {}, {}
         for cp in profile.checkpoints:
             st = cp.by_target[target]
@@ -125,7 +138,8 @@ class RouterSkipMode(SkipMode):
                 raise UserError(f"the SkipProfile's landings at checkpoint {cp.index} differ "
                                 "from its rebuilt bank's: the calibration cache is stale")
         label = f"router: {profile.router} @ {float(target):g} from {getattr(path, 'name', path)}"
-        return cls(routers, thresholds, error_prob, profile.action, context["device"], label)
+        return cls(routers, thresholds, error_prob, profile.action, context["device"], label,
+                   shortcuts)
 
     def decide(self, at, h, prev, logits, request_ids, token_indices, prev2=None, context=None):
         import torch
@@ -157,10 +171,26 @@ class RouterSkipMode(SkipMode):
         delta = None
         if self.action == "delta" and (idx >= 0).any():
             delta = router.deltas(query, idx).astype(np.float32)
+        state = self._shortcut_states(at, keys, idx, landing)
         t2 = time.perf_counter()
         p = np.where(landing != at, self.error_prob.get(at, 0.0), 0.0)
         copy_s = t1 - t0 if self.host_copies else 0.0
-        return Decision(landing, p, delta, t2 - t1 + (t1 - t0 - copy_s), copy_s)
+        return Decision(landing, p, delta, t2 - t1 + (t1 - t0 - copy_s), copy_s, state)
+
+    def _shortcut_states(self, at: int, keys: np.ndarray, idx: np.ndarray,
+                         landing: np.ndarray) -> np.ndarray | None:
+        """The carried states a learned shortcut replaces (as the live calibration
+        does, `live_eval._apply_shortcuts`): each hit's departure state mapped to
+        its landing's (an exit: to h_L); a pair without a fitted map carries it."""
+        if self.action != "shortcut" or not (idx >= 0).any():
+            return None
+        state = keys.copy()
+        for land in np.unique(landing[idx >= 0]):
+            sc = self.shortcuts.get((at, int(land)))
+            rows = (idx >= 0) & (landing == land)
+            if sc is not None:
+                state[rows] = sc.apply(keys[rows])
+        return state
 
 
 def _move_banks_to_gpu(routers: dict) -> bool:

@@ -73,6 +73,10 @@ class Routing:
                 hit_t = torch.as_tensor(hit, device=h.device)
                 delta = torch.as_tensor(d.delta[hit], dtype=h.dtype, device=h.device)
                 self.h[idx[hit_t]] = h[hit_t] + delta
+            if d.state is not None:
+                hit_t = torch.as_tensor(hit, device=h.device)
+                self.h[idx[hit_t]] = torch.as_tensor(d.state[hit], dtype=h.dtype,
+                                                     device=h.device)
             for land in sorted({landing[m] for m in hit}):
                 group = [here[m] for m in hit if landing[m] == land]
                 lo, hi = bounds[c], bounds[land] if land < k else self.L

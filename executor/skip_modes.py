@@ -33,6 +33,9 @@ class Decision(NamedTuple):
     delta: np.ndarray | None  # [n, d] residual to add to a carried state, or None
     lookup_s: float  # wall time of the bank search
     copy_s: float  # wall time of host <-> device copies of the queries
+    # [n, d] the carried state itself, replaced (a learned block shortcut's
+    # image of it, `policies/actions/shortcut.py`), or None
+    state: np.ndarray | None = None
 
 
 class SkipMode(ABC):

@@ -65,7 +65,8 @@ def _listen(routers) -> list:
     return heard
 
 
-def _execute(threshold: float, pages: int = 64, routers: dict | None = None):
+def _execute(threshold: float, pages: int = 64, routers: dict | None = None,
+             action: str = "identity", shortcuts: dict | None = None):
     """The executor over the prompts (teacher-forced on the full model's tokens),
     the gbt routers (or `routers`) at `threshold`; (executor, context rows keyed
     by (request, decode step, checkpoint), the queries' prev_cos likewise)."""
@@ -76,7 +77,7 @@ def _execute(threshold: float, pages: int = 64, routers: dict | None = None):
     cfg = ExecConfig(sim, skip_mode="router", check_integrity=True)
     setup = FakeSetup(sim, LAYERS, capacity_blocks=pages)
     mode = RouterSkipMode(routers, dict.fromkeys(routers, threshold), dict.fromkeys(routers, 0.0),
-                          "identity", "cpu", "router: gbt (test)")
+                          action, "cpu", "router: gbt (test)", shortcuts)
     assert routers is not gbt or (mode.needs_context and mode.needs_prev_state)
     n = len(prompts)
     trace = Trace(np.arange(n), np.zeros(n), np.array(PROMPT_LENS), np.full(n, NEW), [None] * n)
@@ -137,6 +138,30 @@ def test_preempted_requests_leave_no_routing_state_behind():
     ex, _, _ = _execute(0.5, pages=5)
     assert ex.t.done.all() and ex.t.preemptions.sum() > 0 and ex.t.hits.sum() > 0
     assert ex.context.held() == set()
+
+
+def test_a_learned_shortcut_carries_the_states_the_live_calibration_carries():
+    """The `shortcut` action: a skipping token's state becomes its block
+    shortcut's image (fitted on the recordings, as calibration fits them), in
+    the executor as in the live calibration, so both take the same decisions
+    token for token; carrying the states unchanged takes other ones."""
+    from profiler.calibration.live_eval import LiveSetup, evaluate_live
+    from profiler.calibration.shortcuts import fit_shortcuts
+
+    _, lm, plan, _, recs, _, routers = _calibrated()
+    shortcuts = fit_shortcuts(plan, recs, 2)
+    live = evaluate_live(lm, recs, LiveSetup(plan, routers, dict.fromkeys(routers, 0.5),
+                                             kv_policy="project", action="shortcut",
+                                             shortcuts=shortcuts))
+
+    def decisions(ex):
+        return sorted((rid, tok + 1, at, land) for rid, tok, at, land, _ in ex.decisions)
+
+    ex, _, _ = _execute(0.5, action="shortcut", shortcuts=shortcuts)
+    assert ex.t.hits.sum() > 0 and ex.t.done.all()
+    assert decisions(ex) == sorted(live.trace)
+    carried, _, _ = _execute(0.5)
+    assert decisions(carried) != sorted(live.trace)
 
 
 def test_calm_reads_the_exit_margin_in_the_executor_as_in_the_live_calibration():
