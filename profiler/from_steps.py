@@ -232,8 +232,16 @@ def fit_from_steps(paths: list[Path], base: str | None = None, seed: int = 0,
 
 
 def price_steps(steps: pd.DataFrame, fitted: FittedProfile) -> pd.DataFrame:
-    """`steps` with `cost_model_s` repriced by `fitted` where it refits (layer,
-    LM head and lookup pieces, the per-step overhead); other rows keep their price."""
+    """`steps` with `cost_model_s` repriced by `fitted`: prefill and decode-block
+    pieces by its layer fit on the sums a piece's log keeps (`piece_features`,
+    times its layers, as `MeasuredCostModel.block_time_s` prices the same
+    sums); the LM head, the lookups (the executor's flat banks) and the
+    per-step overhead by `MeasuredCostModel(profile=fitted)` itself, as the
+    simulator prices them. K/V holes and repairs (whose rows hold no layer
+    count) keep their price."""
+    from profiler.fitted import MeasuredCostModel
+
+    model = MeasuredCostModel(profile=fitted)
     out = steps.copy()
     price = out["cost_model_s"].to_numpy(dtype=float).copy()
     kind = out["kind"].to_numpy()
@@ -242,17 +250,13 @@ def price_steps(steps: pd.DataFrame, fitted: FittedProfile) -> pd.DataFrame:
         part = out[layer]
         price[layer] = (fitted.fits["layer"].model.predict(piece_features(part))
                         * part["layers"].to_numpy(dtype=float))
-    head = kind == "lm_head"
-    if head.any() and "logits" in fitted.fits:
-        price[head] = fitted.fits["logits"].model.predict(
-            token_features(out.loc[head, "tokens"].to_numpy(dtype=float)))
-    looked = kind == "lookup"
-    key = "lookup/flat" if "lookup/flat" in fitted.fits else next(
-        (k for k in fitted.fits if k.startswith("lookup/")), None)
-    if looked.any() and key is not None and "bank_entries" in out:
-        part = out[looked]
-        price[looked] = fitted.fits[key].model.predict(part["bank_entries"].to_numpy(),
-                                                       part["lookups"].to_numpy())
-    price[kind == "step"] = fitted.step_overhead_s
+    for m in np.flatnonzero(kind == "lm_head"):
+        price[m] = model.lm_head_time_s(int(out["tokens"].iat[m]))
+    if "bank_entries" in out and ("flat" in fitted.lookup_kinds()
+                                  or fitted.meta.get("base_cost_model")):
+        for m in np.flatnonzero(kind == "lookup"):
+            price[m] = model.lookup_time_s(int(out["bank_entries"].iat[m]),
+                                           int(out["lookups"].iat[m]))
+    price[kind == "step"] = model.step_overhead_s
     out["cost_model_s"] = price
     return out
