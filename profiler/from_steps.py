@@ -106,11 +106,14 @@ def fit_layer(pieces: pd.DataFrame) -> LinearFit:
                      float((y / layers).min() / 2))
 
 
-def overheads(steps: pd.DataFrame) -> pd.Series:
-    """Per (run, step): the step's wall time less its pieces (s)."""
+def overheads(steps: pd.DataFrame, keys: tuple[str, ...] = ("run", "step")) -> pd.Series:
+    """Per step (`keys`: per run and step of `read_steps`, or ("step",) for one
+    run's log): the step's wall time less its pieces (s). The one definition of
+    the per-step overhead: the refit's and validate's step level."""
+    keys = list(keys)
     whole = steps["kind"] == "step"
-    wall = steps[whole].groupby(["run", "step"])["duration_s"].sum()
-    pieces = steps[~whole].groupby(["run", "step"])["duration_s"].sum()
+    wall = steps[whole].groupby(keys)["duration_s"].sum()
+    pieces = steps[~whole].groupby(keys)["duration_s"].sum()
     return wall - pieces.reindex(wall.index, fill_value=0.0)
 
 
@@ -193,7 +196,8 @@ def run_config(paths: list[Path]) -> dict:
 
 def base_profile_of(config: dict, base: str | None) -> FittedProfile:
     """The profile the refit starts from: `base`, else the cost model the
-    first run was priced with (its config.json): its measured profile, or,
+    first run was priced with (the resolved file its config.json names; a run
+    from before that was recorded is resolved again): its measured profile, or,
     where it ran on the roofline, an empty profile that leaves what it does
     not refit to the roofline (`base_cost_model`)."""
     from profiler.fitted import canonical_model, load_fitted, profile_path
@@ -203,7 +207,13 @@ def base_profile_of(config: dict, base: str | None) -> FittedProfile:
         return load_fitted(base)
     sim = config.get("config", {}).get("sim", {})
     model, chosen = sim.get("model", "smollm2"), sim.get("cost_model", "auto")
-    if chosen in ("auto", "measured"):  # what the run resolved it to
+    recorded = config.get("labels", {}).get("cost_model_profile")
+    if recorded is not None:  # the file the run was priced by ("": an analytic model)
+        if recorded and not Path(recorded).is_file():
+            raise UserError(f"the run was priced by {recorded}, which no longer exists: "
+                            "pass --base PROFILE")
+        chosen = recorded or "roofline"
+    elif chosen in ("auto", "measured"):  # an older run: resolved again, as it would be now
         committed = (auto_profile(model, "cpu")[0] if chosen == "auto" else
                      profile_path(model, "cpu"))
         chosen = str(committed) if committed is not None and committed.is_file() else "roofline"
