@@ -74,7 +74,7 @@ def runner_ops(model, layers: int) -> dict:
 
     from executor.model_runner import ModelRunner
 
-    runner = ModelRunner(model, num_pages=8 * 17 + 8, device="cpu", dtype=torch.float32)
+    runner = ModelRunner(model, num_pages=9 * 16 + 4, device="cpu", dtype=torch.float32)
     hidden = model.config.hidden_size
     gen = torch.Generator().manual_seed(0)
     ops, req = {}, 0
@@ -82,12 +82,12 @@ def runner_ops(model, layers: int) -> dict:
         reqs = list(range(req, req + b))
         req += b
         for r in reqs:
-            runner.allocate(r, 256)
+            assert runner.allocate(r, 256)
         h = torch.randn(b, hidden, generator=gen)
         pos = torch.full((b,), 255)
         ops[f"runner decode b={b} c=256"] = ("layer", lambda h=h, reqs=reqs, pos=pos:
                                              runner.decode_layers(h, reqs, pos, 0, layers))
-    runner.allocate(req, 64)
+    assert runner.allocate(req, 64)
     h, ids = torch.randn(64, hidden, generator=gen), torch.zeros(64, dtype=torch.long)
     ops["runner prefill n=64"] = ("layer", lambda: runner.prefill_layers(
         [req], [ids], [0], 0, layers, h))

@@ -14,10 +14,20 @@ the op's own (tied weights counted once), capped at twice the last-level
 cache (more evicts no further; on a GPU that is the L2, so a large model is
 not streamed in full per call). `cache_evictor` streams them.
 
-Measured (`benchmarks/bench_cold_cache.py`, one thread, the thread's CPU
-clock, rounds interleaved, 2-core Xeon VM, load 3-5): see that script's
-docstring for the figures; `--seconds`-long runs of the executor priced by a
-warm and a cold profile are in `benchmarks/bench_step_prices.py`.
+Measured (`benchmarks/bench_cold_cache.py --rounds 2`, one thread, the
+thread's CPU clock, 2-core Xeon VM under load 5-6; per layer, 4 distinct
+layers a call): a decode layer at batch 1, context 256 took 2.29-2.32 ms in
+a tight loop, 2.17-2.42 ms after 64 MB streamed (0.94-1.06x: not enough),
+2.55-2.78 ms after 256 MB and 2.65-2.75 ms after the rule's 481 MB
+(1.14-1.20x); at batch 8 the rule gave 1.12-1.16x, a 64-token prefill
+1.10-1.18x. The LM head moved less on the loaded machine (0.97-1.10x at
+1-16 tokens: the neighbours' traffic leaves the tight loop's L3 cold too);
+on the quiet machine the LM-head matmul alone was 1.11-1.34x slower after
+~320 MB of other weights (`bench_machine_drift.py --cold`). An executor
+run priced by layer rows measured warm and then cold in the same window
+(`benchmarks/bench_step_prices.py --measure-layers quick`) moved its
+prefill pieces from -23.3% to -19.1% (no-skip) and -14.1% to -9.4%
+(deepest-first) and its whole steps by 1.4 points toward 0.
 """
 
 from __future__ import annotations

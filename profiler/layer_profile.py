@@ -20,10 +20,10 @@ write (not a growing `torch.cat`) is what a paged cache does. Rows measured:
 With `grid.cold_layers` (the default) every call is timed alone after the
 rest of the model's weights have streamed through the caches
 (`profiler.cold_cache.step_evict_bytes`), as a step leaves them: a tight
-loop kept the weights in the 2-core Xeon VM's 480 MiB L3 and priced the
-executor's LM head 23-49% and its blocks 14-22% below what its steps took
-(validate's step level on a quiet machine); `benchmarks/bench_cold_cache.py`
-measures warm against cold. Off, the ops are timed in a tight loop.
+loop can keep the weights in the 2-core Xeon VM's 480 MiB L3, and a decode
+layer then ran 1.12-1.20x faster than cold (`benchmarks/bench_cold_cache.py`;
+figures in `profiler.cold_cache`), part of why the executor's steps took
+longer than their prices in validate. Off, the ops are timed in a tight loop.
 
 The per-step overhead is the executor's loop, timed by `step_overhead`.
 """
