@@ -8,7 +8,9 @@ torch thread: the work runs on the calling thread, as the profiler's clock
 assumes; nothing sleeps, as no request waits for its arrival). Then prices
 every step of that log by each `--profile` (`profiler.from_steps.price_steps`)
 and prints validate's step-level errors per kind of work: the signed total
-(+: the profile prices more than the executor took) and the median APE.
+(+: the profile prices more than the executor took) and the median APE,
+beside the machine's speed during the run against each profile's speed
+probe (`profiler.speed_probe`: reference / the probes before and after the run).
 
     nice -n 10 .venv/bin/python benchmarks/bench_step_prices.py \\
         --profile profiler/profiles/cpu-xeon-smollm2.csv,/tmp/cold.csv [--keep DIR]
@@ -87,6 +89,7 @@ def main() -> None:
 
     from profiler.fitted import load_fitted
     from profiler.from_steps import price_steps
+    from profiler.speed_probe import probe_s, profile_reference, relative_speed
     from profiler.timing import set_threads
     from reports.validation.compare import step_errors
     from reports.validation.config import QUICK_SKIP_CONFIG, ValidateConfig
@@ -99,18 +102,21 @@ def main() -> None:
     profiles = [p for p in args.profile.split(",") if p]
     cfg = ValidateConfig(num_prompts=args.num_prompts, max_output_tokens=args.max_output_tokens)
     trace = workload(cfg, out)
-    logs = {}
+    logs, probes = {}, {}
     for policy in args.policy.split(","):
         run = out / f"run-{policy}"
         t0 = time.process_time()
+        before_s = probe_s()
         thread_clock_run(["--model", "smollm2", "--policy", policy, "--trace", str(trace),
                           "--request-rate", "inf", "--threads", "1", "--seed", "0",
                           "--skip-mode", "router", "--skip-config",
                           str(PROFILES / QUICK_SKIP_CONFIG), "--out", str(run),
                           "--no-progress"])
         logs[policy] = pd.read_parquet(run / "steps.parquet")
+        probes[policy] = [before_s, probe_s()]
         print(f"{policy}: {logs[policy]['step'].nunique()} steps, executor run "
-              f"{time.process_time() - t0:.0f} s CPU (thread clock)", flush=True)
+              f"{time.process_time() - t0:.0f} s CPU (thread clock); speed probe "
+              + " / ".join(f"{x * 1e3:.1f}" for x in probes[policy]) + " ms", flush=True)
     if args.measure_layers:
         profiles += measure_layers(args.measure_layers, profiles[0], out)
     for policy, steps in logs.items():
@@ -120,7 +126,9 @@ def main() -> None:
             errs = step_errors(price_steps(steps, load_fitted(path)))
             cells = ", ".join(f"{k} {v['total_signed_pct']:+.1f}% ({v['median_ape']:.0f}%)"
                               for k, v in errs.items() if v["n"])
-            print(f"  {path}: {cells}")
+            speed = relative_speed(profile_reference(path), probes[policy])
+            print(f"  {path}: {cells}; machine speed against its probe: "
+                  + ("no reference" if speed is None else f"{speed:.2f}"))
 
 
 if __name__ == "__main__":
