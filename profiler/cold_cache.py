@@ -8,7 +8,8 @@ CPU whose last-level cache holds them (the 2-core Xeon VM reports a 480 MiB
 L3; SmolLM2-135M is 538 MB in float32, its LM head 113 MB, a layer 14 MB),
 the loop prices memory-bound work below what a step pays.
 
-`step_evict_bytes` is what streams before each timed call (`measure(before=)`):
+`step_evict_bytes` is what streams before each timed layer and LM-head call
+(`measure(before=)`):
 the model's other weights, the bytes a decode pass moves between two uses of
 the op's own (tied weights counted once), capped at twice the last-level
 cache (more evicts no further; on a GPU that is the L2, so a large model is
@@ -23,11 +24,17 @@ a tight loop, 2.17-2.42 ms after 64 MB streamed (0.94-1.06x: not enough),
 1.10-1.18x. The LM head moved less on the loaded machine (0.97-1.10x at
 1-16 tokens: the neighbours' traffic leaves the tight loop's L3 cold too);
 on the quiet machine the LM-head matmul alone was 1.11-1.34x slower after
-~320 MB of other weights (`bench_machine_drift.py --cold`). An executor
-run priced by layer rows measured warm and then cold in the same window
-(`benchmarks/bench_step_prices.py --measure-layers quick`) moved its
-prefill pieces from -23.3% to -19.1% (no-skip) and -14.1% to -9.4%
-(deepest-first) and its whole steps by 1.4 points toward 0.
+~320 MB of other weights (`bench_machine_drift.py --cold`). Executor runs
+priced by layer rows measured warm and then cold back to back on the quick
+grid (`benchmarks/bench_step_prices.py --measure-layers quick`, three pairs
+of runs over 25 minutes): the cold rows priced prefill pieces 4-8 points
+higher (no-skip -23.3% -> -19.1%, deepest-first -14.1% -> -9.4% in the
+first pair), decode blocks within 4 points of the warm rows, and whole
+steps 1.4-3.5 points higher; on that loaded machine the runs themselves
+moved by 20-40 points between pairs, so the cold rows' gain is real but
+smaller than the drift there.
+
+The K/V projection rows are not timed cold: see `LayerBench.own_weights`.
 """
 
 from __future__ import annotations

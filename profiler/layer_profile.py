@@ -17,13 +17,14 @@ write (not a growing `torch.cat`) is what a paged cache does. Rows measured:
   states, written to the cache (the `project` KV-hole policy), one layer;
 - logits: embedding of T tokens + final norm + LM head + argmax.
 
-With `grid.cold_layers` (the default) every call is timed alone after the
-rest of the model's weights have streamed through the caches
+With `grid.cold_layers` (the default) every layer and LM-head call is timed
+alone after the rest of the model's weights have streamed through the caches
 (`profiler.cold_cache.step_evict_bytes`), as a step leaves them: a tight
 loop can keep the weights in the 2-core Xeon VM's 480 MiB L3, and a decode
 layer then ran 1.12-1.20x faster than cold (`benchmarks/bench_cold_cache.py`;
 figures in `profiler.cold_cache`), part of why the executor's steps took
-longer than their prices in validate. Off, the ops are timed in a tight loop.
+longer than their prices in validate. Off, the ops are timed in a tight loop,
+as the K/V projection always is (`LayerBench.own_weights` says why).
 
 The per-step overhead is the executor's loop, timed by `step_overhead`.
 """
@@ -128,12 +129,15 @@ class LayerBench:
         return project
 
     def own_weights(self) -> dict[str, list]:
-        """The modules whose weights each kind of row reads (the rest of the
-        model streams before a cold call)."""
+        """The modules whose weights each cold kind of row reads (the rest of
+        the model streams before a call). Not the K/V projection: a stream
+        evicts the interpreter's and torch's own state too, which a step's
+        layers keep warm, and on an op of 0.15 ms that is most of its time (one
+        token: 0.15 ms warm, 0.75-0.98 ms cold, while the executor filled a
+        one-token hole of about four layers in 1.0-1.35 ms, validate's random
+        mode on the Xeon): its rows stay timed in a tight loop."""
         inner = self.model.model
-        attn = self.layer.self_attn
         return {"layer": self.layers,
-                "kv_projection": [attn.k_proj, attn.v_proj, self.layer.input_layernorm],
                 "logits": [inner.embed_tokens, inner.norm, self.model.lm_head]}
 
     def logits(self, tokens: int) -> Callable[[], object]:
@@ -167,11 +171,11 @@ def profile_layers(model, grid: ProfileGrid, device: str,
     bench = LayerBench(model, device, grid.layer_index, grid.block_layers)
     clock, cfg = Clock(device), grid.timing
     per_layer = 1.0 / len(bench.layers)
-    before = {kind: None for kind in bench.own_weights()}
+    before = {"layer": None, "logits": None, "kv_projection": None}
     if grid.cold_layers:
         sizes = evict_bytes(bench, device)
         evictor = CacheEvictor(max(sizes.values()), device)
-        before = {kind: evictor.before(n) for kind, n in sizes.items()}
+        before.update({kind: evictor.before(n) for kind, n in sizes.items()})
     rows: list[dict] = []
     with torch.inference_mode():
         for n in grid.prefill_tokens:
