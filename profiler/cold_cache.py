@@ -22,7 +22,10 @@ a tight loop, 2.17-2.42 ms after 64 MB streamed (0.94-1.06x: not enough),
 2.55-2.78 ms after 256 MB and 2.65-2.75 ms after the rule's 481 MB
 (1.14-1.20x); at batch 8 the rule gave 1.12-1.16x, a 64-token prefill
 1.10-1.18x. The LM head moved less on the loaded machine (0.97-1.10x at
-1-16 tokens: the neighbours' traffic leaves the tight loop's L3 cold too);
+1-16 tokens: the neighbours' traffic leaves the tight loop's L3 cold too).
+A third run half an hour later (`--rounds 1 --evict-mb 256`): decode
+layers 1.35x (batch 1) and 1.48x (batch 8), the prefill 1.28x, the LM head
+1.24x and 1.27x at 1 and 4 tokens, 1.04x at 16;
 on the quiet machine the LM-head matmul alone was 1.11-1.34x slower after
 ~320 MB of other weights (`bench_machine_drift.py --cold`). Executor runs
 priced by layer rows measured warm and then cold back to back on the quick
@@ -31,7 +34,7 @@ of runs over 25 minutes): the cold rows priced prefill pieces 4-8 points
 higher (no-skip -23.3% -> -19.1%, deepest-first -14.1% -> -9.4% in the
 first pair), decode blocks within 4 points of the warm rows, and whole
 steps 1.4-3.5 points higher; on that loaded machine the runs themselves
-moved by 20-40 points between pairs, so the cold rows' gain is real but
+moved by 25-51 points between pairs, so the cold rows' gain is real but
 smaller than the drift there.
 
 The K/V projection rows are not timed cold: see `LayerBench.own_weights`.
