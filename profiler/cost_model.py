@@ -80,6 +80,10 @@ class CostModel(ABC):
     # which model was chosen and why ("auto: <profile>, the committed profile of
     # this CPU"), set by `profiler.resolve.cost_model_from_arg`
     source: str = ""
+    # the file a measured model was read from, resolved ("" for an analytic
+    # one): written to a run's config.json, so a refit or validate reads the
+    # very profile the run was priced by
+    profile_path: str = ""
 
     def start_run(self, longest_request_tokens: int) -> None:
         """A run begins whose requests hold at most this many tokens (prompt +

@@ -106,11 +106,14 @@ def fit_layer(pieces: pd.DataFrame) -> LinearFit:
                      float((y / layers).min() / 2))
 
 
-def overheads(steps: pd.DataFrame) -> pd.Series:
-    """Per (run, step): the step's wall time less its pieces (s)."""
+def overheads(steps: pd.DataFrame, keys: tuple[str, ...] = ("run", "step")) -> pd.Series:
+    """Per step (`keys`: per run and step of `read_steps`, or ("step",) for one
+    run's log): the step's wall time less its pieces (s). The one definition of
+    the per-step overhead: the refit's and validate's step level."""
+    keys = list(keys)
     whole = steps["kind"] == "step"
-    wall = steps[whole].groupby(["run", "step"])["duration_s"].sum()
-    pieces = steps[~whole].groupby(["run", "step"])["duration_s"].sum()
+    wall = steps[whole].groupby(keys)["duration_s"].sum()
+    pieces = steps[~whole].groupby(keys)["duration_s"].sum()
     return wall - pieces.reindex(wall.index, fill_value=0.0)
 
 
@@ -193,7 +196,8 @@ def run_config(paths: list[Path]) -> dict:
 
 def base_profile_of(config: dict, base: str | None) -> FittedProfile:
     """The profile the refit starts from: `base`, else the cost model the
-    first run was priced with (its config.json): its measured profile, or,
+    first run was priced with (the resolved file its config.json names; a run
+    from before that was recorded is resolved again): its measured profile, or,
     where it ran on the roofline, an empty profile that leaves what it does
     not refit to the roofline (`base_cost_model`)."""
     from profiler.fitted import canonical_model, load_fitted, profile_path
@@ -203,7 +207,13 @@ def base_profile_of(config: dict, base: str | None) -> FittedProfile:
         return load_fitted(base)
     sim = config.get("config", {}).get("sim", {})
     model, chosen = sim.get("model", "smollm2"), sim.get("cost_model", "auto")
-    if chosen in ("auto", "measured"):  # what the run resolved it to
+    recorded = config.get("labels", {}).get("cost_model_profile")
+    if recorded is not None:  # the file the run was priced by ("": an analytic model)
+        if recorded and not Path(recorded).is_file():
+            raise UserError(f"the run was priced by {recorded}, which no longer exists: "
+                            "pass --base PROFILE")
+        chosen = recorded or "roofline"
+    elif chosen in ("auto", "measured"):  # an older run: resolved again, as it would be now
         committed = (auto_profile(model, "cpu")[0] if chosen == "auto" else
                      profile_path(model, "cpu"))
         chosen = str(committed) if committed is not None and committed.is_file() else "roofline"
@@ -232,8 +242,16 @@ def fit_from_steps(paths: list[Path], base: str | None = None, seed: int = 0,
 
 
 def price_steps(steps: pd.DataFrame, fitted: FittedProfile) -> pd.DataFrame:
-    """`steps` with `cost_model_s` repriced by `fitted` where it refits (layer,
-    LM head and lookup pieces, the per-step overhead); other rows keep their price."""
+    """`steps` with `cost_model_s` repriced by `fitted`: prefill and decode-block
+    pieces by its layer fit on the sums a piece's log keeps (`piece_features`,
+    times its layers, as `MeasuredCostModel.block_time_s` prices the same
+    sums); the LM head, the lookups (the executor's flat banks) and the
+    per-step overhead by `MeasuredCostModel(profile=fitted)` itself, as the
+    simulator prices them. K/V holes and repairs (whose rows hold no layer
+    count) keep their price."""
+    from profiler.fitted import MeasuredCostModel
+
+    model = MeasuredCostModel(profile=fitted)
     out = steps.copy()
     price = out["cost_model_s"].to_numpy(dtype=float).copy()
     kind = out["kind"].to_numpy()
@@ -242,17 +260,13 @@ def price_steps(steps: pd.DataFrame, fitted: FittedProfile) -> pd.DataFrame:
         part = out[layer]
         price[layer] = (fitted.fits["layer"].model.predict(piece_features(part))
                         * part["layers"].to_numpy(dtype=float))
-    head = kind == "lm_head"
-    if head.any() and "logits" in fitted.fits:
-        price[head] = fitted.fits["logits"].model.predict(
-            token_features(out.loc[head, "tokens"].to_numpy(dtype=float)))
-    looked = kind == "lookup"
-    key = "lookup/flat" if "lookup/flat" in fitted.fits else next(
-        (k for k in fitted.fits if k.startswith("lookup/")), None)
-    if looked.any() and key is not None and "bank_entries" in out:
-        part = out[looked]
-        price[looked] = fitted.fits[key].model.predict(part["bank_entries"].to_numpy(),
-                                                       part["lookups"].to_numpy())
-    price[kind == "step"] = fitted.step_overhead_s
+    for m in np.flatnonzero(kind == "lm_head"):
+        price[m] = model.lm_head_time_s(int(out["tokens"].iat[m]))
+    if "bank_entries" in out and ("flat" in fitted.lookup_kinds()
+                                  or fitted.meta.get("base_cost_model")):
+        for m in np.flatnonzero(kind == "lookup"):
+            price[m] = model.lookup_time_s(int(out["bank_entries"].iat[m]),
+                                           int(out["lookups"].iat[m]))
+    price[kind == "step"] = model.step_overhead_s
     out["cost_model_s"] = price
     return out

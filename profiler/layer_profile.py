@@ -17,6 +17,15 @@ write (not a growing `torch.cat`) is what a paged cache does. Rows measured:
   states, written to the cache (the `project` KV-hole policy), one layer;
 - logits: embedding of T tokens + final norm + LM head + argmax.
 
+With `grid.cold_layers` (the default) every layer and LM-head call is timed
+alone after the rest of the model's weights have streamed through the caches
+(`profiler.cold_cache.step_evict_bytes`), as a step leaves them: a tight
+loop can keep the weights in the 2-core Xeon VM's 480 MiB L3, and a decode
+layer then ran 1.12-1.20x faster than cold (`benchmarks/bench_cold_cache.py`;
+figures in `profiler.cold_cache`), part of why the executor's steps took
+longer than their prices in validate. Off, the ops are timed in a tight loop,
+as the K/V projection always is (`LayerBench.own_weights` says why).
+
 The per-step overhead is the executor's loop, timed by `step_overhead`.
 """
 
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from profiler.cold_cache import CacheEvictor, step_evict_bytes
 from profiler.grid import ProfileGrid
 from profiler.timing import Clock, Timing, measure
 
@@ -118,6 +128,18 @@ class LayerBench:
 
         return project
 
+    def own_weights(self) -> dict[str, list]:
+        """The modules whose weights each cold kind of row reads (the rest of
+        the model streams before a call). Not the K/V projection: a stream
+        evicts the interpreter's and torch's own state too, which a step's
+        layers keep warm, and on an op of 0.15 ms that is most of its time (one
+        token: 0.15 ms warm, 0.75-0.98 ms cold, while the executor filled a
+        one-token hole of about four layers in 1.0-1.35 ms, validate's random
+        mode on the Xeon): its rows stay timed in a tight loop."""
+        inner = self.model.model
+        return {"layer": self.layers,
+                "logits": [inner.embed_tokens, inner.norm, self.model.lm_head]}
+
     def logits(self, tokens: int) -> Callable[[], object]:
         ids = self.torch.randint(0, self.model.config.vocab_size, (1, tokens),
                                  generator=self.gen, device=self.device)
@@ -135,6 +157,12 @@ def count_points(grid: ProfileGrid) -> int:
             + len(grid.kv_projection_tokens))
 
 
+def evict_bytes(bench: LayerBench, device: str) -> dict[str, int]:
+    """Bytes streamed before each cold call, per kind of row (`cold_cache`)."""
+    return {kind: step_evict_bytes(bench.model, own, device)
+            for kind, own in bench.own_weights().items()}
+
+
 def profile_layers(model, grid: ProfileGrid, device: str,
                    progress: Callable[[str], None] = lambda label: None) -> list[dict]:
     """Every layer-side row of the profile (see the module docstring)."""
@@ -143,12 +171,17 @@ def profile_layers(model, grid: ProfileGrid, device: str,
     bench = LayerBench(model, device, grid.layer_index, grid.block_layers)
     clock, cfg = Clock(device), grid.timing
     per_layer = 1.0 / len(bench.layers)
+    before = {"layer": None, "logits": None, "kv_projection": None}
+    if grid.cold_layers:
+        sizes = evict_bytes(bench, device)
+        evictor = CacheEvictor(max(sizes.values()), device)
+        before.update({kind: evictor.before(n) for kind, n in sizes.items()})
     rows: list[dict] = []
     with torch.inference_mode():
         for n in grid.prefill_tokens:
             progress(f"prefill {n}")
             for comp, fn in bench.ops(1, n, n).items():
-                t = measure(fn, clock, cfg).scaled(per_layer)
+                t = measure(fn, clock, cfg, before["layer"]).scaled(per_layer)
                 rows.append(_row(comp, "prefill", t, tokens=n, context=n))
         timed_mlp: set[int] = set()
         for b, c in grid.decode_points():
@@ -158,15 +191,15 @@ def profile_layers(model, grid: ProfileGrid, device: str,
                     if b in timed_mlp:
                         continue  # the MLP never sees the context: one row per batch
                     timed_mlp.add(b)
-                t = measure(fn, clock, cfg).scaled(per_layer)
+                t = measure(fn, clock, cfg, before["layer"]).scaled(per_layer)
                 rows.append(_row(comp, "decode", t, tokens=b, batch=b,
                                  context=0 if comp == "mlp" else c))
         for n in grid.kv_projection_tokens:
             progress(f"kv projection {n}")
-            rows.append(_row("kv_projection", "", measure(bench.kv_projection(n), clock, cfg),
-                             tokens=n))
+            t = measure(bench.kv_projection(n), clock, cfg, before["kv_projection"])
+            rows.append(_row("kv_projection", "", t, tokens=n))
         for n in grid.logit_tokens:
             progress(f"logits {n}")
-            rows.append(_row("logits", "", measure(bench.logits(n), clock, cfg), tokens=n))
+            t = measure(bench.logits(n), clock, cfg, before["logits"])
+            rows.append(_row("logits", "", t, tokens=n))
     return rows
-

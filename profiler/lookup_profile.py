@@ -42,6 +42,7 @@ from functools import partial
 import numpy as np
 
 from policies.routers.knn import K_NEIGHBOURS
+from profiler.cold_cache import cache_evictor
 from profiler.grid import ProfileGrid
 from profiler.timing import Clock, Timing, measure
 
@@ -140,23 +141,6 @@ def knn_decision(kind: str, bank: np.ndarray, settings: IndexSettings, device: s
     on = device if kind != "hnsw" else "cpu"  # faiss has HNSW on the CPU only
     mode = RouterSkipMode({at: router}, {at: float("inf")}, {at: 0.0}, "identity", on, kind)
     return mode, "gpu" if on != "cpu" and not mode.host_copies else "cpu"
-
-
-def cache_evictor(nbytes: int, device: str) -> Callable[[], None]:
-    """A call that streams `nbytes` through the host's caches (and the GPU's
-    when `device` is CUDA), leaving them as a block of layers does."""
-    import torch
-
-    host = np.zeros(nbytes // 8)
-    gpu = torch.empty(nbytes // 4, device=device) if device.startswith("cuda") else None
-
-    def evict() -> None:
-        host.__iadd__(1.0)
-        if gpu is not None:
-            gpu.add_(1.0)
-            torch.cuda.synchronize()
-
-    return evict
 
 
 def profile_lookups(grid: ProfileGrid, device: str, dim: int,

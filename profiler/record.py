@@ -7,6 +7,10 @@ metadata says exactly what was measured and how to measure it again.
 `merge_parts` puts such a partial measurement into an existing profile of
 the same device (`simulate profile --only PARTS --out EXISTING`): its rows
 of those parts are replaced, the rest kept, and the metadata lists the update.
+With the layers (the layer-side rows: layers, K/V projection, LM head) the
+metadata records how their caches were left (`layer_caches`) and the
+machine-speed probe taken beside them (`speed_probe`, `profiler.speed_probe`),
+the reference `simulate validate` reads the machine's speed against.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import time
 
 from tqdm import tqdm
 
-from profiler import layer_profile, lookup_profile, step_overhead
+from profiler import layer_profile, lookup_profile, speed_probe, step_overhead
 from profiler.grid import ProfileGrid
 from profiler.hardware import device_facts, resolve_device
 from profiler.profile_table import ProfileTable
@@ -50,9 +54,13 @@ def record_profile(model_name: str, device: str, grid: ProfileGrid, threads: int
             bar.set_postfix_str(label, refresh=False)
             bar.update(1)
 
-        rows = []
+        rows, layer_meta = [], {}
         if "layers" in parts:
+            layer_meta = layer_facts(model, grid, device)
             rows += layer_profile.profile_layers(model, grid, device, progress)
+            probe = layer_meta["speed_probe"]
+            probe["after_s"] = speed_probe.probe_s(device)
+            probe["reference_s"] = (probe["before_s"] + probe["after_s"]) / 2
         if "overhead" in parts:
             progress("step overhead: the executor's loop")
             rows += step_overhead.profile_step_overhead(model, model_name, grid, device, dtype)
@@ -76,9 +84,26 @@ def record_profile(model_name: str, device: str, grid: ProfileGrid, threads: int
         "command": command,
         "parts": list(parts),
         "wall_s": round(time.perf_counter() - started, 1),
+        **layer_meta,
         **device_facts(device, threads),
     }
     return ProfileTable.from_records(rows, meta)
+
+
+LAYER_META = ("layer_caches", "speed_probe")  # what the layer rows' metadata says
+
+
+def layer_facts(model, grid: ProfileGrid, device: str) -> dict:
+    """How the layer-side rows are timed (cold or warm caches, bytes streamed
+    per kind) and the speed probe before them (`record_profile` adds one after
+    and keeps their mean as the reference)."""
+    bench = layer_profile.LayerBench(model, device, grid.layer_index, grid.block_layers)
+    caches = ({"cold": True, "evict_bytes": layer_profile.evict_bytes(bench, device),
+               "how": "each call timed alone after the rest of the model's weights streamed "
+                      "(profiler.cold_cache)"}
+              if grid.cold_layers else {"cold": False, "how": "a tight loop"})
+    return {"layer_caches": caches,
+            "speed_probe": {"op": speed_probe.OP, "before_s": speed_probe.probe_s(device)}}
 
 
 def merge_parts(base: ProfileTable, new: ProfileTable) -> ProfileTable:
@@ -99,6 +124,9 @@ def merge_parts(base: ProfileTable, new: ProfileTable) -> ProfileTable:
     if "lookups" in parts:  # what the new lookup rows mean
         for key in ("index_settings", "lookup_timed", "bank_vectors"):
             meta[key] = new.meta[key]
+    if "layers" in parts:  # how the new layer rows were timed, and the machine's speed then
+        for key in LAYER_META:
+            meta[key] = new.meta.get(key)
     update = {k: new.meta.get(k) for k in ("parts", "command", "date_utc", "wall_s", "grid",
                                        "torch_version", "faiss_version")}
     meta["updates"] = [*base.meta.get("updates", []), update]

@@ -61,4 +61,6 @@ def cost_model_from_arg(name_or_path: str | None, spec, device: str = "cpu") -> 
     else:
         model, why = COST_MODELS[key](spec=spec, device=device), f"asked: {key}"
     model.source = why
+    if isinstance(model, MeasuredCostModel):
+        model.profile_path = str(Path(profile if key == AUTO else key).resolve())
     return model

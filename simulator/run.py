@@ -94,6 +94,7 @@ class Setup:
 
     def labels(self) -> dict:
         return {"cost_model": self.cost.label, "cost_model_source": self.cost.source,
+                "cost_model_profile": self.cost.profile_path,
                 "skip_model": self.skip_model.label,
                 "policy": self.cfg.policy, "checkpoints": str(self.plan),
                 "model": self.spec.name, "device": self.cfg.device,

@@ -132,6 +132,33 @@ def test_repricing_a_log_with_its_fit_gives_its_times(base):
     assert errors["all"]["p90_ape"] < 1e-3 and errors["overhead"]["p90_ape"] < 1e-3
 
 
+def test_repricing_by_a_profile_gives_the_cost_models_own_prices(base):
+    """price_steps prices each kind exactly as MeasuredCostModel on that profile
+    does (the executor's own prices when it ran on it): blocks from the sums a
+    piece logs, the LM head, the lookups (flat banks) and the step overhead."""
+    from profiler.cost_model import BatchShape
+    from profiler.fitted import MeasuredCostModel
+    from profiler.from_steps import price_steps
+
+    log = synthetic_log(num_steps=60)
+    priced = price_steps(log, base)["cost_model_s"].to_numpy()
+    cm = MeasuredCostModel(profile=base)
+    for m, row in enumerate(log.itertuples()):
+        if row.kind == "block":  # contexts spread over the batch: the price reads their sum
+            lens = np.full(row.batch_size, row.context_sum // row.batch_size)
+            lens[: row.context_sum % row.batch_size] += 1
+            want = cm.block_time_s(row.layers, BatchShape((), tuple(int(x) for x in lens)))
+        elif row.kind == "prefill":  # one chunk, no cached prefix: its pairs as logged
+            want = cm.block_time_s(row.layers, BatchShape(((row.tokens, 0),), ()))
+        elif row.kind == "lm_head":
+            want = cm.lm_head_time_s(row.tokens)
+        elif row.kind == "lookup":
+            want = cm.lookup_time_s(row.bank_entries, row.lookups)
+        else:
+            want = cm.step_overhead_s
+        assert priced[m] == pytest.approx(want, rel=1e-9), row.kind
+
+
 def test_the_cli_writes_a_fit_the_simulator_loads(tmp_path, capsys):
     from profiler.cost_model import BatchShape
     from profiler.fitted import MeasuredCostModel
@@ -154,3 +181,21 @@ def test_an_old_step_log_is_one_line(tmp_path, user_error):
     old.to_parquet(tmp_path / "old.parquet")
     user_error(["profile", "--from-steps", str(tmp_path / "old.parquet"), "--out",
                 str(tmp_path / "f.fit.json")], "written by an older executor")
+
+
+def test_the_refit_starts_from_the_profile_the_run_recorded(tmp_path):
+    """The run's config.json names the resolved profile it was priced by; the
+    refit reads that file, not what `auto` would pick today."""
+    from profiler.from_steps import base_profile_of
+    from skipsim.errors import UserError
+    from tests.test_profiler_fitted import synthetic_profile
+
+    path = synthetic_profile(tmp_path)
+    config = {"config": {"sim": {"model": "smollm2", "cost_model": "auto"}},
+              "labels": {"cost_model_profile": str(path)}}
+    assert base_profile_of(config, None).meta["device_name"] == "synthetic"
+    config["labels"]["cost_model_profile"] = ""  # priced by an analytic model
+    assert base_profile_of(config, None).meta["base_cost_model"] == "roofline"
+    config["labels"]["cost_model_profile"] = str(tmp_path / "gone.csv")
+    with pytest.raises(UserError, match="gone.csv, which no longer exists"):
+        base_profile_of(config, None)

@@ -90,6 +90,9 @@ def test_cost_model_from_arg_takes_a_path_or_a_name(tmp_path):
     path = synthetic_profile(tmp_path)
     spec = model_spec("smollm2")
     assert cost_model_from_arg(str(path), spec).fitted.meta["device_name"] == "synthetic"
+    # the resolved file a run records (config.json), "" for an analytic model
+    assert cost_model_from_arg(str(path), spec).profile_path == str(path.resolve())
+    assert cost_model_from_arg("roofline", spec).profile_path == ""
     assert "measured" in COST_MODELS
     assert isinstance(COST_MODELS["measured"](spec=spec, device="cpu"), MeasuredCostModel)
 
@@ -107,6 +110,7 @@ def test_auto_prices_by_this_cpus_profile_else_the_default(monkeypatch, cpu, pro
     monkeypatch.setattr(profiler.hardware, "cpu_name", lambda: cpu)
     cm = cost_model_from_arg(None, model_spec("smollm2"), "cpu")
     assert cm.fitted.source.endswith(profile)
+    assert cm.profile_path.endswith(f"profiler/profiles/{profile}")
     assert cm.source.startswith(f"auto: profiler/profiles/{profile}, {why}")
     assert cost_model_from_arg("roofline", model_spec("smollm2"), "cpu").source == \
         "asked: roofline"

@@ -36,6 +36,10 @@ def tiny(tmp_path, monkeypatch, tmp_cache, one_torch_thread):
         return AutoModelForCausalLM.from_pretrained(name).eval(), TinyTokenizer()
 
     monkeypatch.setattr(loader, "load_model", load_model)
+    # the speed probe (half a second of a 113 MB matmul) answers 20 ms, then 25 ms, ...
+    probes = iter(range(10_000))
+    monkeypatch.setattr("profiler.speed_probe.probe_s",
+                        lambda device="cpu": 0.02 + 0.005 * (next(probes) % 2))
     n = 4
     trace = Trace(np.arange(n), np.zeros(n), np.array([12, 20, 8, 16]), np.array([5, 3, 6, 4]),
                   [None] * n)
@@ -79,6 +83,10 @@ def test_tiny_validate_writes_a_joined_scored_report(tiny, tmp_path, capsys):
             assert r["err_pct"] == pytest.approx(100 * (r["sim"] - r["real"]) / r["real"])
             assert np.isfinite(row["noise"][m])
         assert row["step"]["all"]["n"] > 0
+        # each run's probe, before and after it; a roofline has no reference to read it by
+        assert row["machine"]["probe_s"] == [0.02, 0.025]
+        assert row["machine"]["relative"] is None
+    assert "no reference" in out
     page = (tmp_path / "out" / "validation.html").read_text()
     assert "<script src=" not in page and len(page) > 1_000_000  # plotly.js inlined
     # a second validate reuses every finished executor run (none is run again)
@@ -222,6 +230,35 @@ def test_quick_validate_on_the_real_model(tmp_path, one_torch_thread):
         for r in row["request"].values():
             assert np.isfinite([r["sim"], r["real"], r["err_pct"]]).all()
     assert "<script" in (tmp_path / "validation.html").read_text()
+
+
+def test_the_machine_speed_is_the_profiles_probe_over_the_runs(tmp_path):
+    """relative speed = the profile's probe time / the mean of a run's two
+    probes; a profile without a probe has no reference."""
+    from profiler.profile_table import ProfileTable
+    from reports.validation.protocol import machine_speed
+    from reports.validation.report import speed_note
+    from tests.test_profiler_fitted import synthetic_profile
+
+    path = synthetic_profile(tmp_path)
+    table = ProfileTable.load(path)
+    table.meta["speed_probe"] = {"op": "x", "before_s": 0.019, "after_s": 0.021,
+                                 "reference_s": 0.020}
+    probed = table.save(tmp_path / "probed.csv")
+
+    def run(probe):
+        return {"config": {"labels": {"cost_model_profile": str(probed)},
+                           "config": {"sim": {}}}, "speed_probe": probe}
+
+    speed = machine_speed(run({"before_s": 0.024, "after_s": 0.026}),
+                          run({"before_s": 0.02, "after_s": 0.02}))
+    assert speed["relative"] == pytest.approx(0.8)
+    assert speed["repeat_relative"] == pytest.approx(1.0)
+    assert speed_note(speed) == "0.80 / 1.00"
+    old = run({"before_s": 0.024, "after_s": 0.026})
+    old["config"]["labels"]["cost_model_profile"] = str(path)
+    assert speed_note(machine_speed(old, old)) == "no reference"
+    assert speed_note(machine_speed({**old, "speed_probe": None}, old)) == "no probe"
 
 
 @pytest.mark.parametrize("cpu, model, threads, profile", [

@@ -104,7 +104,9 @@ def step_errors(steps) -> dict:
         out[kind] = _ape(part["cost_model_s"].to_numpy(), part["duration_s"].to_numpy())
     whole = steps[steps["kind"] == STEP].set_index("step")
     if len(whole):
-        overhead = (whole["duration_s"] - steps_["pieces_s"].reindex(whole.index)).to_numpy()
+        from profiler.from_steps import overheads
+
+        overhead = overheads(steps, ("step",)).reindex(whole.index).to_numpy()
         out["overhead"] = _ape(whole["cost_model_s"].to_numpy(), overhead)
     return out
 

@@ -27,7 +27,13 @@ LOADS = (0.5, 0.85, 0.95)
 # the default 48-prompt profile's took ~17 min on this CPU)
 QUICK_LOADS = LOADS
 QUICK_MODES = ("replay",)
-QUICK_NUM_PROMPTS = 6
+# 12, not 6: with 6 one request set a point's p99 and much of its floor. A
+# 12-prompt capacity run took 31 s of CPU against 15 s for 6 (no-skip,
+# `bench_step_prices.py --num-prompts 12`, its 6 new reference outputs
+# included): the 243 s quiet-machine --quick with 6 (182 s of it executor runs)
+# should take about 182 x 2 + 61 s = 7 minutes with 12 (an estimate from CPU
+# time, not a measured --quick), well inside the 15
+QUICK_NUM_PROMPTS = 12
 QUICK_MAX_OUTPUT_TOKENS = 32
 QUICK_SKIP_CONFIG = "smollm2-quick.json"  # a file of profiler/profiles/
 

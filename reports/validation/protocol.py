@@ -9,7 +9,10 @@
    in rounds over every point (the noise floor, the machine's drift
    included), plus a `--skip-mode random` run for the random mode; the
    simulator once per mode on the same trace and served system.
-4. With `fit_on`: the cost model refitted on the first run of each of those
+4. Each point's machine speed: the speed probe around its real runs against
+   the probe of the profile that priced them (`profiler.speed_probe`; "no
+   reference" for a profile measured before probes). Reported, never applied.
+5. With `fit_on`: the cost model refitted on the first run of each of those
    loads (every policy's, `refit.py`), and the simulator run again on it at
    every other load: never scored on a run it was fitted on.
 """
@@ -135,12 +138,13 @@ def run_validation(cfg: ValidateConfig, cache: Path, progress=None, log=None) ->
                 real = randoms[plan.policy, load] if mode == "random" and plan.extra_random \
                     else first
                 sim = simulate_like(real, mode, trace_path, rate)
-                rows.append(_row(plan.policy, load, rate, mode, sim, real, floor, "profile"))
+                rows.append(_row(plan.policy, load, rate, mode, sim, real, floor, "profile",
+                                 speed=machine_speed(real, second)))
                 _tick(progress, SIM_WEIGHT)
                 if fit is not None and load in cfg.scored_loads:  # never on its own runs
                     sim = simulate_like(real, mode, trace_path, rate, cost_model=fit["path"])
                     rows.append(_row(plan.policy, load, rate, mode, sim, real, floor, "refit",
-                                     fit["fitted"]))
+                                     fit["fitted"], machine_speed(real, second)))
                     _tick(progress, SIM_WEIGHT)
     return {"config": {**cfg.__dict__, "scored_loads": cfg.scored_loads if fit else (),
                        "trace_file": str(trace_path)},
@@ -148,10 +152,27 @@ def run_validation(cfg: ValidateConfig, cache: Path, progress=None, log=None) ->
             "fit": None if fit is None else {k: v for k, v in fit.items() if k != "fitted"}}
 
 
-def _row(policy, load, rate, mode, sim, real, floor, cost, fitted=None) -> dict:
+def machine_speed(real: dict, repeat: dict) -> dict:
+    """The machine's speed during a point's scored run and its repeat, each
+    relative to the probe of the profile the run was priced by: reference /
+    the run's probe time (0.8: work took 1.25x as long as when the profile was
+    measured). None where the run has no probe or the profile no reference."""
+    from profiler.speed_probe import profile_reference, relative_speed
+
+    labels = real["config"].get("labels", {})
+    path = labels.get("cost_model_profile") or real["config"]["config"]["sim"].get("cost_model")
+    ref = profile_reference(path)
+    times = lambda r: list((r.get("speed_probe") or {}).values())  # noqa: E731
+    return {"profile": path, "reference_s": ref, "probe_s": times(real),
+            "repeat_probe_s": times(repeat), "relative": relative_speed(ref, times(real)),
+            "repeat_relative": relative_speed(ref, times(repeat))}
+
+
+def _row(policy, load, rate, mode, sim, real, floor, cost, fitted=None, speed=None) -> dict:
     """One comparison. cost: "profile" (the executor's cost model, the
     committed profile) or "refit" (`fitted`, refitted on another load's run):
-    the simulator runs on it and the steps are repriced by it."""
+    the simulator runs on it and the steps are repriced by it. `speed`:
+    `machine_speed` of the point (reported beside the errors, never applied)."""
     import pandas as pd
 
     steps = pd.read_parquet(real["dir"] / "steps.parquet")
@@ -163,7 +184,7 @@ def _row(policy, load, rate, mode, sim, real, floor, cost, fitted=None) -> dict:
     if len(per_step) > MAX_STEP_POINTS:
         per_step = per_step.sample(MAX_STEP_POINTS, random_state=0)
     return {"policy": policy, "load": load, "rate_req_per_s": rate, "mode": mode, "cost": cost,
-            "real_run": str(real["dir"]), "sim_labels": sim["labels"],
+            "real_run": str(real["dir"]), "sim_labels": sim["labels"], "machine": speed,
             "request": request_errors(sim["records"], real["records"]), "noise": floor,
             "join": join(sim["records"], real["records"]), "step": step_errors(steps),
             "cdf": {m: {"sim": _finite(sim["records"][m]), "real": _finite(real["records"][m])}

@@ -8,6 +8,11 @@ what finished: a run is written into a temporary folder and renamed into
 place only when the executor returns 0 (the rename is the commit). A run
 that fails is one line, exit 2, naming its folder.
 
+Each run is bracketed by the machine-speed probe (`profiler.speed_probe`,
+before and after, recorded in the run's `validate_run.json`), so the report
+can say how fast the machine ran during it against when the profile was
+measured.
+
 The executor is driven through its own parser (`executor.cli`): `execute`
 reads the trace and output flags from an argparse namespace, and going
 through the parser keeps every default the command line has.
@@ -85,15 +90,20 @@ def real_run(flags: dict, trace_path: Path, repeat: int, cache: Path, log=None) 
     argv = argv_of({**flags, "trace": str(trace_path), "out": str(tmp), "no-progress": True})
     if log:
         log(f"executor run {key}: simulate execute {' '.join(argv)}")
+    from profiler.speed_probe import probe_s
+
+    device = str(flags.get("device", "cpu"))
+    before_s = probe_s(device)
     rc, message = _execute(argv)
+    probe = {"before_s": before_s, "after_s": probe_s(device)}
     if rc != 0:
         raise UserError(f"an executor run failed (exit {rc}{': ' + message if message else ''}); "
                         f"its flags: simulate execute {' '.join(argv)}")
     if not (tmp / "requests.csv").is_file() or not (tmp / "steps.parquet").is_file():
         raise UserError(f"an executor run wrote no records to {tmp}")
     (tmp / DONE).write_text(json.dumps({"flags": flags, "repeat": repeat,
-                                        "trace": str(trace_path), "code": code_version()},
-                                       indent=2))
+                                        "trace": str(trace_path), "code": code_version(),
+                                        "speed_probe": probe}, indent=2))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out

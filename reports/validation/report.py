@@ -1,6 +1,9 @@
 """The printed table (metric x load x policy x mode: simulated, real, signed
 % error, the executor's noise) and validation.json, with the goals checked:
-|mean E2E error| <= 3% and |p99 E2E error| <= 8% at every load.
+|mean E2E error| <= 3% and |p99 E2E error| <= 8% at every load. Beside each
+point: the machine's speed during its scored run and its repeat, against
+when the profile was measured (`protocol.machine_speed`; 0.80 = work took
+1.25x as long), so a miss the machine explains can be told from the model's.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ def format_table(result: dict) -> str:
             lines.append(f"{_key(row)}{m:<17}{r['sim']:>11.4g}{r['real']:>11.4g}"
                          f"{r['err_pct']:>+9.2f}{row['noise'][m]:>9.2f}")
         lines.append(f"{_key(row)}{'step APE':<17}{_step_note(row['step'])}")
+        lines.append(f"{_key(row)}{'machine speed':<17}{speed_note(row.get('machine'))} "
+                     "(run / repeat, against the profile's probe)")
     lines += ["", *summary_lines(result)]
     return "\n".join(lines)
 
@@ -65,13 +70,18 @@ def summary_lines(result: dict) -> list[str]:
     per policy, load, mode and cost model, and the goals checked."""
     lines = ["summary (signed % error, the executor's noise in brackets):",
              f"{'policy':<14}{'load':>5} {'mode':<9}{'cost':<8}{'E2E mean':>18}{'E2E p99':>18}"
-             f"{'TTFT mean':>11}{'TPOT mean':>11}{'step APE p50/p90':>18}"]
+             f"{'TTFT mean':>11}{'TPOT mean':>11}{'step APE p50/p90':>18}"
+             f"  {'machine speed run/repeat':<24}"]
     for row in result["rows"]:
         r, n, s = row["request"], row["noise"], row["step"]["all"]
         lines.append(f"{_key(row)}{r['e2e_mean']['err_pct']:>+9.1f} ({n['e2e_mean']:5.1f})"
                      f"{r['e2e_p99']['err_pct']:>+9.1f} ({n['e2e_p99']:5.1f})"
                      f"{r['ttft_mean']['err_pct']:>+11.1f}{r['tpot_mean']['err_pct']:>+11.1f}"
-                     f"{s['median_ape']:>10.1f} / {s['p90_ape']:<5.1f}")
+                     f"{s['median_ape']:>10.1f} / {s['p90_ape']:<5.1f}"
+                     f"  {speed_note(row.get('machine'))}")
+    lines.append("machine speed: the speed probe (profiler.speed_probe) around each run "
+                 "against the profile's, reference / run (< 1: slower than when the profile "
+                 "was measured); reported, not applied")
     fit = result.get("fit")
     if fit:
         scored = result["config"].get("scored_loads") or ()
@@ -88,6 +98,16 @@ def summary_lines(result: dict) -> list[str]:
                          f"{g['metric']} {g['err_pct']:+.2f}% (goal {g['goal_pct']:g}%, noise "
                          f"{g['noise_pct']:.2f}%)")
     return lines
+
+
+def speed_note(machine: dict | None) -> str:
+    """'0.82 / 0.79', or why there is no figure."""
+    if not machine or not machine.get("probe_s"):
+        return "no probe"
+    if machine.get("reference_s") is None:
+        return "no reference"
+    fmt = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
+    return f"{fmt(machine['relative'])} / {fmt(machine['repeat_relative'])}"
 
 
 def write_json(result: dict, path: Path) -> Path:

@@ -34,8 +34,10 @@ def read_real(run_dir: Path) -> dict:
         config = json.loads((run_dir / "config.json").read_text())
     except (OSError, ValueError) as err:
         raise UserError(f"{run_dir}: not a finished executor run ({err})") from None
+    done = run_dir / "validate_run.json"  # validate's own record of the run (real_runs)
+    probe = json.loads(done.read_text()).get("speed_probe") if done.is_file() else None
     return {"records": {c: frame[c].to_numpy() for c in frame.columns}, "config": config,
-            "dir": run_dir}
+            "dir": run_dir, "speed_probe": probe}
 
 
 def sim_config(real: dict, mode: str, cost_model: str | None = None):
