@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import sys
 
@@ -25,6 +26,10 @@ def add_arguments(parser) -> None:
                         help="a thinner grid that finishes in minutes on a 2-core CPU")
     parser.add_argument("--grid", choices=sorted(GRIDS), default=None,
                         help="grid preset (default: full, or quick with --quick)")
+    parser.add_argument("--cold-layers", action="store_true",
+                        help="time each layer and LM-head call after the rest of the weights "
+                             "streamed (default: a tight loop, which priced the executor's "
+                             "steps better on the Xeon VM)")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads for torch and faiss (default: torch's default)")
     parser.add_argument("--dtype", default="float32", help="weights dtype (default: float32)")
@@ -88,6 +93,8 @@ def run(args) -> int:
 
         base = ProfileTable.load(args.out)  # a bad file is refused before the timing
     grid = GRIDS["quick" if args.quick else (args.grid or "full")]()
+    if args.cold_layers:
+        grid = dataclasses.replace(grid, cold_layers=True)
     command = "simulate profile " + " ".join(shlex.quote(a) for a in sys.argv[1:]
                                               if a != "profile")
     table = record_profile(args.model, args.device, grid, threads=args.threads,

@@ -56,8 +56,10 @@ class ProfileGrid:
     overhead_prompt_tokens: int = 16
     overhead_output_tokens: int = 32
     block_layers: int = 4  # distinct layers per timed call (weights leave the cache)
-    # layer-side rows timed after the rest of the model streamed (`profiler.cold_cache`)
-    cold_layers: bool = True
+    # layer-side rows timed after the rest of the model streamed
+    # (`profiler.cold_cache`); off by default: on the executor's own steps the
+    # cold rows priced worse than the tight loop (`profiler.layer_profile`)
+    cold_layers: bool = False
     name: str = "custom"
 
     def __post_init__(self):

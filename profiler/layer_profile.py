@@ -17,14 +17,24 @@ write (not a growing `torch.cat`) is what a paged cache does. Rows measured:
   states, written to the cache (the `project` KV-hole policy), one layer;
 - logits: embedding of T tokens + final norm + LM head + argmax.
 
-With `grid.cold_layers` (the default) every layer and LM-head call is timed
+The ops are timed in a tight loop by default. With `grid.cold_layers`
+(`simulate profile --cold-layers`) every layer and LM-head call is timed
 alone after the rest of the model's weights have streamed through the caches
-(`profiler.cold_cache.step_evict_bytes`), as a step leaves them: a tight
-loop can keep the weights in the 2-core Xeon VM's 480 MiB L3, and a decode
-layer then ran 1.12-1.20x faster than cold (`benchmarks/bench_cold_cache.py`;
-figures in `profiler.cold_cache`), part of why the executor's steps took
-longer than their prices in validate. Off, the ops are timed in a tight loop,
-as the K/V projection always is (`LayerBench.own_weights` says why).
+(`profiler.cold_cache.step_evict_bytes`): a tight loop can keep the weights
+in the 2-core Xeon VM's 480 MiB L3, and a decode layer ran 1.12-1.20x faster
+than cold (`benchmarks/bench_cold_cache.py`). Yet on the executor's own steps
+the tight loop prices better. Measured 2026-11-30 on the quiet Xeon VM: the
+full grid's layer rows timed cold (20:26) and in a tight loop (20:49), each
+merged into the same profile, priced the 12 loaded executor runs of one
+`simulate validate --quick` (steps.parquet, `profiler.from_steps.price_steps`)
+at a signed total of -5 to -16% (median step APE 8-11%) in a tight loop and
++7 to +24% (median APE 35-52%) cold, decode blocks -3 to -18% against +26 to
++50%. The machine was not still between the two (speed probe 17.2 ms at the
+cold measurement, 20.1 ms at the tight loop's), which moves a total by a
+sixth, but not the per-step APE by a factor of four. A real step's
+consecutive layers find the activations, the KV cache and the TLB warm,
+which a stream before every call evicts too. The K/V
+projection is always timed in a tight loop (`LayerBench.own_weights`).
 
 The per-step overhead is the executor's loop, timed by `step_overhead`.
 """
