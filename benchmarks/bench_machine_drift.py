@@ -10,9 +10,9 @@ the machine.
 
     .venv/bin/python benchmarks/bench_machine_drift.py [--seconds 60]
 
-The op: an LM-head-shaped matmul, [4, 576] x [576, 49152] float32 on one
-torch thread (SmolLM2-135M's hidden size and vocabulary, 4 decode tokens),
-20 calls per sample, one sample a second.
+The op: validate's machine-speed probe (`profiler.speed_probe`: SmolLM2's
+LM head, [4, 576] x [576, 49152] float32 on one torch thread), 20 calls per
+sample, one sample a second.
 
 `--cold` compares, in one run, the op timed back to back (as the profiler's
 tight loop times it) with the op timed after ~320 MB of other weights have
@@ -27,7 +27,8 @@ import argparse
 import statistics
 import time
 
-HIDDEN, VOCAB, TOKENS = 576, 49_152, 4  # SmolLM2-135M (config.json), a small decode batch
+from profiler.speed_probe import HIDDEN, TOKENS, VOCAB, operands
+
 CALLS_PER_SAMPLE = 20
 
 
@@ -41,9 +42,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    gen = torch.Generator().manual_seed(0)
-    w = torch.randn(VOCAB, HIDDEN, generator=gen)
-    x = torch.randn(TOKENS, HIDDEN, generator=gen)
+    x, w = operands("cpu")
     if args.cold:
         return warm_against_cold(torch, x, w)
     samples_ms = []

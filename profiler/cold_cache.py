@@ -34,8 +34,10 @@ of runs over 25 minutes): the cold rows priced prefill pieces 4-8 points
 higher (no-skip -23.3% -> -19.1%, deepest-first -14.1% -> -9.4% in the
 first pair), decode blocks within 4 points of the warm rows, and whole
 steps 1.4-3.5 points higher; on that loaded machine the runs themselves
-moved by 25-51 points between pairs, so the cold rows' gain is real but
-smaller than the drift there.
+moved by 25-51 points between pairs. On the quiet machine, though, the
+full grid timed cold priced a whole validate's executor steps far worse than
+the tight loop (`profiler.layer_profile` has the figures), so cold timing is
+an option (`simulate profile --cold-layers`), not the default.
 
 The K/V projection rows are not timed cold: see `LayerBench.own_weights`.
 """

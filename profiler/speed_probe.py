@@ -27,7 +27,7 @@ OP = (f"LM-head matmul [{TOKENS}x{HIDDEN}] x [{HIDDEN}x{VOCAB}] float32, one thr
 
 
 @functools.cache
-def _operands(device: str):
+def operands(device: str):
     """The op's inputs, made once per process (drawing 28 M numbers takes
     longer than the probe)."""
     import torch
@@ -43,7 +43,7 @@ def probe_s(device: str = "cpu") -> float:
 
     import torch
 
-    x, w = _operands(device)
+    x, w = operands(device)
     on_cuda = device.startswith("cuda")
     threads = torch.get_num_threads()
     if not on_cuda:
