@@ -42,10 +42,16 @@ def add_arguments(parser) -> None:
                            f"{100 * RATE_FRACTION:.0f}%% of the simulated capacity: a rate "
                            "that short probes show keeps a level queue)")
     add_served_system_arguments(parser)
+    parser.set_defaults(num_gpus=None)  # None: a --plan's own, else SimConfig's
+    for action in parser._actions:
+        if action.dest == "num_gpus":
+            action.help = (f"pipeline stages (default: a --plan's own, else {d.num_gpus}; "
+                           "one that differs from the plan's is refused)")
     parser.add_argument_group("plan").add_argument(
         "--plan", default=None, metavar="PLAN.json",
-        help="a plan from `simulate plan`: its checkpoints, per-router operating points and "
-             "bank sizes replace --checkpoints, --skip-target and --bank-fraction")
+        help="a plan from `simulate plan`: its checkpoints, per-router operating points, "
+             "bank sizes and GPU count replace --checkpoints, --skip-target, --bank-fraction "
+             "and --num-gpus")
     g = parser.add_argument_group("device and memory")
     g.add_argument("--device", default=d.device, help=f"{', '.join(DEVICES)} (default: {d.device})")
     g.add_argument("--cost-model", default=d.cost_model, metavar="NAME|PATH",
@@ -157,7 +163,8 @@ def sim_config(args) -> SimConfig:
         gpu_memory_bytes=_gib_to_bytes(args.gpu_memory),
         bank_fraction=args.bank_fraction, max_num_seqs=args.max_num_seqs,
         max_batched_tokens=args.max_batched_tokens, chunked_prefill=args.chunked_prefill,
-        prefill_chunk_tokens=args.prefill_chunk_tokens, num_gpus=args.num_gpus, seed=args.seed,
+        prefill_chunk_tokens=args.prefill_chunk_tokens,
+        num_gpus=SimConfig.num_gpus if args.num_gpus is None else args.num_gpus, seed=args.seed,
         **parse_goodput(args.goodput))
     if getattr(args, "plan", None):
         values.update(_plan_values(args, skip_model, skip_options))
@@ -174,18 +181,28 @@ def _gib_to_bytes(gib: float | None) -> int | None:
 
 
 def _plan_values(args, skip_model: str, skip_options: dict) -> dict:
-    """What a plan file sets: boundaries, bank entries per router, and (for the
-    measured skip model) its embedded figures and per-router operating points."""
+    """What a plan file sets: boundaries, bank entries per router, the GPU count
+    (pipeline stages) and (for the measured skip model) its embedded figures and
+    per-router operating points. An explicit --num-gpus other than the plan's
+    is refused: the plan's banks and batch were sized for the plan's memory.
+    A plan without routers runs on its GPUs as balanced router-less stages
+    (`policies/placement/stages.py`)."""
     from policies.placement.plan_file import load_plan
+    from policies.placement.stages import checkpoints_of, staged
     from skipsim.model_spec import model_spec
 
     choice = load_plan(args.plan, model_spec(args.model))
+    if args.num_gpus is not None and args.num_gpus != choice.num_gpus:
+        raise UserError(f"--num-gpus {args.num_gpus} differs from the {choice.num_gpus} GPUs "
+                        f"plan {args.plan} was made for: drop --num-gpus, or re-plan with "
+                        f"`simulate plan --num-gpus {args.num_gpus}`")
     if skip_model == "measured":
         if args.skip_config:
             raise UserError("--plan brings its own skip figures: drop --skip-config")
         skip_options = {**skip_options, "skip_config": args.plan}
-    return {"checkpoints": choice.checkpoints, "bank_entries": choice.bank_entries,
-            "skip_options": skip_options}
+    bounds, entries = staged(choice.boundaries, choice.bank_entries, choice.num_gpus)
+    return {"checkpoints": checkpoints_of(bounds), "bank_entries": entries,
+            "num_gpus": choice.num_gpus, "skip_options": skip_options}
 
 
 def tokenizer_args(args):

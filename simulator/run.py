@@ -67,8 +67,9 @@ class Setup:
         if routers and self.memory.bank_entries_per_checkpoint == 0:
             # an empty bank cannot hit: no lookups are made and none are charged
             routers = False
-            self.notes.append(f"routers off: --bank-fraction {cfg.bank_fraction:g} leaves the "
-                              "banks empty (no lookups, no skips)")
+            why = ("the plan's banks are empty" if cfg.bank_entries is not None
+                   else f"--bank-fraction {cfg.bank_fraction:g} leaves the banks empty")
+            self.notes.append(f"routers off: {why} (no lookups, no skips)")
         self.skip_model = build_skip_model(cfg.skip_model if routers else "no-skip",
                                            self.plan, cfg.skip_options)
         self.notes += self.skip_model.notes(self.plan)

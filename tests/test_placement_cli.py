@@ -56,7 +56,10 @@ def test_a_plan_for_another_model_is_one_line(plan_path, capsys):
 
 @pytest.mark.parametrize("argv,words", [
     (["--objective", "throughput", "--tpot-slo-ms", "0.001"], "TPOT SLO 0.001 ms cannot be met"),
-    (["--model", "llama-3-70b", "--device", "h100-sxm"], "exceed the 74.51 GiB of GPU memory"),
+    (["--model", "llama-3-70b", "--device", "h100-sxm", "--num-gpus", "1"],
+     "exceed the 74.51 GiB of GPU memory"),
+    (["--model", "llama-3-70b", "--device", "h100-sxm", "--num-gpus", "0"],
+     "--num-gpus must lie in [1, 80]"),
     (["--min-agreement", "1.5"], "--min-agreement must lie in [0, 1]"),
 ])
 def test_infeasible_requests_name_the_constraint(argv, words, tmp_path, capsys):

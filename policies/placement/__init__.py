@@ -9,6 +9,7 @@ share-weighted flow the docstrings of `inputs.py` and `evaluate.py` state);
 `batch.py` finds each plan's own operating batch by Little's law; `ilp.py` finds the best
 plan (the model is written out in its docstring), `dp.py` and `exhaustive.py`
 find it by exact search to prove the ILP right; `base.py` holds the contract
-with the `manual` and `uniform` baselines; `plan_file.py` reads and writes
-`plan.json`; `cli.py` is `simulate plan`.
+with the `manual` and `uniform` baselines; `stages.py` picks the GPU count
+(pipeline stages) of a model too big for one GPU and runs a plan on them;
+`plan_file.py` reads and writes `plan.json`; `cli.py` is `simulate plan`.
 """

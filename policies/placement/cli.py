@@ -2,7 +2,10 @@
 
     simulate plan --model smollm2 --trace sharegpt --request-rate 0.1 --min-agreement 0.99 \
         --out plan.json
-    simulate plan --model llama-3-8b --device h100-sxm --min-agreement 0.95 --confirm
+    simulate plan --model llama-3-70b --device h100-sxm --min-agreement 0.95 --confirm
+
+A model that does not fit one GPU is planned on the fewest GPUs that hold it,
+as pipeline stages (`--num-gpus`, `stages.py`); plan.json records how many.
 
 Prints the chosen plan, why, and the comparison table (`compare.py`); writes
 plan.json (`plan_file.py`), which `simulate run --plan` reads. Heavy imports
@@ -36,7 +39,11 @@ def add_arguments(parser) -> None:
                    help="auto, measured, roofline or a profile path, as `simulate run` "
                         "(default: auto)")
     g.add_argument("--gpu-memory", type=float, default=None, metavar="GIB",
-                   help="memory of the GPU in GiB (default: the device's)")
+                   help="memory per GPU in GiB (default: the device's)")
+    g.add_argument("--num-gpus", type=int, default=None, metavar="N",
+                   help=f"pipeline stages, as `simulate run --num-gpus` (default: auto, the "
+                        f"fewest GPUs that hold the weights and one request's KV cache; "
+                        f"{d.num_gpus} when one does)")
     g.add_argument("--min-agreement", type=float, default=0.99,
                    help="floor on agreement with the full model (default: 0.99)")
     g.add_argument("--skip-profile", default=None, metavar="PROFILE.json",

@@ -7,7 +7,8 @@ evaluator at each plan's own operating batch B (`batch.py`: a slower plan
 keeps more requests in flight); `--confirm` adds the simulator's TPOT,
 end-to-end latency, throughput and agreement on the workload, and the gap
 between the predicted and simulated TPOT (the predicted TPOT is the time of
-one decode round, B × the time per token).
+one decode round, B × the time per token), or why the simulator refused the
+row (on pipeline stages: a plan with routers and fewer blocks than GPUs).
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ def baseline_plans(inputs: PlanInputs, point: str) -> list[tuple[str, Plan]]:
 def make_rows(inputs: PlanInputs, plans: list[tuple[str, Plan]], own_batch) -> list[Row]:
     """`own_batch(plan)` -> (operating batch, predicted TPOT in seconds) of each row."""
     out = []
-    gpu, weights = inputs.labels["gpu_memory_bytes"], inputs.labels["weight_bytes"]
+    # one GPU's memory, pooled over the pipeline stages (`stages.py`)
+    gpu = inputs.labels["gpu_memory_bytes"] * inputs.labels.get("num_gpus", 1)
+    weights = inputs.labels["weight_bytes"]
     per_request = inputs.labels["kv_bytes_per_request"]
     for name, plan in plans:
         ev = evaluate(inputs, plan)
@@ -77,7 +80,9 @@ def format_table(rows: list[Row], inputs: PlanInputs) -> str:
                 f"{r.kv_bytes / 2**30:>7.2f} {r.kv_requests:>8.0f}")
         if not r.ev.feasible:
             line += f"  [{r.ev.violated}]"
-        if r.sim:
+        if r.sim and "error" in r.sim:  # the simulator refused the row (`stages.py`)
+            line += f" | not simulated: {r.sim['error']}"
+        elif r.sim:
             s = r.sim
             pred = r.tpot_s
             gap = (pred - s["tpot_s"]) / s["tpot_s"] if s["tpot_s"] else math.nan

@@ -19,11 +19,13 @@ the profile was not measured on (the analytic Llama what-ifs) gets the
 statistics transferred by relative depth: profile layer p becomes
 round(p · L / L_profile), landings likewise, and every output says so.
 
-Memory, as `simulator/memory.py`: a bank entry is a float32 key of
+Memory, as `policies/memory_split.py`: a bank entry is a float32 key of
 hidden_size values plus 8 bytes; the banks' budget is what is left of GPU
 memory after the weights and the KV cache of B requests of the workload's
 mean length (prompt + output). If even no bank leaves room for B requests,
 the plan is priced at the largest batch that fits, and the note says so.
+On N GPUs (pipeline stages) the memory is N × one GPU's, pooled
+(`stages.py` states the approximation).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from policies.placement.inputs import Affine, PlanInputs, RouterOption
+from policies.placement.stages import kv_bytes_per_request
 from profiler.calibration.skip_profile import CheckpointProfile, SkipProfile
 from profiler.cost_model import BatchShape, CostModel
 from skipsim.errors import UserError
@@ -116,15 +119,20 @@ def router_options(cp: CheckpointProfile, profile: SkipProfile, full_entries: in
 
 
 def kv_budget(spec: ModelSpec, gpu_memory_bytes: float, workload: Workload,
-              batch: int) -> tuple[int, float, str]:
-    """(batch priced, bank budget in bytes, note): the KV cache keeps room for the batch."""
-    per_request = workload.tokens_per_request * spec.kv_bytes_per_token_per_layer * spec.num_layers
-    free = gpu_memory_bytes - spec.weight_bytes
+              batch: int, num_gpus: int = 1) -> tuple[int, float, str]:
+    """(batch priced, bank budget in bytes, note): the KV cache keeps room for the
+    batch; `gpu_memory_bytes` is one GPU's, pooled over `num_gpus` stages."""
+    per_request = kv_bytes_per_request(spec, workload.tokens_per_request)
+    free = num_gpus * gpu_memory_bytes - spec.weight_bytes
     fits = int(free // per_request) if free > 0 else 0
     if fits < 1:
+        where = ("GPU memory" if num_gpus == 1 else
+                 f"GPU memory on each of {num_gpus} GPUs ({num_gpus * gpu_memory_bytes / GIB:.2f}"
+                 " GiB in all)")
         raise UserError(f"weights ({spec.weight_bytes / GIB:.2f} GiB) + the KV cache of one "
                         f"request ({per_request / GIB:.3f} GiB) exceed the "
-                        f"{gpu_memory_bytes / GIB:.2f} GiB of GPU memory: raise --gpu-memory")
+                        f"{gpu_memory_bytes / GIB:.2f} GiB of {where}: raise --num-gpus "
+                        "or --gpu-memory")
     note = ""
     if fits < batch:
         note = (f"the KV cache holds only {fits} requests of the workload's mean length, not "
@@ -137,14 +145,17 @@ def build_inputs(spec: ModelSpec, cost: CostModel, profile: SkipProfile, workloa
                  batch: int, gpu_memory_bytes: float, min_agreement: float,
                  kv_policy: str = "project", p_scale: float = 1.0,
                  contexts: tuple[int, ...] | None = None, labels: dict | None = None,
-                 bank_sweep: bool = False, prefill_share: bool = True) -> PlanInputs:
+                 bank_sweep: bool = False, prefill_share: bool = True,
+                 num_gpus: int = 1) -> PlanInputs:
     """`prefill_share`: add each request's full-depth prefill, spread over its output
     tokens, to the time per token (plan-independent: prefill never skips; it is what
-    other requests' prefills add to a decode round when requests overlap)."""
+    other requests' prefills add to a decode round when requests overlap).
+    `num_gpus` pipeline stages pool their memory; the time per token is the sum
+    over blocks whatever the stages (`stages.py`)."""
     if profile.num_layers != spec.num_layers:
         raise UserError(f"the skip profile has {profile.num_layers} layers, "
                         f"{spec.name} has {spec.num_layers}")
-    batch, budget, note = kv_budget(spec, gpu_memory_bytes, workload, batch)
+    batch, budget, note = kv_budget(spec, gpu_memory_bytes, workload, batch, num_gpus)
     ctxs = contexts or (workload.decode_context,)
     layer = Affine(*_avg_affine([secant(lambda n, c=c: cost.block_time_s(
         1, BatchShape((), (c,) * n)), batch) for c in ctxs]))
@@ -166,9 +177,9 @@ def build_inputs(spec: ModelSpec, cost: CostModel, profile: SkipProfile, workloa
                             secant(lambda q: cost.lookup_time_s(full_entries, q), batch))
     info = {"cost_model": cost.label, "batch": batch, "memory_note": note,
             "transfer_note": transfer_note(profile),
-            "gpu_memory_bytes": gpu_memory_bytes, "weight_bytes": spec.weight_bytes,
-            "kv_bytes_per_request": workload.tokens_per_request
-            * spec.kv_bytes_per_token_per_layer * spec.num_layers,
+            "gpu_memory_bytes": gpu_memory_bytes, "num_gpus": num_gpus,
+            "weight_bytes": spec.weight_bytes,
+            "kv_bytes_per_request": kv_bytes_per_request(spec, workload.tokens_per_request),
             "decode_context": ctxs if len(ctxs) < 4 else f"{len(ctxs)} contexts",
             "prefill_s_per_token": prefill,
             **(labels or {})}

@@ -1,7 +1,9 @@
 """`plan.json`: a placement as a file, read by `simulate run --plan` (and the executor).
 
 It holds the boundaries, each router's operating point (a SkipProfile key:
-a target such as "0.9", or "bank:0.5") and bank entries, the inputs it was
+a target such as "0.9", or "bank:0.5") and bank entries, the number of GPUs
+(pipeline stages) it was planned on (`num_gpus`; 1 in plans written before
+it existed), the inputs it was
 planned from (cost-model label, profile path, agreement floor, batch,
 device, transfer note) and the planner's prediction. The skip figures of the
 chosen routers are embedded (for a transferred profile, at the target
@@ -40,6 +42,7 @@ class PlanChoice:
     inputs: dict = field(default_factory=dict)      # what it was planned from
     predicted: dict = field(default_factory=dict)   # the planner's figures
     skip_profile: SkipProfile | None = None         # figures of the chosen routers
+    num_gpus: int = 1                               # pipeline stages it was planned on
 
     @property
     def checkpoints(self) -> str:
@@ -95,9 +98,12 @@ def read_plan(path: str | Path) -> PlanChoice:
         choice = PlanChoice(model=str(raw["model"]), num_layers=int(raw["num_layers"]),
                             boundaries=tuple(int(b) for b in raw["boundaries"]), routers=routers,
                             inputs=dict(raw.get("inputs", {})),
-                            predicted=dict(raw.get("predicted", {})), skip_profile=profile)
+                            predicted=dict(raw.get("predicted", {})), skip_profile=profile,
+                            num_gpus=int(raw.get("num_gpus", 1)))
     except (ValueError, TypeError, KeyError) as err:
         raise UserError(f"plan file {path} is malformed: {err}") from None
+    if choice.num_gpus < 1:
+        raise UserError(f"plan file {path}: num_gpus must be at least 1, got {choice.num_gpus}")
     if [r.layer for r in choice.routers] != list(choice.boundaries[1:-1]):
         raise UserError(f"plan file {path}: routers {[r.layer for r in choice.routers]} do not "
                         f"match the inner boundaries {list(choice.boundaries[1:-1])}")

@@ -22,6 +22,8 @@ from policies.placement.ilp import solve
 from policies.placement.inputs import PlanInputs
 from policies.placement.measure import GIB, Workload, build_inputs, load_profile
 from policies.placement.plan_file import PlanChoice, RouterChoice, write_plan
+from policies.placement.stages import checkpoints_of, resolve_num_gpus, stage_problem, staged
+from simulator.config import SimConfig
 from skipsim.errors import UserError
 
 
@@ -38,17 +40,19 @@ def plan_and_report(args, tcfg, rate: float, out=sys.stdout) -> int:
     workload = Workload(float(np.mean(trace.prompt_tokens)), float(np.mean(trace.output_tokens)),
                         None if math.isinf(rate) else rate)
     gpu = args.gpu_memory * GIB if args.gpu_memory else _device_memory(args.device)
+    num_gpus, stages_note = resolve_num_gpus(spec, gpu, workload.tokens_per_request,
+                                             args.num_gpus, _gpu_name(args.device))
     profile, profile_path = load_profile(args.skip_profile, spec)
     p_scale = MeasuredSkipModel(profile).kv_hole_p_change_scale(args.kv_policy)
     point = args.baseline_point or next(t for t in profile.targets()
                                         if float(t) == profile.target_agreement)
     labels = {"skip_profile": profile_path, "device": args.device, "kv_policy": args.kv_policy,
-              "objective": args.objective, "solver": args.solver}
+              "objective": args.objective, "solver": args.solver, "stages_note": stages_note}
 
     def inputs_at(batch: int, note: str) -> PlanInputs:
         return build_inputs(spec, cost, profile, workload, batch, gpu, args.min_agreement,
                             args.kv_policy, p_scale, labels={**labels, "batch_note": note},
-                            bank_sweep=args.bank_sweep)
+                            bank_sweep=args.bank_sweep, num_gpus=num_gpus)
 
     if args.objective == "time" and args.batch:
         inputs = inputs_at(args.batch, "given by --batch")
@@ -63,6 +67,9 @@ def plan_and_report(args, tcfg, rate: float, out=sys.stdout) -> int:
         own_batch = fixed_batch(inputs)
     rows = make_rows(inputs, [("ILP plan", plan), *baseline_plans(inputs, point)], own_batch)
     choice = plan_choice(inputs, plan, rows[0], profile, profile_path, stats)
+    inputs.labels["stage_problem"] = stage_problem(
+        spec, choice.boundaries, choice.bank_entries, int(gpu), num_gpus,
+        SimConfig.kv_block_tokens, SimConfig.bank_entry_overhead_bytes) if num_gpus > 1 else ""
     path = write_plan(choice, args.out)
     if args.confirm:
         confirm_rows(rows, inputs, trace, args, Path(args.out))
@@ -150,7 +157,7 @@ def plan_choice(inputs: PlanInputs, plan: Plan, row: Row, profile, profile_path:
     ev = row.ev
     return PlanChoice(
         model=inputs.model, num_layers=inputs.num_layers, boundaries=tuple(plan.boundaries),
-        routers=routers,
+        routers=routers, num_gpus=inputs.labels.get("num_gpus", 1),
         inputs={"cost_model": inputs.labels["cost_model"], "skip_profile": profile_path,
                 "transfer_note": inputs.labels.get("transfer_note", ""),
                 "min_agreement": inputs.min_agreement, "batch": inputs.batch,
@@ -202,6 +209,8 @@ def report(inputs: PlanInputs, plan: Plan, rows, stats, workload: Workload) -> s
     lines = [f"model {inputs.model} ({inputs.num_layers} layers) on {L.get('device')}; "
              f"cost model: {L['cost_model']}",
              f"skip profile: {L['skip_profile']}"]
+    if L.get("stages_note"):
+        lines.append(f"NOTE: {L['stages_note']}")
     if L.get("transfer_note"):
         lines.append(f"NOTE: {L['transfer_note']}")
     lines.append(f"workload: mean prompt {workload.mean_prompt_tokens:.0f} + output "
@@ -209,10 +218,17 @@ def report(inputs: PlanInputs, plan: Plan, rows, stats, workload: Workload) -> s
                  f"({L.get('batch_note', '')})")
     if L.get("memory_note"):
         lines.append(f"NOTE: {L['memory_note']}")
-    lines.append(f"memory: {L['gpu_memory_bytes'] / GIB:.2f} GiB = weights "
+    n = L.get("num_gpus", 1)
+    pooled = (f"{L['gpu_memory_bytes'] / GIB:.2f} GiB" if n == 1 else
+              f"{n} GPUs x {L['gpu_memory_bytes'] / GIB:.2f} GiB (pooled over the pipeline "
+              f"stages) = {n * L['gpu_memory_bytes'] / GIB:.2f} GiB")
+    lines.append(f"memory: {pooled} = weights "
                  f"{L['weight_bytes'] / GIB:.2f} GiB + banks + KV; bank budget "
                  f"{inputs.bank_budget_bytes / GIB:.3f} GiB "
                  f"(KV keeps room for batch {inputs.batch})")
+    if L.get("stage_problem"):
+        lines.append(f"NOTE: on {n} GPUs the simulator's per-GPU accounting refuses the chosen "
+                     f"plan: {L['stage_problem']}")
     lines.append(f"ILP ({L['solver']}): {stats.variables} variables ({stats.binaries} binary), "
                  f"{stats.constraints} constraints, {stats.status} in {stats.solve_s:.2f} s; "
                  f"agreement floor {inputs.min_agreement:g} (as exp E[sum log keep])")
@@ -229,29 +245,43 @@ def confirm_rows(rows, inputs: PlanInputs, trace, args, out_path: Path) -> None:
     """Simulate every row on the workload (its own plan file carries the figures)."""
     from tqdm import tqdm
 
-    from simulator.config import SimConfig
     from simulator.metrics import summarize
     from simulator.run import simulate
 
     folder = out_path.with_suffix("").parent / (out_path.stem + "-confirm")
+    num_gpus = inputs.labels.get("num_gpus", 1)
     for i, row in enumerate(tqdm(rows, desc="confirming", file=sys.stderr,
                                  disable=True if args.no_progress else None, leave=False)):
         choice = PlanChoice(inputs.model, inputs.num_layers, tuple(row.plan.boundaries),
                             tuple(RouterChoice(b, k, row.plan.option(inputs, b).bank_entries)
                                   for b, k in zip(row.plan.routers, row.plan.option_keys)),
-                            skip_profile=_profile_of(args, inputs))
+                            skip_profile=_profile_of(args, inputs), num_gpus=num_gpus)
         path = write_plan(choice, folder / f"row{i}.json")
-        cfg = SimConfig(model=args.model, device=args.device, cost_model=args.cost_model,
-                        checkpoints=choice.checkpoints, skip_model="measured",
-                        skip_options={"skip_config": str(path)}, kv_policy=args.kv_policy,
-                        gpu_memory_bytes=int(inputs.labels["gpu_memory_bytes"]),
-                        bank_entries=choice.bank_entries, max_num_seqs=args.max_num_seqs,
-                        seed=args.seed)
-        result = simulate(trace, cfg)
+        bounds, entries = staged(choice.boundaries, choice.bank_entries, num_gpus)
+        try:
+            cfg = SimConfig(model=args.model, device=args.device, cost_model=args.cost_model,
+                            checkpoints=checkpoints_of(bounds), skip_model="measured",
+                            skip_options={"skip_config": str(path)}, kv_policy=args.kv_policy,
+                            gpu_memory_bytes=int(inputs.labels["gpu_memory_bytes"]),
+                            bank_entries=entries, max_num_seqs=args.max_num_seqs,
+                            num_gpus=num_gpus, seed=args.seed)
+            result = simulate(trace, cfg)
+        except UserError as err:  # e.g. a plan with fewer blocks than GPUs: the others still run
+            row.sim = {"error": str(err)}
+            continue
         s = summarize(result.records, result.stats, inputs.num_layers)
         row.sim = {"tpot_s": s["tpot_s"]["mean"], "e2e_s": s["e2e_s"]["mean"],
                    "tokens_per_s": s["output_throughput_tok_per_s"],
                    "agreement": s["expected_agreement"]}
+
+
+def _gpu_name(device: str) -> str:
+    from profiler.devices import device_spec
+
+    try:
+        return device_spec(device).name
+    except UserError:
+        return f"GPU ({device})"
 
 
 def _profile_of(args, inputs):
