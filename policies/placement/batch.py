@@ -66,12 +66,13 @@ def little_batch(tpot_at: Callable[[int], float], rate_per_s: float | None,
 
 
 def describe(b: float, rate_per_s: float | None, output_tokens: float, tpot_s: float,
-             max_num_seqs: int) -> str:
+             max_num_seqs: int, cap_by: str = "--max-num-seqs") -> str:
+    """`max_num_seqs`: the largest batch, set by `cap_by`."""
     if rate_per_s is None or not math.isfinite(rate_per_s):
-        return f"all requests at once: batch {max_num_seqs} (--max-num-seqs)"
+        return f"all requests at once: batch {max_num_seqs} ({cap_by})"
     if b >= max_num_seqs:
-        return (f"overloaded at {rate_per_s:g} req/s: the batch is the --max-num-seqs cap "
-                f"{max_num_seqs}")
+        return (f"overloaded at {rate_per_s:g} req/s: the batch is the cap {max_num_seqs} "
+                f"({cap_by})")
     return (f"Little's law at {rate_per_s:g} req/s x {output_tokens:.0f} output tokens x "
             f"{tpot_s * 1e3:.1f} ms TPOT: {b - 1:.2f} other requests in flight, "
             f"a token's mean batch {b:.2f}")

@@ -93,12 +93,16 @@ def solve_at_own_batch(inputs_at, workload: Workload, rate: float, max_num_seqs:
     until the whole batch repeats (`batch.py`: the batch follows the plan)."""
     out_tokens = workload.mean_output_tokens
     rate_or_none = None if math.isinf(rate) else rate
+    # the batch can grow no further than the KV cache holds (`measure.kv_budget`
+    # prices a larger one at that size, and the scheduler admits no more)
+    cap = min(max_num_seqs, inputs_at(max_num_seqs, "").batch)
+    cap_by = "--max-num-seqs" if cap == max_num_seqs else "what the KV cache holds"
 
     def own(plan: Plan) -> tuple[float, float]:
-        return little_batch(plan_tpot(inputs_at, plan), rate_or_none, out_tokens, max_num_seqs)
+        return little_batch(plan_tpot(inputs_at, plan), rate_or_none, out_tokens, cap)
 
     def note(b: float, t: float) -> str:
-        return describe(b, rate_or_none, out_tokens, t, max_num_seqs)
+        return describe(b, rate_or_none, out_tokens, t, cap, cap_by)
 
     L = inputs_at(1, "").num_layers
     b, t = own(Plan((0, L), ()))
