@@ -94,7 +94,19 @@ no cuts for it. Bounding the share-weighted flows by the mass (m/B <= p <= m,
 valid as every share lies in [1/B, 1]) halves the gap of the two slowest
 L = 30, B = 16 instances without shortening their solves, and with q <= r and
 the skip shares' bounds too one instance took 44 s instead of 0.5 s; the
-model leaves those rows out.
+model leaves those rows out. The gap is in the checkpoint choice x alone:
+with x fixed at the best plan found, the relaxation lies 0.06% below it
+(L = 80, B = 1, random seed 1; 3.5% with x free). There the LP runs 6.93
+layers per token against the plan's 7.45 by landing 0.69 skips per token
+against 0.43, at checkpoints that exist only fractionally. Letting each
+router's visitors follow one path for its landing reach (one flow per
+option from (c, 0), tying its next-checkpoint class to its resume points)
+took that gap only to 2.8% and made the L = 30, B = 16 solves twice as
+slow, so the model leaves it out. Every measured profile keeps the token
+mass near 1 (skips are rare and exits rarer), where m <= y is nearly tight:
+the instances `simulate plan` builds from them solve in at most 0.53 s
+(`bench_plan.py`); the random instances that lose half their tokens by
+layer 6 are the slow ones.
 
 Second objective (`throughput`): for each batch size B the KV cache admits,
 minimise the time per token with B · time <= the TPOT SLO; the best 1/time
