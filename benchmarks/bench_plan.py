@@ -44,7 +44,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from placement_helpers import random_inputs  # noqa: E402
 
-from policies.placement.ilp import MICRO, build_model, solve  # noqa: E402
+from policies.placement.ilp import MICRO, build_model  # noqa: E402
+from policies.placement.ilp_solve import solve  # noqa: E402
 from policies.placement.incumbent import local_search  # noqa: E402
 from skipsim.errors import UserError  # noqa: E402
 

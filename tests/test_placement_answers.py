@@ -13,7 +13,7 @@ from sim_helpers import make_trace, run_with
 
 from policies.placement.base import ManualPlacement, Plan
 from policies.placement.evaluate import evaluate
-from policies.placement.ilp import solve
+from policies.placement.ilp_solve import solve
 from policies.placement.inputs import Affine, PlanInputs, RouterOption
 from policies.placement.measure import Workload, build_inputs, load_profile
 from profiler.cost_model import CostModel

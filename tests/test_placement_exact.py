@@ -15,7 +15,7 @@ from policies.placement.base import Plan
 from policies.placement.dp import solve_dp
 from policies.placement.evaluate import evaluate
 from policies.placement.exhaustive import best_by_search
-from policies.placement.ilp import solve
+from policies.placement.ilp_solve import solve
 from policies.placement.incumbent import local_search
 
 

@@ -12,7 +12,7 @@ from placement_helpers import random_inputs
 
 from policies.placement.evaluate import evaluate
 from policies.placement.exhaustive import all_plans, best_by_search
-from policies.placement.ilp import solve
+from policies.placement.ilp_solve import solve
 from policies.placement.workflow import best_throughput
 from skipsim.errors import UserError
 

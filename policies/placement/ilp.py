@@ -79,7 +79,7 @@ Constraints.
               the weights and the KV cache of B requests (`measure.py`), so banks
               can never squeeze the KV cache below the operating batch
 
-Solving. CBC (one thread, zero gaps) starts from the plan of a local search
+Solving (`ilp_solve.py`). CBC (one thread, zero gaps) starts from the plan of a local search
 (`incumbent.py`) as its incumbent, with the feasibility pump, the other
 heuristics and the cut rounds off (`solvers.py`).
 `benchmarks/bench_plan.py` gives the times and the root gap.
@@ -116,30 +116,12 @@ over B wins (`workflow.best_throughput`).
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass
 
-from policies.placement.base import Placement, Plan, register_placement
-from policies.placement.incumbent import local_search
 from policies.placement.inputs import PlanInputs
-from policies.placement.solvers import make_solver
-from skipsim.errors import UserError
 
 MICRO = 1e6  # objective scale: seconds -> microseconds
 FAR = "far"  # a next checkpoint beyond the furthest landing short of L
 END = "end"  # the state graph's sink: past the last layer
-
-
-@dataclass(frozen=True)
-class SolveStats:
-    variables: int
-    binaries: int
-    constraints: int
-    build_s: float                # building the PuLP model
-    solve_s: float                # the solver (wall)
-    status: str
-    objective_s: float | None
-    start_s: float = 0.0          # the local search for the warm start (`incumbent.py`)
 
 
 def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
@@ -337,62 +319,3 @@ def build_model(inputs: PlanInputs, time_cap_s: float | None = None):
     if time_cap_s is not None:
         prob += MICRO * B * objective <= MICRO * time_cap_s, "tpot_slo"
     return prob, x, z
-
-
-def solve(inputs: PlanInputs, solver: str = "cbc", time_cap_s: float | None = None,
-          time_limit_s: float | None = None,
-          start: Plan | None = None) -> tuple[Plan | None, SolveStats]:
-    """The optimal plan, or None when the model is infeasible. The solver starts from
-    the local search's plan (`incumbent.py`), seeded with `start` when given (the
-    batch fixed point passes its previous plan)."""
-    import pulp
-
-    t0 = time.perf_counter()
-    prob, x, z = build_model(inputs, time_cap_s)
-    t1 = time.perf_counter()
-    seed = local_search(inputs, (start,) if start is not None else ())
-    warm = seed is not None and (time_cap_s is None
-                                 or inputs.batch * seed[1] <= time_cap_s)
-    if warm:
-        on = dict(zip(seed[0].routers, seed[0].option_keys))
-        for c in x:
-            x[c].setInitialValue(int(c in on))
-        for (c, k), v in z.items():
-            v.setInitialValue(int(on.get(c) == inputs.options_at(c)[k].key))
-    t2 = time.perf_counter()
-    status = prob.solve(make_solver(solver, time_limit_s, warm_start=warm))
-    t3 = time.perf_counter()
-    name = pulp.LpStatus[status]
-    if name == "Optimal" and prob.sol_status != pulp.LpSolutionOptimal:
-        name = pulp.LpSolution[prob.sol_status]  # stopped by the time limit with a plan
-    stats = SolveStats(prob.numVariables(), sum(1 for v in prob.variables() if v.cat == "Integer"),
-                       prob.numConstraints(), t1 - t0, t3 - t2, name,
-                       pulp.value(prob.objective) / MICRO if name == "Optimal" else None,
-                       t2 - t1)
-    if name == "Infeasible":
-        return None, stats
-    if name != "Optimal":
-        raise UserError(f"the {solver} solver stopped without an optimum ({name})")
-    chosen = [c for c in x if x[c].value() > 0.5]
-    keys = []
-    for c in chosen:
-        opts = inputs.options_at(c)
-        k = max(range(len(opts)), key=lambda k: z[c, k].value())
-        keys.append(opts[k].key)
-    return Plan((0, *chosen, inputs.num_layers), tuple(keys)), stats
-
-
-@register_placement("ilp")
-class ILPPlacement(Placement):
-    """Minimum expected decode time per token under the agreement floor and memory."""
-
-    def __init__(self, solver: str = "cbc"):
-        self.solver = solver
-        self.stats: SolveStats | None = None
-
-    def place(self, inputs: PlanInputs) -> Plan:
-        plan, self.stats = solve(inputs, self.solver)
-        if plan is None:  # the no-router plan meets every constraint but memory
-            raise UserError(f"no plan fits: the bank budget is "
-                            f"{inputs.bank_budget_bytes / 2**30:.2f} GiB")
-        return plan

@@ -18,7 +18,7 @@ from policies.placement.base import Plan
 from policies.placement.batch import describe, little_batch
 from policies.placement.compare import Row, baseline_plans, format_table, make_rows
 from policies.placement.evaluate import evaluate
-from policies.placement.ilp import solve
+from policies.placement.ilp_solve import solve
 from policies.placement.inputs import PlanInputs
 from policies.placement.measure import GIB, Workload, build_inputs, load_profile
 from policies.placement.plan_file import PlanChoice, RouterChoice, write_plan
