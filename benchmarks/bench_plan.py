@@ -44,10 +44,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from placement_helpers import random_inputs  # noqa: E402
 
-from policies.placement.ilp import MICRO, build_model  # noqa: E402
-from policies.placement.ilp_solve import solve  # noqa: E402
+from policies.placement.ilp_solve import relaxation_s, solve  # noqa: E402
 from policies.placement.incumbent import local_search  # noqa: E402
-from skipsim.errors import UserError  # noqa: E402
 
 CASES = [  # (L, candidate step, options per candidate, target seconds)
     (30, 2, 8, 1.0),
@@ -58,15 +56,6 @@ CASES = [  # (L, candidate step, options per candidate, target seconds)
 def child_cpu_s() -> float:
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
-
-
-def relaxation_s(inputs) -> float:
-    """The optimum of the LP relaxation (seconds per token): the root's bound."""
-    import pulp
-
-    prob, _, _ = build_model(inputs)
-    prob.solve(pulp.PULP_CBC_CMD(msg=False, mip=False))
-    return pulp.value(prob.objective) / MICRO
 
 
 def gaps(inputs, best_s: float | None) -> str:
@@ -165,18 +154,12 @@ def main() -> int:
                 inputs = random_inputs(seed, L, step=step, num_options=nopt, batch=batch,
                                        min_agreement=0.95, max_landing=6, first=4)
                 cpu0, t0 = child_cpu_s(), time.process_time()
-                try:
-                    plan, st = solve(inputs, args.solver, time_limit_s=args.time_limit)
-                except UserError as err:  # no optimum within the time limit
-                    prob, _, _ = build_model(inputs)
-                    print(f"{L:>3} {batch:>5} {seed:>4} {prob.numVariables():>6} "
-                          f"{len(inputs.candidates) * (1 + nopt):>6} {prob.numConstraints():>6}"
-                          f"  {err}; root gap % {gaps(inputs, None).split()[0]}", flush=True)
-                    worst[L] = float("inf")
-                    continue
-                if plan is None:  # CBC can report a stop at the limit without a plan so
+                plan, st = solve(inputs, args.solver, time_limit_s=args.time_limit)
+                if not st.proved:  # stopped by --time-limit (with a plan) or infeasible
                     print(f"{L:>3} {batch:>5} {seed:>4} {st.variables:>6} {st.binaries:>6} "
-                          f"{st.constraints:>6}  no plan: {st.status}", flush=True)
+                          f"{st.constraints:>6}  no optimum within {args.time_limit:g} s "
+                          f"({st.status}); root gap % {gaps(inputs, None).split()[0]}",
+                          flush=True)
                     worst[L] = float("inf")
                     continue
                 # the whole solve on one core: this process (model build, warm-start

@@ -67,6 +67,10 @@ def add_arguments(parser) -> None:
     g.add_argument("--solver", default="cbc", choices=sorted(SOLVERS),
                    help="MILP solver: cbc (bundled with PuLP) or highs (needs highspy) "
                         "(default: cbc)")
+    g.add_argument("--time-limit", type=float, default=60.0, metavar="S",
+                   help="stop each ILP solve after S seconds with its best plan, and say how "
+                        "far from optimal it may be (default: 60; 0: prove the optimum "
+                        "however long it takes)")
     g.add_argument("--baseline-point", default=None, metavar="KEY",
                    help="operating point of the baselines' routers (default: the profile's target)")
     g.add_argument("--out", default="plan.json", metavar="FILE",
@@ -83,6 +87,9 @@ def run(args) -> int:
         raise UserError("--objective throughput needs --tpot-slo-ms")
     if not 0.0 <= args.min_agreement <= 1.0:
         raise UserError(f"--min-agreement must lie in [0, 1], got {args.min_agreement}")
+    if not args.time_limit >= 0.0:  # also refuses nan
+        raise UserError(f"--time-limit must be 0 (no limit) or more seconds, got "
+                        f"{args.time_limit}")
     rate = args.request_rate if args.request_rate is not None else math.inf
     targs = argparse.Namespace(**vars(args))
     targs.model = args.model if Path(args.model).is_dir() else "smollm2"  # the trace's tokenizer

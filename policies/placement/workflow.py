@@ -54,16 +54,18 @@ def plan_and_report(args, tcfg, rate: float, out=sys.stdout) -> int:
                             args.kv_policy, p_scale, labels={**labels, "batch_note": note},
                             bank_sweep=args.bank_sweep, num_gpus=num_gpus)
 
+    limit = args.time_limit or None  # 0: prove the optimum however long it takes
+    labels["time_limit_s"] = limit
     if args.objective == "time" and args.batch:
         inputs = inputs_at(args.batch, "given by --batch")
-        plan, stats = solve(inputs, args.solver)
+        plan, stats = solve(inputs, args.solver, time_limit_s=limit)
         own_batch = fixed_batch(inputs)
     elif args.objective == "time":
         inputs, plan, stats, own_batch = solve_at_own_batch(inputs_at, workload, rate,
-                                                            args.max_num_seqs, args.solver)
+                                                            args.max_num_seqs, args.solver, limit)
     else:
         inputs, plan, stats = best_throughput(inputs_at, args.tpot_slo_ms / 1e3, args.max_num_seqs,
-                                              args.solver)
+                                              args.solver, limit)
         own_batch = fixed_batch(inputs)
     rows = make_rows(inputs, [("ILP plan", plan), *baseline_plans(inputs, point)], own_batch)
     choice = plan_choice(inputs, plan, rows[0], profile, profile_path, stats)
@@ -87,7 +89,7 @@ def plan_tpot(inputs_at, plan: Plan):
 
 
 def solve_at_own_batch(inputs_at, workload: Workload, rate: float, max_num_seqs: int,
-                       solver: str, rounds: int = 4):
+                       solver: str, time_limit_s: float | None = None, rounds: int = 4):
     """The ILP plan priced at its own operating batch: start from the no-skip
     plan's Little's-law batch, solve, and re-solve at the chosen plan's own batch
     until the whole batch repeats (`batch.py`: the batch follows the plan)."""
@@ -112,7 +114,7 @@ def solve_at_own_batch(inputs_at, workload: Workload, rate: float, max_num_seqs:
     while batch not in tried and len(tried) < rounds:
         inputs = inputs_at(batch, note(b, t))
         # the previous batch's plan seeds the solver's warm start (`ilp.solve`)
-        plan, stats = solve(inputs, solver, start=plan)
+        plan, stats = solve(inputs, solver, start=plan, time_limit_s=time_limit_s)
         if plan is None:
             raise UserError(f"no plan fits: the bank budget is "
                             f"{inputs.bank_budget_bytes / GIB:.2f} GiB")
@@ -131,7 +133,8 @@ def fixed_batch(inputs: PlanInputs):
     return own_batch
 
 
-def best_throughput(inputs_at, slo_s: float, max_num_seqs: int, solver: str):
+def best_throughput(inputs_at, slo_s: float, max_num_seqs: int, solver: str,
+                    time_limit_s: float | None = None):
     """Most tokens/s (1 / time per token) over batch sizes 1, 2, 4, ... whose KV
     cache fits, with B × time per token <= the TPOT SLO."""
     best, batch, first = None, 1, None
@@ -139,7 +142,7 @@ def best_throughput(inputs_at, slo_s: float, max_num_seqs: int, solver: str):
         inputs = inputs_at(batch, f"best batch for the TPOT SLO {slo_s * 1e3:g} ms")
         if inputs.batch != batch:  # the KV cache holds fewer: larger batches cannot fit either
             break
-        plan, stats = solve(inputs, solver, time_cap_s=slo_s,
+        plan, stats = solve(inputs, solver, time_cap_s=slo_s, time_limit_s=time_limit_s,
                             start=best[1] if best is not None else None)
         first = first or (inputs, plan, stats)
         if plan is not None and (best is None or stats.objective_s < best[2].objective_s):
@@ -147,7 +150,7 @@ def best_throughput(inputs_at, slo_s: float, max_num_seqs: int, solver: str):
         batch *= 2
     if best is None:
         inputs = first[0] if first else inputs_at(1, "batch 1")
-        fastest, st = solve(inputs, solver)
+        fastest, st = solve(inputs, solver, time_limit_s=time_limit_s)
         raise UserError(f"TPOT SLO {slo_s * 1e3:g} ms cannot be met: the fastest plan at "
                         f"batch {inputs.batch} takes {st.objective_s * inputs.batch * 1e3:.3f} ms "
                         "per decode step")
@@ -175,6 +178,7 @@ def plan_choice(inputs: PlanInputs, plan: Plan, row: Row, profile, profile_path:
                    "agreement": ev.agreement, "log_agreement": ev.log_agreement,
                    "skipped_fraction": ev.skipped_fraction, "bank_bytes": ev.bank_bytes,
                    "kv_bytes": row.kv_bytes, "solver_status": stats.status,
+                   "proved_optimal": stats.proved, "relaxation_bound_s": stats.bound_s,
                    "variables": stats.variables, "constraints": stats.constraints,
                    "solve_s": stats.solve_s},
         skip_profile=profile)
@@ -236,6 +240,8 @@ def report(inputs: PlanInputs, plan: Plan, rows, stats, workload: Workload) -> s
     lines.append(f"ILP ({L['solver']}): {stats.variables} variables ({stats.binaries} binary), "
                  f"{stats.constraints} constraints, {stats.status} in {stats.solve_s:.2f} s; "
                  f"agreement floor {inputs.min_agreement:g} (as exp E[sum log keep])")
+    if not stats.proved:
+        lines.append(f"NOTE: {stats.gap_note(L.get('time_limit_s'))}")
     lines.append(f"chosen plan: {plan.describe(inputs)}")
     lines.append(f"why: {why(inputs, plan)}")
     lines.append("")
