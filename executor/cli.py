@@ -54,6 +54,10 @@ def add_arguments(parser) -> None:
     g.add_argument("--skip-rates", default=None,
                    help="random: hit rate per inner checkpoint (comma list or one value)")
     g.add_argument("--exit-prob", type=float, default=None, help="random: P(a hit exits)")
+    g.add_argument("--plan", default=None, metavar="PLAN.json",
+                   help="a plan from `simulate plan`: its checkpoints, and its routers each at "
+                        "its operating point with its bank (replaces --checkpoints, "
+                        "--skip-config and --skip-target; no routers: no skipping)")
     g.add_argument("--free-running", action="store_true",
                    help="feed the server's own tokens (default: teacher-forced, each input "
                         "is the full model's token)")
@@ -68,6 +72,8 @@ def exec_config(args) -> ExecConfig:
         raise UserError("--timeline-window and --timeline-sample apply to simulate run only")
     random_flags = [f for f, v in (("--skip-rates", args.skip_rates),
                                    ("--exit-prob", args.exit_prob)) if v is not None]
+    if args.plan:
+        _plan_into(args, random_flags)
     mode = args.skip_mode or ("random" if random_flags else "router")
     if random_flags and mode != "random":
         raise UserError(f"{', '.join(random_flags)} only apply to --skip-mode random")
@@ -80,7 +86,8 @@ def exec_config(args) -> ExecConfig:
         policy=args.policy,
         skip_model=skip_model,
         skip_options={"hit_rates": args.skip_rates, "exit_prob": args.exit_prob,
-                      "skip_config": args.skip_config, "skip_target": args.skip_target},
+                      "skip_config": args.skip_config, "skip_target": args.skip_target,
+                      "skip_targets_by_layer": getattr(args, "operating_points", None)},
         kv_policy=args.kv_policy, lookup_placement=args.lookup_placement,
         gpu_memory_bytes=None if args.gpu_memory is None else int(args.gpu_memory * 2**30),
         bank_fraction=args.bank_fraction, max_num_seqs=args.max_num_seqs,
@@ -89,6 +96,33 @@ def exec_config(args) -> ExecConfig:
         **parse_goodput(args.goodput))
     return ExecConfig(sim, skip_mode=mode, torch_device=args.device, torch_threads=args.threads,
                       dtype=args.dtype, free_running=args.free_running)
+
+
+def _plan_into(args, random_flags: list) -> None:
+    """Set the checkpoints, skip mode, profile and per-router operating points of
+    a plan file on `args`; flags the plan replaces are refused, not overridden."""
+    from policies.placement.plan_file import load_plan
+    from skipsim.model_spec import model_spec
+
+    given = [f for f, v in (("--checkpoints", args.checkpoints),
+                            ("--skip-config", args.skip_config),
+                            ("--skip-target", args.skip_target)) if v is not None]
+    if given or random_flags or args.skip_mode == "random":
+        raise UserError(f"--plan brings its own checkpoints and routers: drop "
+                        f"{', '.join(given + random_flags) or '--skip-mode random'}")
+    choice = load_plan(args.plan, model_spec(args.model))
+    if choice.num_gpus != 1:
+        raise UserError(f"plan {args.plan} was made for {choice.num_gpus} GPUs: the executor "
+                        "runs on one device")
+    args.checkpoints = choice.checkpoints
+    if not choice.routers or args.skip_mode == "no-skip":
+        args.skip_mode = "no-skip"
+        return
+    args.skip_mode = "router"
+    args.skip_config = choice.inputs.get("skip_profile")
+    if not args.skip_config:
+        raise UserError(f"plan {args.plan} does not name the skip profile it was planned from")
+    args.operating_points = choice.operating_points
 
 
 def _default_checkpoints(mode: str, profile_path: str | None) -> str:

@@ -24,6 +24,15 @@ A profile whose skip action is `shortcut` gets its block shortcuts fitted on
 the same recordings as calibration fits them; a skipping token's state is
 replaced by its shortcut's image (timed with the decision), as the live
 calibration replaces it.
+
+A plan from `simulate plan` (`--plan`) keeps some of the profile's
+checkpoints, each router at its own operating point: a calibrated target's
+threshold, or a bank-size sweep point "bank:F", whose router is refitted on
+the same random F of its bank with the threshold the sweep calibrated
+(`pipeline._bank_sweep`'s draw). A landing at a checkpoint the plan dropped
+resumes at the deepest plan checkpoint at or before it, and one that falls
+inside the router's own block runs the block, as the simulator maps it
+(`simulator/skip_models/measured.py::map_landing`).
 """
 
 from __future__ import annotations
@@ -39,7 +48,7 @@ from skipsim.errors import UserError
 NEVER = 1e9  # how a profile stores an infinite threshold (a checkpoint that never skips)
 
 
-def check_profile(profile, model_name: str, plan) -> None:
+def check_model(profile, model_name: str, plan) -> None:
     from skipsim.model_loader import is_smollm2
 
     same_model = ((is_smollm2(profile.model) and is_smollm2(model_name))
@@ -47,6 +56,29 @@ def check_profile(profile, model_name: str, plan) -> None:
     if not same_model or profile.num_layers != plan.num_layers:
         raise UserError(f"the SkipProfile was made for model {profile.model!r} "
                         f"({profile.num_layers} layers), not {model_name!r} ({plan.num_layers})")
+
+
+def check_plan(profile, model_name: str, plan, points: dict, path) -> None:
+    """A `simulate plan` plan runs on its profile's routers: the same model, every
+    router at a checkpoint and operating point the profile measured, and (for the
+    delta and shortcut actions, whose targets are the profile's own checkpoints)
+    no checkpoint dropped."""
+    from simulator.skip_models.measured import operating_point
+
+    check_model(profile, model_name, plan)
+    by_layer = {cp.layer: cp for cp in profile.checkpoints}
+    missing = [f"{layer}@{key}" for layer, key in sorted(points.items())
+               if layer not in by_layer or operating_point(by_layer[layer], key) is None]
+    if missing:
+        raise UserError(f"the plan's routers {', '.join(missing)} are not in the skip "
+                        f"profile {path}: re-plan with that profile")
+    if profile.action != "identity" and tuple(plan.boundaries) != tuple(profile.boundaries):
+        raise UserError(f"the profile's {profile.action} action lands at its own "
+                        "checkpoints: the executor runs it on the profile's plan only")
+
+
+def check_profile(profile, model_name: str, plan) -> None:
+    check_model(profile, model_name, plan)
     if tuple(profile.boundaries) != tuple(plan.boundaries):
         sizes = ",".join(str(b - a) for a, b in zip(profile.boundaries, profile.boundaries[1:]))
         raise UserError(f"the SkipProfile was made for checkpoints {sizes}, not {plan}: "
@@ -62,11 +94,13 @@ def profile_target(profile, target) -> str:
     return match[0]
 
 
-def rebuild_routers(profile, lm, tokenizer, log=print) -> tuple[dict, dict]:
+def rebuild_routers(profile, lm, tokenizer, log=print,
+                    fractions: dict | None = None) -> tuple[dict, dict]:
     """(checkpoint index -> the profile's router, fitted on its calibration banks;
     (checkpoint, landing) -> the block shortcut fitted on the same states, when
-    the profile's action is `shortcut`, else empty)."""
-    from profiler.calibration.banks import build_examples, step_confidences
+    the profile's action is `shortcut`, else empty). `fractions`: checkpoint index
+    -> F, that router fitted on the bank-size sweep's random F of its bank."""
+    from profiler.calibration.banks import build_examples, step_confidences, take_fraction
     from profiler.calibration.chunks import recorded_chunks
     from profiler.calibration.config import CalibrationConfig
     from profiler.calibration.fitting import fit_routers
@@ -89,8 +123,11 @@ def rebuild_routers(profile, lm, tokenizer, log=print) -> tuple[dict, dict]:
     cal, labels, _ = recorded_chunks(lm, cfg.model, split.calibration, plan, cfg.max_new_tokens,
                                      cfg.max_skip_blocks, kv_prompts=cfg.live_calibration_prompts,
                                      desc="record+label calibration", log=log)
-    routers = fit_routers(profile.router,
-                          build_examples(plan, cal, labels, step_confidences(lm, cal)))
+    examples = build_examples(plan, cal, labels, step_confidences(lm, cal))
+    routers = fit_routers(profile.router, examples)
+    for i, f in (fractions or {}).items():  # the draw `pipeline._bank_sweep` makes
+        part = take_fraction(examples[i], f, np.random.default_rng(cfg.seed + 1))
+        routers[i] = fit_routers(profile.router, {i: part})[i]
     if profile.action != "shortcut":
         return routers, {}
     from profiler.calibration.shortcuts import fit_shortcuts
@@ -102,8 +139,11 @@ class RouterSkipMode(SkipMode):
     does_lookups = True
 
     def __init__(self, routers: dict, thresholds: dict, error_prob: dict, action: str,
-                 device: str, label: str, shortcuts: dict | None = None):
+                 device: str, label: str, shortcuts: dict | None = None,
+                 landing_maps: dict | None = None):
         self.routers, self.thresholds, self.error_prob = routers, thresholds, error_prob
+        # checkpoint -> the plan's index of each of its router's (profile) landings
+        self.landing_maps = landing_maps or {}
         self.action, self.shortcuts = action, shortcuts or {}
         if action == "shortcut" and not self.shortcuts:
             raise UserError("the shortcut skip action needs its fitted block shortcuts")
@@ -125,6 +165,8 @@ class RouterSkipMode(SkipMode):
 
         path = options.get("skip_config") or DEFAULT_PROFILE
         profile = SkipProfile.load(path)
+        if options.get("skip_targets_by_layer") is not None:
+            return cls._for_plan(plan, profile, path, options["skip_targets_by_layer"], context)
         check_profile(profile, context["model"], plan)
         target = profile_target(profile, options.get("skip_target"))
         routers, shortcuts = rebuild_routers(profile, context["cpu_layerwise"](),
@@ -140,6 +182,33 @@ class RouterSkipMode(SkipMode):
         label = f"router: {profile.router} @ {float(target):g} from {getattr(path, 'name', path)}"
         return cls(routers, thresholds, error_prob, profile.action, context["device"], label,
                    shortcuts)
+
+    @classmethod
+    def _for_plan(cls, plan, profile, path, points: dict, context):
+        """The routers of a `simulate plan` plan: `points` maps each router layer to
+        its operating point; the routers, thresholds and banks are the profile's."""
+        from policies.checkpoint_plan import CheckpointPlan
+        from simulator.skip_models.measured import map_landing, operating_point
+
+        check_plan(profile, context["model"], plan, points, path)
+        by_layer = {cp.layer: cp for cp in profile.checkpoints}
+        fractions = {by_layer[layer].index: float(key[5:]) for layer, key in points.items()
+                     if key.startswith("bank:")}
+        routers_p, shortcuts = rebuild_routers(profile, context["cpu_layerwise"](),
+                                               context["tokenizer"], context["log"], fractions)
+        full = CheckpointPlan(tuple(profile.boundaries))
+        routers, thresholds, error_prob, maps = {}, {}, {}, {}
+        for q in plan.router_checkpoints:
+            cp = by_layer[plan.boundaries[q]]
+            st = operating_point(cp, points[cp.layer])
+            routers[q] = routers_p[cp.index]
+            thresholds[q] = float("inf") if st.threshold >= NEVER else st.threshold
+            error_prob[q] = st.error_prob
+            maps[q] = np.array([map_landing(plan, q, full.boundaries[j], plan.num_layers)
+                                for j in routers[q].landings], np.int64)
+        label = f"router: {profile.router} on plan {plan} from {getattr(path, 'name', path)}"
+        return cls(routers, thresholds, error_prob, profile.action, context["device"], label,
+                   shortcuts, maps)
 
     def decide(self, at, h, prev, logits, request_ids, token_indices, prev2=None, context=None):
         import torch
@@ -166,7 +235,9 @@ class RouterSkipMode(SkipMode):
                                      h2, cos) if router.needs_context else None)
         query = Query(keys, cos, ent, features, margin)
         idx = decide(router.scores(query), self.thresholds.get(at, float("inf")))
-        landings = np.asarray(router.landings, np.int64)
+        landings = self.landing_maps.get(at)
+        if landings is None:
+            landings = np.asarray(router.landings, np.int64)
         landing = np.where(idx >= 0, landings[np.maximum(idx, 0)], at).astype(np.int64)
         delta = None
         if self.action == "delta" and (idx >= 0).any():

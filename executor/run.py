@@ -52,12 +52,16 @@ def execute(args, cfg: ExecConfig) -> int:
     # the no-skip scheduler turns the routers off, as in the simulator
     mode = cfg.skip_mode if setup.scheduler.uses_router else "no-skip"
     if mode == "router":  # refuse a profile of another model/plan before loading
-        from executor.routers import check_profile
+        from executor.routers import check_plan, check_profile
         from profiler.calibration.skip_profile import SkipProfile
         from simulator.skip_models.measured import DEFAULT_PROFILE
 
-        check_profile(SkipProfile.load(sim.skip_options.get("skip_config") or DEFAULT_PROFILE),
-                      sim.model, setup.plan)
+        path = sim.skip_options.get("skip_config") or DEFAULT_PROFILE
+        points = sim.skip_options.get("skip_targets_by_layer")
+        if points:  # a `simulate plan` plan: a subset of the profile's checkpoints
+            check_plan(SkipProfile.load(path), sim.model, setup.plan, points, path)
+        else:
+            check_profile(SkipProfile.load(path), sim.model, setup.plan)
 
     from tqdm import tqdm
 

@@ -76,7 +76,7 @@ class MeasuredSkipModel(SkipModel):
         self.by_layer = {int(k): str(v) for k, v in (targets_by_layer or {}).items()}
         for layer, key in self.by_layer.items():
             cp = self.profile.checkpoint_at_layer(layer)
-            if cp is not None and self._figures(cp, key) is None:  # unmeasured: never skips
+            if cp is not None and operating_point(cp, key) is None:  # unmeasured: never skips
                 raise UserError(f"the skip profile has no figures for {key!r} at layer {layer}")
         if self.by_layer:
             self.label = (f"measured {self.profile.router} @ per-router points "
@@ -86,13 +86,6 @@ class MeasuredSkipModel(SkipModel):
         self.skip_action = self.profile.action
         router = ROUTERS.get(self.profile.router)  # CALM-style routers read the LM head
         self.router_reads_lm_head = bool(router and router.needs_exit_entropy)
-
-    @staticmethod
-    def _figures(cp, key: str):
-        if key.startswith("bank:"):
-            return cp.by_bank_fraction.get(key[5:])
-        match = [t for t in cp.by_target if float(t) == float(key)]
-        return cp.by_target[match[0]] if match else None
 
     @classmethod
     def from_options(cls, plan: CheckpointPlan, options: dict) -> MeasuredSkipModel:
@@ -135,9 +128,15 @@ class MeasuredSkipModel(SkipModel):
                        "measurement of this model")
         silent = [c for c in plan.router_checkpoints
                   if (cp := self._checkpoint(plan, c)) is None
-                  or cp.by_target[self.target].hit_prob <= 0]
-        return out + self.never_fire_note(
-            plan, silent, f"at target {float(self.target):g} in this profile")
+                  or self._stats(cp).hit_prob <= 0]
+        where = ("at their operating points" if self.by_layer
+                 else f"at target {float(self.target):g}")
+        return out + self.never_fire_note(plan, silent, f"{where} in this profile")
+
+    def _stats(self, cp):
+        """The figures a router at profile checkpoint `cp` runs at."""
+        return (cp.by_target[self.target] if cp.layer not in self.by_layer
+                else operating_point(cp, self.by_layer[cp.layer]))
 
     def kv_hole_p_change_scale(self, kv_policy: str) -> float:
         measured = measured_kv_scales(self.profile)
@@ -152,8 +151,7 @@ class MeasuredSkipModel(SkipModel):
         cp, mapped = self._resolved(plan, at)
         if cp is None or n == 0:
             return SkipOutcome(landing, p_change)
-        stats = (cp.by_target[self.target] if cp.layer not in self.by_layer
-                 else self._figures(cp, self.by_layer[cp.layer]))
+        stats = self._stats(cp)
         hit = rng.random(n) < stats.hit_prob
         if hit.any() and sum(stats.landing_probs) > 0:
             probs = np.asarray(stats.landing_probs, float)
@@ -170,8 +168,7 @@ class MeasuredSkipModel(SkipModel):
         cp, mapped = self._resolved(plan, at)
         if cp is None or n == 0:
             return _NO_HITS
-        stats = (cp.by_target[self.target] if cp.layer not in self.by_layer
-                 else self._figures(cp, self.by_layer[cp.layer]))
+        stats = self._stats(cp)
         hit = (rng.random(n) < stats.hit_prob).nonzero()[0]
         if not len(hit) or not sum(stats.landing_probs) > 0:
             return _NO_HITS
@@ -197,6 +194,16 @@ def _is_plan(path) -> bool:
     from policies.placement.plan_file import is_plan_file
 
     return is_plan_file(path)
+
+
+def operating_point(cp, key: str):
+    """A checkpoint's figures (threshold, hit, landing and error rates) at a
+    SkipProfile key: "0.9" a calibrated target, "bank:0.5" the bank-size
+    sweep's half bank; None when the profile lacks it."""
+    if key.startswith("bank:"):
+        return cp.by_bank_fraction.get(key[5:])
+    match = [t for t in cp.by_target if float(t) == float(key)]
+    return cp.by_target[match[0]] if match else None
 
 
 def map_landing(plan: CheckpointPlan, at: int, landing_layer: int, num_layers: int) -> int:
