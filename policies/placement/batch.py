@@ -19,8 +19,12 @@ Checked against the simulator (ShareGPT, the CPU cost model, `simulate plan
 --model smollm2 --trace sharegpt --confirm`), predicted vs simulated TPOT:
 no skipping at 0.1 req/s 240 vs 233 ms (+3%; the time-average batch gave
 -5%, the earlier whole-batch rule B = 3 without the prefill share -17%); at
-0.02 req/s B = 1.4 (the time-average rule clamps to B = 1: -19%). The
-README's planning section has the tables.
+0.02 req/s B = 1.4 (the time-average rule clamps to B = 1: -19%). With the
+marginal prefill share (`prefill.py`) and this CPU's own profile: 93.9 vs
+93.3 ms (+0.6%) at 0.1 req/s; Llama-3-70B (roofline) on one GPU of 149 GiB at
+0.05 / 0.5 / 2 req/s: -0.1 / -0.0 / +0.5%, and the measured token's-eye batch
+at 2 req/s was 16.0 against B = 18.1 (a 200-request trace starts empty and
+drains). The README's planning section has the tables.
 """
 
 from __future__ import annotations

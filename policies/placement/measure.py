@@ -5,8 +5,9 @@ roofline or a profile path), as per-token prices at the operating batch B:
 a block, a lookup, a K/V projection or the LM head priced as the secant of
 the cost model between batch 1 and batch B (exact at both; `inputs.py`
 says how a step's fixed part is shared by the tokens of its group),
-with every request at the workload's mean decode context (prompt + half the
-output). Skip statistics come from the SkipProfile: every calibrated target
+with every decode token at the trace's token-weighted decode context
+(`Workload.from_trace`), plus what other requests' prefills add to a round
+(`prefill.py`). Skip statistics come from the SkipProfile: every calibrated target
 with the full calibration bank, and (with `bank_sweep`) the bank-size sweep
 as "bank:F" with F × the bank's entries. The sweep's thresholds are
 calibrated offline at the profile's own target (`calibration/pipeline.py`),
@@ -33,7 +34,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from policies.placement.inputs import Affine, PlanInputs, RouterOption
+from policies.placement.prefill import prefill_share_s_per_token
 from policies.placement.stages import kv_bytes_per_request
 from profiler.calibration.skip_profile import CheckpointProfile, SkipProfile
 from profiler.cost_model import BatchShape, CostModel
@@ -43,19 +47,69 @@ from skipsim.model_spec import GIB, ModelSpec
 BANK_ENTRY_OVERHEAD_BYTES = 8  # SimConfig.bank_entry_overhead_bytes: decision + id
 
 
+PROMPT_POINTS = 64  # prompt lengths kept for E_p[prefill delta]: quantile midpoints past this
+
+
 @dataclass(frozen=True)
 class Workload:
     mean_prompt_tokens: float
     mean_output_tokens: float
     request_rate_per_s: float | None  # None: all at once (the batch is the largest that fits)
+    # the context a decode token attends over, token-weighted (`from_trace`); None: the
+    # mean request's, mean prompt + mean output / 2
+    decode_context_tokens: float | None = None
+    # (prompt length, probability) of the trace's prompts; (): the mean prompt alone
+    prompts: tuple[tuple[int, float], ...] = ()
+    num_requests: int | None = None  # the trace's; None: unbounded
+
+    @classmethod
+    def from_trace(cls, prompt_tokens, output_tokens, rate_per_s: float | None) -> Workload:
+        """The trace's means, its token-weighted decode context and its prompt lengths.
+
+        Decode pass k = 1 .. o - 1 of a request with prompt p attends over p + k
+        tokens (`simulator/state.py`'s ctx: prompt + generated), so its passes sum to
+        (o - 1)(p + o/2), and over the trace a decode token's mean context is
+
+            sum_i (o_i - 1)(p_i + o_i / 2) / sum_i (o_i - 1)   [tokens]:
+
+        a long request has more decode tokens and larger contexts, so on a heavy-tailed
+        trace this exceeds the mean request's p + o/2 (ShareGPT, 200 prompts: 357.8
+        against 341.8; the simulator's decode steps, token-weighted, saw 357.8).
+        A round's batch holds requests in proportion to their decode tokens, so this is
+        also the mean context of a batch member at a random time."""
+        p = np.asarray(prompt_tokens, float)
+        o = np.asarray(output_tokens, float)
+        passes = np.maximum(o - 1, 0)
+        ctx = (float(np.sum(passes * (p + o / 2)) / passes.sum()) if passes.sum() > 0
+               else None)
+        return cls(float(p.mean()), float(o.mean()), rate_per_s, ctx, prompt_points(p), len(p))
 
     @property
     def decode_context(self) -> int:
+        if self.decode_context_tokens is not None:
+            return max(1, round(self.decode_context_tokens))
         return max(1, round(self.mean_prompt_tokens + self.mean_output_tokens / 2))
+
+    @property
+    def prompt_weights(self) -> tuple[tuple[int, float], ...]:
+        return self.prompts or ((max(1, round(self.mean_prompt_tokens)), 1.0),)
 
     @property
     def tokens_per_request(self) -> float:
         return self.mean_prompt_tokens + self.mean_output_tokens
+
+
+def prompt_points(prompt_tokens) -> tuple[tuple[int, float], ...]:
+    """(length, probability) of the distinct prompt lengths; past PROMPT_POINTS
+    distinct ones, the midpoints of PROMPT_POINTS equal-probability quantile bins."""
+    p = np.asarray(prompt_tokens, float)
+    if not len(p):
+        return ()
+    values, counts = np.unique(np.maximum(1, np.round(p)).astype(int), return_counts=True)
+    if len(values) <= PROMPT_POINTS:
+        return tuple((int(v), float(c / len(p))) for v, c in zip(values, counts))
+    mids = np.quantile(p, (np.arange(PROMPT_POINTS) + 0.5) / PROMPT_POINTS)
+    return tuple((max(1, int(round(m))), 1.0 / PROMPT_POINTS) for m in mids)
 
 
 def transferred_profile(profile: SkipProfile, spec: ModelSpec, source: str) -> SkipProfile:
@@ -147,9 +201,9 @@ def build_inputs(spec: ModelSpec, cost: CostModel, profile: SkipProfile, workloa
                  contexts: tuple[int, ...] | None = None, labels: dict | None = None,
                  bank_sweep: bool = False, prefill_share: bool = True,
                  num_gpus: int = 1) -> PlanInputs:
-    """`prefill_share`: add each request's full-depth prefill, spread over its output
-    tokens, to the time per token (plan-independent: prefill never skips; it is what
-    other requests' prefills add to a decode round when requests overlap).
+    """`prefill_share`: add what the other requests' prefills add to a decode round,
+    per token (`prefill.py`: their marginal time in the round they join, (B - 1) /
+    output of them a round; plan-independent: prefill never skips).
     `num_gpus` pipeline stages pool their memory; the time per token is the sum
     over blocks whatever the stages (`stages.py`)."""
     if profile.num_layers != spec.num_layers:
@@ -162,12 +216,9 @@ def build_inputs(spec: ModelSpec, cost: CostModel, profile: SkipProfile, workloa
     kv = (secant(lambda n: cost.kv_projection_time_s(n, 1), batch) if kv_policy == "project"
           else Affine(0.0, 0.0))
     head = secant(cost.lm_head_time_s, batch)
-    prefill = 0.0
-    if prefill_share:
-        p = max(1, round(workload.mean_prompt_tokens))
-        prefill = ((cost.block_time_s(spec.num_layers, BatchShape(((p, 0),), ()))
-                    + cost.lm_head_time_s(1) + cost.step_overhead_s)
-                   / max(1.0, workload.mean_output_tokens))
+    prefill = (prefill_share_s_per_token(cost, spec.num_layers, workload.prompt_weights,
+                                         workload.mean_output_tokens, batch, ctxs[0])
+               if prefill_share else 0.0)
     full_entries = int(profile.config.get("calibration_tokens") or 1000)
     aliases: dict = {}
     options = {cp.layer: router_options(cp, profile, full_entries, cost, batch, p_scale,

@@ -25,12 +25,20 @@ the simulator's own accounting on a plan and says so when it does not fit.
 Time: a token runs the stages one after another, so its decode time is the
 sum over the plan's blocks, as on one GPU; the engine adds no transfer
 between stages (activations of B tokens are KiB to MiB against the weights'
-GiB), so the planner's prices are unchanged. The simulator also overlaps
-stages (GPU 1 runs one group's second stage while GPU 0 runs another's
-first, e.g. a prefill), which the sum does not count: on the 70B what-if
-(ShareGPT, 200 requests at once) the simulated TPOT of the no-skip plan is
-102 ms on 2 H100s against 163 ms on one GPU of their pooled memory, so the
-prediction is high, not low, for pipeline stages. Another difference: a plan
+GiB), so the planner's prices are unchanged. The simulator does not run the
+stages as one group, though, and the planner prices the one-GPU behaviour:
+a group on stage 1 leaves stage 0 free, so a newly admitted request's
+prefill runs there as a step of its own (70B what-if, ShareGPT at 0.5 req/s:
+46 of GPU 0's 197 prefill steps carried decode tokens, against 192 of 197
+on one GPU of the pooled memory), and the new request then decodes as a
+group of its own that the deepest-first scheduler does not merge back, each
+group paying each stage's weight read. Under load that costs: no skipping at
+0.5 and 2 req/s is simulated at 46.3 and 50.4 ms TPOT on 2 H100s against
+42.05 and 43.3 ms on one GPU of their pooled memory, which the planner
+predicts (42.0 and 43.6 ms), so it is 9% and 14% low for the stages. Groups
+on different stages at once overlap, which helps a light load (the 8-router
+plan at 0.05 req/s: 41.0 ms on 2 stages, 43.0 ms on one GPU) and the
+all-at-once prefill burst (102.0 against 163.5 ms). Another difference: a plan
 with fewer blocks than GPUs (a plan without routers, one block) is run with
 router-less cuts at balanced layers (`staged`), so each stage is a step of
 its own and pays the step overhead: N - 1 more overheads per decode round

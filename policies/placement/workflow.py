@@ -12,8 +12,6 @@ import math
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from policies.placement.base import Plan
 from policies.placement.batch import describe, little_batch
 from policies.placement.compare import Row, baseline_plans, format_table, make_rows
@@ -37,8 +35,8 @@ def plan_and_report(args, tcfg, rate: float, out=sys.stdout) -> int:
     spec = model_spec(args.model)
     cost = build_cost_model(args.cost_model, spec, args.device)
     trace = load_trace(args.trace, tcfg)
-    workload = Workload(float(np.mean(trace.prompt_tokens)), float(np.mean(trace.output_tokens)),
-                        None if math.isinf(rate) else rate)
+    workload = Workload.from_trace(trace.prompt_tokens, trace.output_tokens,
+                                   None if math.isinf(rate) else rate)
     gpu = args.gpu_memory * GIB if args.gpu_memory else _device_memory(args.device)
     num_gpus, stages_note = resolve_num_gpus(spec, gpu, workload.tokens_per_request,
                                              args.num_gpus, _gpu_name(args.device))
@@ -97,8 +95,13 @@ def solve_at_own_batch(inputs_at, workload: Workload, rate: float, max_num_seqs:
     rate_or_none = None if math.isinf(rate) else rate
     # the batch can grow no further than the KV cache holds (`measure.kv_budget`
     # prices a larger one at that size, and the scheduler admits no more)
-    cap = min(max_num_seqs, inputs_at(max_num_seqs, "").batch)
-    cap_by = "--max-num-seqs" if cap == max_num_seqs else "what the KV cache holds"
+    # and no further than the trace has requests (200 ShareGPT prompts at once run
+    # 200 at a time at most, whatever --max-num-seqs allows)
+    kv_holds = inputs_at(max_num_seqs, "").batch
+    cap = min(max_num_seqs, kv_holds, workload.num_requests or max_num_seqs)
+    cap_by = ("--max-num-seqs" if cap == max_num_seqs else
+              "what the KV cache holds" if cap == kv_holds else
+              f"the trace's {workload.num_requests} requests")
 
     def own(plan: Plan) -> tuple[float, float]:
         return little_batch(plan_tpot(inputs_at, plan), rate_or_none, out_tokens, cap)
