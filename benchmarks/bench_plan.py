@@ -72,15 +72,31 @@ PROFILE_CASES = [  # (label, model, device, skip profile (None: the default), ba
     ("llama-3-70b what-if", "llama-3-70b", "h100-sxm", "profiler/profiles/smollm2-plan.json",
      True),
 ]
-SHAREGPT = (244.0, 197.0)  # mean prompt and output tokens of the ShareGPT trace (`simulate plan`)
+
+
+def sharegpt_workload():
+    """`simulate plan`'s default workload: its ShareGPT trace, all at once."""
+    import math
+
+    from policies.placement.cli import add_arguments
+    from policies.placement.measure import Workload
+    from skipsim.cli import Parser
+    from traces.cli import trace_config
+    from traces.loaders import load_trace
+
+    parser = Parser(prog="bench_plan")
+    add_arguments(parser)
+    args = parser.parse_args([])
+    trace = load_trace(args.trace, trace_config(args, math.inf))
+    return Workload.from_trace(trace.prompt_tokens, trace.output_tokens, None)
 
 
 def profile_inputs(model: str, device: str, profile: str | None, bank_sweep: bool,
                    floor: float, batch: int | None):
     """The PlanInputs `simulate plan` builds for these arguments (auto cost model,
-    auto GPU count, ShareGPT's mean lengths, KV policy project); batch None = the
+    auto GPU count, its default ShareGPT trace, KV policy project); batch None = the
     largest the KV cache holds (at most 256, `--max-num-seqs`'s default)."""
-    from policies.placement.measure import Workload, build_inputs, load_profile
+    from policies.placement.measure import build_inputs, load_profile
     from policies.placement.stages import resolve_num_gpus
     from policies.placement.workflow import _gpu_name
     from simulator.components import build_cost_model
@@ -91,7 +107,7 @@ def profile_inputs(model: str, device: str, profile: str | None, bank_sweep: boo
     spec = model_spec(model)
     cost = build_cost_model("auto", spec, device)
     prof, _ = load_profile(ROOT / profile if profile else None, spec)
-    workload = Workload(*SHAREGPT, None)
+    workload = sharegpt_workload()
     gpu = _device_memory(device)
     num_gpus, _ = resolve_num_gpus(spec, gpu, workload.tokens_per_request, None,
                                    _gpu_name(device))
