@@ -104,7 +104,7 @@ option from (c, 0), tying its next-checkpoint class to its resume points)
 took that gap only to 2.8% and made the L = 30, B = 16 solves twice as
 slow, so the model leaves it out. Every measured profile keeps the token
 mass near 1 (skips are rare and exits rarer), where m <= y is nearly tight:
-the instances `simulate plan` builds from them solve in at most 0.53 s
+the instances `simulate plan` builds from them solve in at most 0.45 s
 (`bench_plan.py`); the random instances that lose half their tokens by
 layer 6 are the slow ones.
 
