@@ -74,46 +74,23 @@ PROFILE_CASES = [  # (label, model, device, skip profile (None: the default), ba
 ]
 
 
-def sharegpt_workload():
-    """`simulate plan`'s default workload: its ShareGPT trace, all at once."""
-    import math
-
-    from policies.placement.cli import add_arguments
-    from policies.placement.measure import Workload
+def profile_inputs(model: str, device: str, profile: str | None, bank_sweep: bool,
+                   floor: float, batch: int | None):
+    """The PlanInputs `simulate plan --model M --device D --min-agreement F
+    [--skip-profile P] [--bank-sweep]` solves (`workflow.planning`, its defaults
+    otherwise: auto cost model and GPU count, its ShareGPT trace all at once);
+    batch None = the largest the KV cache holds (at most 256, --max-num-seqs)."""
+    from policies.placement.cli import add_arguments, workload_config
+    from policies.placement.workflow import planning
     from skipsim.cli import Parser
-    from traces.cli import trace_config
-    from traces.loaders import load_trace
 
     parser = Parser(prog="bench_plan")
     add_arguments(parser)
-    args = parser.parse_args([])
-    trace = load_trace(args.trace, trace_config(args, math.inf))
-    return Workload.from_trace(trace.prompt_tokens, trace.output_tokens, None)
-
-
-def profile_inputs(model: str, device: str, profile: str | None, bank_sweep: bool,
-                   floor: float, batch: int | None):
-    """The PlanInputs `simulate plan` builds for these arguments (auto cost model,
-    auto GPU count, its default ShareGPT trace, KV policy project); batch None = the
-    largest the KV cache holds (at most 256, `--max-num-seqs`'s default)."""
-    from policies.placement.measure import build_inputs, load_profile
-    from policies.placement.stages import resolve_num_gpus
-    from policies.placement.workflow import _gpu_name
-    from simulator.components import build_cost_model
-    from simulator.run import _device_memory
-    from simulator.skip_models.measured import MeasuredSkipModel
-    from skipsim.model_spec import model_spec
-
-    spec = model_spec(model)
-    cost = build_cost_model("auto", spec, device)
-    prof, _ = load_profile(ROOT / profile if profile else None, spec)
-    workload = sharegpt_workload()
-    gpu = _device_memory(device)
-    num_gpus, _ = resolve_num_gpus(spec, gpu, workload.tokens_per_request, None,
-                                   _gpu_name(device))
-    p_scale = MeasuredSkipModel(prof).kv_hole_p_change_scale("project")
-    return build_inputs(spec, cost, prof, workload, batch or 256, gpu, floor, "project",
-                        p_scale, bank_sweep=bank_sweep, num_gpus=num_gpus)
+    argv = ["--model", model, "--device", device, "--min-agreement", str(floor)]
+    argv += (["--skip-profile", str(ROOT / profile)] if profile else [])
+    argv += (["--bank-sweep"] if bank_sweep else [])
+    args = parser.parse_args(argv)
+    return planning(args, *workload_config(args)).inputs_at(batch or args.max_num_seqs, "")
 
 
 def profile_rows(solver: str, worst: dict) -> None:

@@ -160,37 +160,25 @@ class RouterSkipMode(SkipMode):
 
     @classmethod
     def build(cls, plan, options, context):
+        """The profile's routers on its own plan at one target, or (with
+        `skip_targets_by_layer`, from a `simulate plan` plan) at the plan's
+        checkpoints, each at its own operating point."""
+        from policies.checkpoint_plan import CheckpointPlan
         from profiler.calibration.skip_profile import SkipProfile
-        from simulator.skip_models.measured import DEFAULT_PROFILE
+        from simulator.skip_models.measured import DEFAULT_PROFILE, map_landing, operating_point
 
         path = options.get("skip_config") or DEFAULT_PROFILE
+        name = getattr(path, "name", path)
         profile = SkipProfile.load(path)
-        if options.get("skip_targets_by_layer") is not None:
-            return cls._for_plan(plan, profile, path, options["skip_targets_by_layer"], context)
-        check_profile(profile, context["model"], plan)
-        target = profile_target(profile, options.get("skip_target"))
-        routers, shortcuts = rebuild_routers(profile, context["cpu_layerwise"](),
-                                             context["tokenizer"], context["log"])
-        thresholds, error_prob = {}, {}
-        for cp in profile.checkpoints:
-            st = cp.by_target[target]
-            thresholds[cp.index] = float("inf") if st.threshold >= NEVER else st.threshold
-            error_prob[cp.index] = st.error_prob
-            if tuple(cp.landings) != routers[cp.index].landings:
-                raise UserError(f"the SkipProfile's landings at checkpoint {cp.index} differ "
-                                "from its rebuilt bank's: the calibration cache is stale")
-        label = f"router: {profile.router} @ {float(target):g} from {getattr(path, 'name', path)}"
-        return cls(routers, thresholds, error_prob, profile.action, context["device"], label,
-                   shortcuts)
-
-    @classmethod
-    def _for_plan(cls, plan, profile, path, points: dict, context):
-        """The routers of a `simulate plan` plan: `points` maps each router layer to
-        its operating point; the routers, thresholds and banks are the profile's."""
-        from policies.checkpoint_plan import CheckpointPlan
-        from simulator.skip_models.measured import map_landing, operating_point
-
-        check_plan(profile, context["model"], plan, points, path)
+        points = options.get("skip_targets_by_layer")
+        if points is None:
+            check_profile(profile, context["model"], plan)
+            target = profile_target(profile, options.get("skip_target"))
+            points = {cp.layer: target for cp in profile.checkpoints}
+            label = f"router: {profile.router} @ {float(target):g} from {name}"
+        else:
+            check_plan(profile, context["model"], plan, points, path)
+            label = f"router: {profile.router} on plan {plan} from {name}"
         by_layer = {cp.layer: cp for cp in profile.checkpoints}
         fractions = {by_layer[layer].index: float(key[5:]) for layer, key in points.items()
                      if key.startswith("bank:")}
@@ -200,13 +188,15 @@ class RouterSkipMode(SkipMode):
         routers, thresholds, error_prob, maps = {}, {}, {}, {}
         for q in plan.router_checkpoints:
             cp = by_layer[plan.boundaries[q]]
+            if tuple(cp.landings) != routers_p[cp.index].landings:
+                raise UserError(f"the SkipProfile's landings at checkpoint {cp.index} differ "
+                                "from its rebuilt bank's: the calibration cache is stale")
             st = operating_point(cp, points[cp.layer])
             routers[q] = routers_p[cp.index]
             thresholds[q] = float("inf") if st.threshold >= NEVER else st.threshold
             error_prob[q] = st.error_prob
             maps[q] = np.array([map_landing(plan, q, full.boundaries[j], plan.num_layers)
                                 for j in routers[q].landings], np.int64)
-        label = f"router: {profile.router} on plan {plan} from {getattr(path, 'name', path)}"
         return cls(routers, thresholds, error_prob, profile.action, context["device"], label,
                    shortcuts, maps)
 

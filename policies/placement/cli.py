@@ -90,7 +90,12 @@ def run(args) -> int:
     if not args.time_limit >= 0.0:  # also refuses nan
         raise UserError(f"--time-limit must be 0 (no limit) or more seconds, got "
                         f"{args.time_limit}")
+    return workflow.plan_and_report(args, *workload_config(args), sys.stdout)
+
+
+def workload_config(args) -> tuple:
+    """(trace config, request rate; inf = all at once) of `simulate plan`'s arguments."""
     rate = args.request_rate if args.request_rate is not None else math.inf
     targs = argparse.Namespace(**vars(args))
     targs.model = args.model if Path(args.model).is_dir() else "smollm2"  # the trace's tokenizer
-    return workflow.plan_and_report(args, trace_config(targs, rate), rate, sys.stdout)
+    return trace_config(targs, rate), rate

@@ -18,6 +18,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from policies.placement.stages import checkpoints_of
 from profiler.calibration.skip_profile import SCHEMA as PROFILE_SCHEMA
 from profiler.calibration.skip_profile import SkipProfile
 from skipsim.errors import UserError
@@ -47,7 +48,7 @@ class PlanChoice:
     @property
     def checkpoints(self) -> str:
         """Boundaries as `--checkpoints` takes them."""
-        return ",".join(str(b) for b in self.boundaries)
+        return checkpoints_of(self.boundaries)
 
     @property
     def operating_points(self) -> dict[int, str]:

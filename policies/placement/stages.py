@@ -118,7 +118,7 @@ def stage_problem(spec: ModelSpec, boundaries: tuple[int, ...], bank_entries: tu
 
     bounds, entries = staged(boundaries, bank_entries, num_gpus)
     try:
-        memory_split(spec, CheckpointPlan.parse(checkpoints_of(bounds), spec.num_layers),
+        memory_split(spec, CheckpointPlan(tuple(bounds)),
                      int(gpu_memory_bytes), 0.0, True, num_gpus, kv_block_tokens,
                      entry_overhead_bytes, entries)
     except UserError as err:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from policies.placement.base import Plan
@@ -25,7 +27,23 @@ from simulator.config import SimConfig
 from skipsim.errors import UserError
 
 
-def plan_and_report(args, tcfg, rate: float, out=sys.stdout) -> int:
+@dataclass(frozen=True)
+class Planning:
+    """What `simulate plan` measures before it solves: the model, the workload
+    and the skip profile, and `inputs_at(batch, note)`, the ILP's inputs priced
+    at a whole batch."""
+    spec: object                  # ModelSpec
+    trace: object                 # the workload's Trace
+    workload: Workload
+    gpu_memory_bytes: float       # one GPU's
+    num_gpus: int
+    profile: object               # SkipProfile
+    profile_path: str
+    inputs_at: Callable[[int, str], PlanInputs]
+
+
+def planning(args, tcfg, rate: float) -> Planning:
+    """The measurements `args` (`simulate plan`'s) name, ready to price at any batch."""
     from simulator.components import build_cost_model
     from simulator.run import _device_memory
     from simulator.skip_models.measured import MeasuredSkipModel
@@ -42,18 +60,25 @@ def plan_and_report(args, tcfg, rate: float, out=sys.stdout) -> int:
                                              args.num_gpus, _gpu_name(args.device))
     profile, profile_path = load_profile(args.skip_profile, spec)
     p_scale = MeasuredSkipModel(profile).kv_hole_p_change_scale(args.kv_policy)
-    point = args.baseline_point or next(t for t in profile.targets()
-                                        if float(t) == profile.target_agreement)
     labels = {"skip_profile": profile_path, "device": args.device, "kv_policy": args.kv_policy,
-              "objective": args.objective, "solver": args.solver, "stages_note": stages_note}
+              "objective": args.objective, "solver": args.solver, "stages_note": stages_note,
+              # 0: prove the optimum however long it takes
+              "time_limit_s": args.time_limit or None}
 
     def inputs_at(batch: int, note: str) -> PlanInputs:
         return build_inputs(spec, cost, profile, workload, batch, gpu, args.min_agreement,
                             args.kv_policy, p_scale, labels={**labels, "batch_note": note},
                             bank_sweep=args.bank_sweep, num_gpus=num_gpus)
 
-    limit = args.time_limit or None  # 0: prove the optimum however long it takes
-    labels["time_limit_s"] = limit
+    return Planning(spec, trace, workload, gpu, num_gpus, profile, profile_path, inputs_at)
+
+
+def plan_and_report(args, tcfg, rate: float, out=sys.stdout) -> int:
+    m = planning(args, tcfg, rate)
+    inputs_at, workload, profile = m.inputs_at, m.workload, m.profile
+    point = args.baseline_point or next(t for t in profile.targets()
+                                        if float(t) == profile.target_agreement)
+    limit = args.time_limit or None
     if args.objective == "time" and args.batch:
         inputs = inputs_at(args.batch, "given by --batch")
         plan, stats = solve(inputs, args.solver, time_limit_s=limit)
@@ -66,13 +91,13 @@ def plan_and_report(args, tcfg, rate: float, out=sys.stdout) -> int:
                                               args.solver, limit)
         own_batch = fixed_batch(inputs)
     rows = make_rows(inputs, [("ILP plan", plan), *baseline_plans(inputs, point)], own_batch)
-    choice = plan_choice(inputs, plan, rows[0], profile, profile_path, stats)
+    choice = plan_choice(inputs, plan, rows[0], profile, m.profile_path, stats)
     inputs.labels["stage_problem"] = stage_problem(
-        spec, choice.boundaries, choice.bank_entries, int(gpu), num_gpus,
-        SimConfig.kv_block_tokens, SimConfig.bank_entry_overhead_bytes) if num_gpus > 1 else ""
+        m.spec, choice.boundaries, choice.bank_entries, int(m.gpu_memory_bytes), m.num_gpus,
+        SimConfig.kv_block_tokens, SimConfig.bank_entry_overhead_bytes) if m.num_gpus > 1 else ""
     path = write_plan(choice, args.out)
     if args.confirm:
-        confirm_rows(rows, inputs, trace, args, Path(args.out))
+        confirm_rows(rows, inputs, m.trace, profile, args, Path(args.out))
     print(report(inputs, plan, rows, stats, workload), file=out)
     print(f"wrote {path}", file=sys.stderr)
     return 0
@@ -254,7 +279,7 @@ def report(inputs: PlanInputs, plan: Plan, rows, stats, workload: Workload) -> s
     return "\n".join(lines)
 
 
-def confirm_rows(rows, inputs: PlanInputs, trace, args, out_path: Path) -> None:
+def confirm_rows(rows, inputs: PlanInputs, trace, profile, args, out_path: Path) -> None:
     """Simulate every row on the workload (its own plan file carries the figures)."""
     from tqdm import tqdm
 
@@ -268,7 +293,7 @@ def confirm_rows(rows, inputs: PlanInputs, trace, args, out_path: Path) -> None:
         choice = PlanChoice(inputs.model, inputs.num_layers, tuple(row.plan.boundaries),
                             tuple(RouterChoice(b, k, row.plan.option(inputs, b).bank_entries)
                                   for b, k in zip(row.plan.routers, row.plan.option_keys)),
-                            skip_profile=_profile_of(args, inputs), num_gpus=num_gpus)
+                            skip_profile=profile, num_gpus=num_gpus)
         path = write_plan(choice, folder / f"row{i}.json")
         bounds, entries = staged(choice.boundaries, choice.bank_entries, num_gpus)
         try:
@@ -295,9 +320,3 @@ def _gpu_name(device: str) -> str:
         return device_spec(device).name
     except UserError:
         return f"GPU ({device})"
-
-
-def _profile_of(args, inputs):
-    from skipsim.model_spec import model_spec
-
-    return load_profile(args.skip_profile, model_spec(args.model))[0]
