@@ -54,6 +54,7 @@ def add_arguments(parser) -> None:
     g.add_argument("--skip-rates", default=None,
                    help="random: hit rate per inner checkpoint (comma list or one value)")
     g.add_argument("--exit-prob", type=float, default=None, help="random: P(a hit exits)")
+    parser.set_defaults(skip_targets_by_layer=None)  # a --plan's per-router operating points
     g.add_argument("--plan", default=None, metavar="PLAN.json",
                    help="a plan from `simulate plan`: its checkpoints, and its routers each at "
                         "its operating point with its bank (replaces --checkpoints, "
@@ -87,7 +88,7 @@ def exec_config(args) -> ExecConfig:
         skip_model=skip_model,
         skip_options={"hit_rates": args.skip_rates, "exit_prob": args.exit_prob,
                       "skip_config": args.skip_config, "skip_target": args.skip_target,
-                      "skip_targets_by_layer": getattr(args, "operating_points", None)},
+                      "skip_targets_by_layer": args.skip_targets_by_layer},
         kv_policy=args.kv_policy, lookup_placement=args.lookup_placement,
         gpu_memory_bytes=None if args.gpu_memory is None else int(args.gpu_memory * 2**30),
         bank_fraction=args.bank_fraction, max_num_seqs=args.max_num_seqs,
@@ -122,7 +123,7 @@ def _plan_into(args, random_flags: list) -> None:
     args.skip_config = choice.inputs.get("skip_profile")
     if not args.skip_config:
         raise UserError(f"plan {args.plan} does not name the skip profile it was planned from")
-    args.operating_points = choice.operating_points
+    args.skip_targets_by_layer = choice.operating_points
 
 
 def _default_checkpoints(mode: str, profile_path: str | None) -> str:
